@@ -1,0 +1,273 @@
+"""Gateway benchmark: direct upstream vs through jaju vs through LiteLLM's proxy, same stub
+upstream, same load; then llamacpp tokens/s through jaju vs llama-cpp-python called directly.
+
+Run: .venv/bin/python bench/gateway.py [--seconds 8] [--levels 1,8,32] [--skip-litellm]
+     [--skip-llamacpp] [--out docs/benchmarks-gateway.md]
+
+LiteLLM is installed by this script in its own venv (bench/.venv-litellm) on first use.
+Not a test: the machine is noisy, so read ratios, not absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+JAJU = str(Path(PY).parent / "jaju")
+LITELLM_VENV = HERE / ".venv-litellm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen, seconds: float = 120,
+              headers: dict | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"process for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2, headers=headers).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def ensure_litellm() -> Path:
+    exe = LITELLM_VENV / "bin" / "litellm"
+    if not exe.exists():
+        print("installing LiteLLM proxy into bench/.venv-litellm ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+        subprocess.run([str(LITELLM_VENV / "bin" / "pip"), "install", "--quiet",
+                        "litellm[proxy]"], check=True)
+    return exe
+
+
+def litellm_version() -> str:
+    out = subprocess.run([str(LITELLM_VENV / "bin" / "python"), "-c",
+                          "import importlib.metadata as m; print(m.version('litellm'))"],
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def load(base: str, model: str, mode: str, conc: int, seconds: float, key: str = "none") -> dict:
+    out = subprocess.run([PY, str(HERE / "load.py"), base, model, mode, str(conc), str(seconds),
+                          key], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
+    procs: list[subprocess.Popen] = []
+    try:
+        sport = free_port()
+        stub = subprocess.Popen([PY, str(HERE / "stub_upstream.py"), str(sport)])
+        procs.append(stub)
+        wait_http(f"http://127.0.0.1:{sport}/v1/models", stub)
+        direct = f"http://127.0.0.1:{sport}/v1"
+
+        jport = free_port()
+        cfg = work / "jaju.toml"
+        cfg.write_text(f'[backends.stub]\ntype = "openai"\nurls = ["{direct}"]\n'
+                       'model = "stub"\n', encoding="utf-8")
+        jaju = subprocess.Popen([JAJU, "serve", "--config", str(cfg), "--port", str(jport),
+                                 "--log-level", "warning"],
+                                env={**os.environ, "JAJU_HOME": str(work / "home")})
+        procs.append(jaju)
+        wait_http(f"http://127.0.0.1:{jport}/health", jaju)
+        targets = {"direct": direct, "jaju": f"http://127.0.0.1:{jport}/v1"}
+
+        if not args.skip_litellm:
+            exe = ensure_litellm()
+            lport = free_port()
+            lcfg = work / "litellm.yaml"
+            lcfg.write_text(
+                "model_list:\n  - model_name: stub\n    litellm_params:\n"
+                f"      model: openai/stub\n      api_base: {direct}\n      api_key: none\n"
+                "litellm_settings:\n  telemetry: false\n", encoding="utf-8")
+            env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+                   "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "True"}
+            litellm = subprocess.Popen([str(exe), "--config", str(lcfg), "--port", str(lport),
+                                        "--host", "127.0.0.1", "--num_workers", "1"],
+                                       env=env, stdout=subprocess.DEVNULL,
+                                       stderr=open(work / "litellm.log", "w"))  # noqa: SIM115
+            procs.append(litellm)
+            wait_http(f"http://127.0.0.1:{lport}/health/liveliness", litellm, seconds=300)
+            targets["litellm"] = f"http://127.0.0.1:{lport}/v1"
+
+        for base in targets.values():  # warm up each path
+            load(base, "stub", "plain", 4, 2)
+            load(base, "stub", "stream", 4, 2)
+
+        rows: list[str] = []
+        header = ("| mode | concurrency | path | req/s | p50 ms | p99 ms | added p50 ms | "
+                  "added p99 ms | errors |")
+        rows += [header, "|" + "---|" * 9]
+        summary: list[str] = []
+        for mode in ("plain", "stream"):
+            for conc in args.levels:
+                results = {name: load(base, "stub", mode, conc, args.seconds)
+                           for name, base in targets.items()}
+                d = results["direct"]
+                for name, r in results.items():
+                    added50 = "" if name == "direct" else f"{r['p50_ms'] - d['p50_ms']:.2f}"
+                    added99 = "" if name == "direct" else f"{r['p99_ms'] - d['p99_ms']:.2f}"
+                    rows.append(f"| {mode} | {conc} | {name} | {r['rps']:.0f} | "
+                                f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {added50} | "
+                                f"{added99} | {r['errors']} |")
+                    print(rows[-1], file=sys.stderr)
+                if "litellm" in results:
+                    j, lt = results["jaju"], results["litellm"]
+                    add_j = j["p50_ms"] - d["p50_ms"]
+                    add_l = lt["p50_ms"] - d["p50_ms"]
+                    summary.append(
+                        f"| {mode} | {conc} | {j['rps'] / lt['rps']:.2f} | "
+                        f"{add_j / add_l if add_l > 0 else float('nan'):.2f} |")
+        if summary:
+            rows += ["", "jaju vs LiteLLM (target: throughput ratio >= 2, added-p50 ratio "
+                     "<= 0.33):", "",
+                     "| mode | concurrency | throughput jaju/LiteLLM | added p50 jaju/LiteLLM |",
+                     "|---|---|---|---|", *summary]
+        return rows
+    finally:
+        for p in reversed(procs):
+            stop(p)
+
+
+def llamacpp_bench(args: argparse.Namespace, work: Path) -> list[str]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from llama_cpp import Llama
+    from openai import OpenAI
+
+    from tinymodel import write_tiny_gguf
+
+    model = write_tiny_gguf(work / "bench.gguf", n_embd=512, n_layer=8, n_head=8, n_ff=1536,
+                            n_ctx=4096, seed=1)
+    size_mb = model.stat().st_size / 1e6
+    messages = [{"role": "user", "content": "근로기준법 제23조를 설명해 주세요."}]
+    n = args.tokens
+    port = free_port()
+    server = subprocess.Popen([JAJU, "serve", "--model", str(model), "--port", str(port),
+                               "--log-level", "warning"],
+                              env={**os.environ, "JAJU_HOME": str(work / "home-llama")})
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", server)
+        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", timeout=600)
+        llm = Llama(model_path=str(model), n_ctx=4096, verbose=False)
+
+        def direct(stream: bool) -> tuple[int, float]:
+            t0 = time.perf_counter()
+            if stream:
+                count = sum(1 for part in llm.create_chat_completion(
+                    messages=messages, max_tokens=n, seed=1, stream=True)
+                    if part["choices"][0]["delta"].get("content"))
+            else:
+                r = llm.create_chat_completion(messages=messages, max_tokens=n, seed=1)
+                count = r["usage"]["completion_tokens"]
+            return count, time.perf_counter() - t0
+
+        def via_jaju(stream: bool) -> tuple[int, float]:
+            t0 = time.perf_counter()
+            if stream:
+                s = client.chat.completions.create(model="bench", messages=messages,
+                                                   max_tokens=n, seed=1, stream=True,
+                                                   stream_options={"include_usage": True})
+                count = 0
+                for c in s:
+                    if c.usage:
+                        count = c.usage.completion_tokens
+            else:
+                r = client.chat.completions.create(model="bench", messages=messages,
+                                                   max_tokens=n, seed=1)
+                count = r.usage.completion_tokens
+            return count, time.perf_counter() - t0
+
+        rows = [f"Model: random-weight llama GGUF written by tests/tinymodel.py "
+                f"({size_mb:.0f} MB f32, 8 layers, d=512), {n} tokens per request, "
+                f"{args.rounds} interleaved rounds, median.", "",
+                "| mode | direct tok/s | through jaju tok/s | ratio (target >= 0.97) |",
+                "|---|---|---|---|"]
+        direct(False)
+        via_jaju(False)  # warm up both
+        for stream in (False, True):
+            d_rates, j_rates = [], []
+            for _ in range(args.rounds):
+                c, t = direct(stream)
+                d_rates.append(c / t)
+                c, t = via_jaju(stream)
+                j_rates.append(c / t)
+            d, j = statistics.median(d_rates), statistics.median(j_rates)
+            rows.append(f"| {'stream' if stream else 'plain'} | {d:.1f} | {j:.1f} | "
+                        f"{j / d:.3f} |")
+            print(rows[-1], file=sys.stderr)
+        llm.close()
+        return rows
+    finally:
+        stop(server)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
+    ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--skip-gateway", action="store_true")
+    ap.add_argument("--skip-llamacpp", action="store_true")
+    ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="jaju-bench-"))
+    lines = [f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}; {time.strftime('%Y-%m-%d')}.", ""]
+    try:
+        if not args.skip_gateway:
+            lines += ["### Gateway overhead (stub upstream; closed loop, "
+                      f"{args.seconds:.0f} s per cell)", ""]
+            if not args.skip_litellm:
+                ensure_litellm()
+                lines += [f"LiteLLM {litellm_version()} proxy, 1 worker.", ""]
+            lines += [*gateway_bench(args, work), ""]
+        if not args.skip_llamacpp:
+            lines += ["### llamacpp backend: tokens/s through jaju vs direct", ""]
+            lines += llamacpp_bench(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

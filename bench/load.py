@@ -1,0 +1,63 @@
+"""Closed-loop HTTP load: C workers send chat requests for D seconds. Prints one JSON line.
+
+Run: python bench/load.py BASE_URL MODEL {plain,stream} CONCURRENCY SECONDS [API_KEY]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+import httpx
+
+
+async def run(base: str, model: str, mode: str, concurrency: int, seconds: float,
+              key: str) -> dict:
+    body = {"model": model, "messages": [{"role": "user", "content": "안녕하세요, 벤치마크입니다."}],
+            "max_tokens": 16, "stream": mode == "stream"}
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
+                                 headers=headers) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                try:
+                    if mode == "stream":
+                        async with client.stream("POST", "/chat/completions", json=body) as r:
+                            data = b"".join([part async for part in r.aiter_bytes()])
+                        ok = r.status_code == 200 and data.rstrip().endswith(b"[DONE]")
+                    else:
+                        r = await client.post("/chat/completions", json=body)
+                        ok = r.status_code == 200 and "choices" in r.json()
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - t0)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies \
+            else float("nan")
+
+    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+
+if __name__ == "__main__":
+    base, model, mode, conc, secs = sys.argv[1:6]
+    key = sys.argv[6] if len(sys.argv) > 6 else "none"
+    print(json.dumps(asyncio.run(run(base, model, mode, int(conc), float(secs), key))))

@@ -1,0 +1,1 @@
+"""HTTP routers. `jaju.app.create_app` mounts them."""

@@ -1,0 +1,59 @@
+"""Who is calling: the `Authorization: Bearer KEY` header resolved to a tenant and key.
+
+With no key ever created, jaju serves local development without keys (and `jaju serve`
+refuses to listen on anything but loopback then). Once a key exists every request needs one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from jaju.errors import AuthenticationFailed
+from jaju.state import AppState
+from jaju.store.sqlite import AuditEvent
+
+LOCAL_TENANT = "local"
+
+
+@dataclass(frozen=True)
+class Caller:
+    tenant: str
+    key_id: str | None = None
+    qpm: int | None = None
+    tpm: int | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"{self.tenant}/{self.key_id}" if self.key_id else self.tenant
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.jaju
+    return state
+
+
+def _deny(state: AppState, reason: str, message: str) -> AuthenticationFailed:
+    state.store.audit(AuditEvent("anonymous", "auth", "denied", None, {"reason": reason}))
+    return AuthenticationFailed(message)
+
+
+def authenticate(request: Request) -> Caller:
+    """FastAPI dependency: the caller, or 401."""
+    state = get_state(request)
+    if not state.keys_required:
+        state.keys_required = state.store.has_keys()
+        if not state.keys_required:
+            return Caller(LOCAL_TENANT)
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise _deny(state, "missing", "API 키가 필요합니다 / an API key is required "
+                    "(Authorization: Bearer KEY)")
+    key = state.store.find_key(secret.strip())
+    if key is None:
+        raise _deny(state, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
+    if key.revoked_at is not None:
+        raise _deny(state, "revoked", "폐기된 API 키입니다 / this API key has been revoked")
+    return Caller(key.tenant, key.id, key.qpm, key.tpm)

@@ -1,0 +1,59 @@
+"""One place that turns errors into OpenAI-style error JSON and status codes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from jaju.errors import ApiError, InvalidRequest, NotFound, RateLimited, ValidationFailed
+
+log = logging.getLogger("jaju")
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
+
+
+def validation_error(exc: RequestValidationError) -> ApiError:
+    errors: list[Any] = list(exc.errors())
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return InvalidRequest("요청 본문이 올바른 JSON이 아닙니다 / request body is not valid JSON: "
+                              f"{first.get('ctx', {}).get('error', '')}", code="invalid_json")
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    param = ".".join(loc) or None
+    if first.get("type") == "missing" and not loc:
+        return InvalidRequest("요청 본문이 없습니다 / request body is required")
+    return ValidationFailed(
+        f"잘못된 요청 값 / invalid value for '{param}': {first.get('msg', 'invalid')}",
+        param=param, code="invalid_value")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(validation_error(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(NotFound("경로가 없습니다 / no such endpoint", code="not_found"))
+        error = InvalidRequest(str(exc.detail), code="http_error")
+        error.status_code = exc.status_code
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        error = ApiError("내부 오류 / internal error")
+        return error_response(error)

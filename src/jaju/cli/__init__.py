@@ -1,0 +1,1 @@
+"""The `jaju` command: one module per command group."""

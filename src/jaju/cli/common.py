@@ -1,0 +1,41 @@
+"""Options and helpers shared by the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from jaju.config import Settings
+from jaju.errors import ConfigError
+
+err = Console(stderr=True, soft_wrap=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="JAJU_HOME", help="Directory for all state (default ~/.jaju)."),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", envvar="JAJU_CONFIG", help="Path to jaju.toml."),
+]
+
+
+def load_settings(config: Path | None, home: Path | None) -> Settings:
+    try:
+        return Settings.load(config, home=home)
+    except ConfigError as e:
+        fail(str(e))
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]오류 / error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def open_store(config: Path | None, home: Path | None):  # type: ignore[no-untyped-def]
+    from jaju.store import Store
+
+    return Store(load_settings(config, home).db_path)

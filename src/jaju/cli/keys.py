@@ -1,0 +1,71 @@
+"""`jaju keys create|list|revoke`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, open_store
+
+app = typer.Typer(help="API keys per tenant.", no_args_is_help=True)
+
+
+@app.command()
+def create(
+    tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
+    qpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
+    tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")] = None,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Create a key. The key alone goes to stdout, once; it is stored only hashed."""
+    if not tenant.strip():
+        fail("테넌트 이름이 비어 있습니다 / tenant must not be empty")
+    store = open_store(config, home)
+    secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm)
+    store.close()
+    err.print(f"created {key.id} for tenant '{key.tenant}'. Keep the key now: it is not "
+              "shown again. / 키는 다시 표시되지 않습니다.", highlight=False)
+    typer.echo(secret)
+
+
+@app.command("list")
+def list_(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
+    """List keys (ids and prefixes, never the keys)."""
+    store = open_store(config, home)
+    keys = store.list_keys(tenant)
+    store.close()
+    if as_json:
+        typer.echo(json.dumps([k.__dict__ for k in keys], ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "tenant", "prefix", "qpm", "tpm", "created", "status")
+    for k in keys:
+        created = dt.datetime.fromtimestamp(k.created_at).strftime("%Y-%m-%d %H:%M")
+        table.add_row(k.id, k.tenant, k.prefix + "…", str(k.qpm or "-"), str(k.tpm or "-"),
+                      created, "revoked" if k.revoked_at else "active")
+    Console().print(table)
+
+
+@app.command()
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (key_...) or prefix.")],
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+    store = open_store(config, home)
+    ok = store.revoke_key(key_id)
+    store.close()
+    if not ok:
+        fail(f"활성 키 '{key_id}'이(가) 없습니다 / no active key '{key_id}'", code=1)
+    err.print(f"revoked {key_id}", highlight=False)

@@ -1,0 +1,31 @@
+"""Entry point: `jaju`."""
+
+from __future__ import annotations
+
+import typer
+
+from jaju import __version__
+from jaju.cli import audit, keys, serve, usage
+
+app = typer.Typer(
+    name="jaju",
+    help="jaju (자주): self-hosted, Korean-first AI platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("init")(serve.init)
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.command("usage")(usage.usage)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,117 @@
+"""`jaju serve` and `jaju init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
+from jaju.config import DEFAULT_HOST, DEFAULT_PORT, LlamaCppBackend, is_loopback
+from jaju.errors import ConfigError
+
+
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help=f"Address to bind [default: {DEFAULT_HOST}]")
+                    ] = None,
+    port: Annotated[int | None, typer.Option(help=f"Port [default: {DEFAULT_PORT}]")] = None,
+    home: HomeOption = None,
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help="Serve this GGUF file (no config needed).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Run the OpenAI-compatible server."""
+    import uvicorn
+
+    from jaju.app import create_app
+    from jaju.backends.llamacpp import check_gguf
+    from jaju.store import Store
+
+    settings = load_settings(config, home)
+    if model is not None:
+        try:
+            check_gguf(model)
+        except ConfigError as e:
+            fail(str(e))
+        backend = LlamaCppBackend.model_validate({"type": "llamacpp", "path": model.resolve()})
+        backends = dict(settings.backends) if config else {}
+        backends[model.stem] = backend
+        settings = settings.model_copy(update={"backends": backends})
+    server = settings.server.model_copy(update={
+        k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    settings = settings.model_copy(update={"server": server})
+    store = Store(settings.db_path)
+    has_keys = store.has_keys()
+    store.close()
+    if not has_keys and not is_loopback(server.host):
+        fail(f"API 키가 없으면 루프백 주소에서만 실행합니다 / refusing to listen on {server.host} "
+             "with no API key: create one first with `jaju keys create --tenant NAME`")
+    try:
+        app = create_app(settings)
+    except ConfigError as e:
+        fail(str(e))
+    url = f"http://{server.host}:{server.port}/v1"
+    err.print(f"[bold green]jaju[/] serving {', '.join(app.state.jaju.models)} at {url}"
+              f"  (home: {settings.home}; keys {'required' if has_keys else 'not required'})",
+              highlight=False)
+    uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
+                timeout_graceful_shutdown=5)
+
+
+SAMPLE_CONFIG = '''\
+# jaju.toml — jaju reads this with `jaju serve --config jaju.toml`.
+# Every key is optional; what is shown is the default or an example.
+# State (the SQLite database with keys, usage and the audit log) lives under JAJU_HOME
+# (default ~/.jaju); set it here with `home = "/var/lib/jaju"` or with --home.
+
+[server]
+host = "127.0.0.1"          # with no API key, jaju only serves on loopback
+port = 8000
+max_body_bytes = 4194304    # larger request bodies get 413
+store_content = false       # true: keep prompts and completions with usage records
+
+# --- Backends: what generates text. Each backend is also a model id. ---------------------------
+
+# The embedded default: no generative model. It answers from knowledge bases by quoting.
+[backends.extractive]
+type = "extractive"
+
+# A GGUF file run in-process by llama.cpp (pip install 'jaju[llamacpp]').
+# [backends.qwen]
+# type = "llamacpp"
+# path = "models/qwen2.5-1.5b-instruct-q4_k_m.gguf"   # relative to this file
+# n_ctx = 4096
+# parallel = 1              # llama.cpp contexts; requests queue for a free one
+# chat_format = ""          # leave out to use the template inside the GGUF
+
+# Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, CLOVA Studio.
+# [backends.vllm]
+# type = "openai"
+# urls = ["http://gpu-1:8000/v1", "http://gpu-2:8000/v1"]   # replicas, load balanced
+# model = "Qwen/Qwen2.5-7B-Instruct"                        # the upstream's model id
+# api_key_env = "VLLM_API_KEY"   # name of the env var that holds the key (never the key)
+# timeout = 60
+# retries = 2                    # tries on other replicas when one is down
+
+# --- Assistants: a backend plus a system prompt and defaults, served as a model id. ------------
+
+# [assistants.helper]
+# backend = "qwen"
+# description = "사내 업무 도우미"
+# system_prompt = "당신은 친절한 한국어 업무 도우미입니다. 간결하게 답하세요."
+# temperature = 0.3
+# max_tokens = 1024
+'''
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path("jaju.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented jaju.toml."""
+    if path.exists() and not force:
+        fail(f"{path} 파일이 이미 있습니다 / {path} exists (use --force to overwrite)")
+    path.write_text(SAMPLE_CONFIG, encoding="utf-8")
+    err.print(f"wrote {path}. Run: jaju serve --config {path}", highlight=False)

@@ -1,0 +1,154 @@
+"""jaju.toml -> typed settings.
+
+Every section is a pydantic model, so a typo or a wrong type in the file is reported with the
+key's path before the server starts. `Settings.load(path)` reads a file; `Settings()` is the
+embedded default: one `extractive` backend, no generative model, state under `JAJU_HOME`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from jaju.errors import ConfigError
+
+DEFAULT_PORT = 8000
+DEFAULT_HOST = "127.0.0.1"
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("JAJU_HOME") or Path.home() / ".jaju").expanduser()
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = DEFAULT_HOST
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    store_content: bool = False
+    """Store prompts and completions with usage records (off by default)."""
+
+
+class LlamaCppBackend(_Section):
+    type: Literal["llamacpp"]
+    path: Path
+    n_ctx: int = Field(4096, gt=0)
+    n_threads: int | None = None
+    parallel: int = Field(1, ge=1, description="llama.cpp contexts in the pool")
+    chat_format: str | None = None
+    embedding: bool = True
+    """Serve /v1/embeddings from this model (a second, embedding-mode context)."""
+
+
+class OpenAIBackend(_Section):
+    type: Literal["openai"]
+    urls: list[str] = Field(min_length=1)
+    """Base URLs of the replicas, each ending in /v1."""
+    model: str | None = None
+    """The upstream's model id; the backend's own name when omitted."""
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the upstream key (never the key itself)."""
+    timeout: float = Field(60.0, gt=0)
+    connect_timeout: float = Field(5.0, gt=0)
+    retries: int = Field(2, ge=0)
+    embeddings: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_alias(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            data = dict(data)
+            data.setdefault("urls", [data.pop("url")])
+        return data
+
+
+class ExtractiveBackend(_Section):
+    type: Literal["extractive"]
+
+
+BackendSettings = Annotated[
+    LlamaCppBackend | OpenAIBackend | ExtractiveBackend, Field(discriminator="type")
+]
+
+
+class AssistantSettings(_Section):
+    backend: str
+    description: str = ""
+    system_prompt: str = ""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
+def _default_backends() -> dict[str, BackendSettings]:
+    return {"extractive": ExtractiveBackend(type="extractive")}
+
+
+class Settings(_Section):
+    home: Path = Field(default_factory=default_home)
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    backends: dict[str, BackendSettings] = Field(default_factory=lambda: _default_backends())
+    assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> Settings:
+        for name, assistant in self.assistants.items():
+            if assistant.backend not in self.backends:
+                raise ValueError(
+                    f"assistant {name!r} uses backend {assistant.backend!r}, which is not defined"
+                )
+            if name in self.backends:
+                raise ValueError(f"{name!r} names both a backend and an assistant")
+        return self
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "jaju.db"
+
+    @classmethod
+    def load(cls, path: Path | None = None, **overrides: Any) -> Settings:
+        """Read `path` (if given) and apply `overrides` (home=..., etc.)."""
+        data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    data = tomllib.load(f)
+            except FileNotFoundError as e:
+                raise ConfigError(f"설정 파일이 없습니다 / config file not found: {path}") from e
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"설정 파일 문법 오류 / invalid TOML in {path}: {e}") from e
+            base = path.parent
+            for backend in (data.get("backends") or {}).values():
+                if isinstance(backend, dict) and "path" in backend:
+                    p = Path(str(backend["path"])).expanduser()
+                    backend["path"] = str(p if p.is_absolute() else base / p)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            lines = [
+                f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+            ]
+            where = f" ({path})" if path else ""
+            raise ConfigError(
+                f"설정이 올바르지 않습니다 / invalid configuration{where}:\n" + "\n".join(lines)
+            ) from e
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

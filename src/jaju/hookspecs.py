@@ -1,0 +1,20 @@
+"""The plugin contract. A plugin is a module or package with functions marked `@hookimpl`.
+
+Each hook receives a `register` callback; call it once per thing the plugin provides.
+Built-in features are registered the same way, by the default plugins in `jaju.plugins`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("jaju")
+hookimpl = pluggy.HookimplMarker("jaju")
+
+
+@hookspec
+def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register backend types: register("type", factory(name, settings) -> Backend)."""

@@ -1,0 +1,75 @@
+"""Per-key rate limits: requests per minute (qpm) and tokens per minute (tpm).
+
+Sliding one-minute windows kept in memory by each jaju process. Behind a load balancer with
+several replicas, each replica enforces the limit on the traffic it sees.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+
+from jaju.errors import RateLimited
+
+WINDOW = 60.0
+
+
+class _Window:
+    __slots__ = ("events", "total")
+
+    def __init__(self) -> None:
+        self.events: deque[tuple[float, int]] = deque()
+        self.total = 0
+
+    def trim(self, now: float) -> None:
+        while self.events and self.events[0][0] <= now - WINDOW:
+            self.total -= self.events.popleft()[1]
+
+    def add(self, now: float, amount: int) -> None:
+        if amount:
+            self.events.append((now, amount))
+            self.total += amount
+
+    def retry_after(self, now: float, limit: int, need: int) -> int:
+        """Seconds until `need` more fits under `limit`."""
+        excess = self.total + need - limit
+        for ts, amount in self.events:
+            excess -= amount
+            if excess <= 0:
+                return math.ceil(ts + WINDOW - now)
+        return math.ceil(WINDOW)
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self._requests: dict[str, _Window] = {}
+        self._tokens: dict[str, _Window] = {}
+
+    def check(self, key_id: str, *, qpm: int | None, tpm: int | None) -> None:
+        """Count one request for `key_id`, or raise RateLimited with Retry-After."""
+        now = time.monotonic()
+        if tpm:
+            tokens = self._tokens.setdefault(key_id, _Window())
+            tokens.trim(now)
+            if tokens.total >= tpm:
+                raise RateLimited(
+                    f"분당 토큰 한도({tpm})를 넘었습니다 / tokens-per-minute limit ({tpm}) "
+                    "exceeded for this key",
+                    retry_after=tokens.retry_after(now, tpm, 1), code="tokens_per_minute",
+                )
+        if qpm:
+            requests = self._requests.setdefault(key_id, _Window())
+            requests.trim(now)
+            if requests.total + 1 > qpm:
+                raise RateLimited(
+                    f"분당 요청 한도({qpm})를 넘었습니다 / requests-per-minute limit ({qpm}) "
+                    "exceeded for this key",
+                    retry_after=requests.retry_after(now, qpm, 1), code="requests_per_minute",
+                )
+            requests.add(now, 1)
+
+    def spend_tokens(self, key_id: str, tokens: int, *, tpm: int | None) -> None:
+        if tpm and tokens > 0:
+            window = self._tokens.setdefault(key_id, _Window())
+            window.add(time.monotonic(), tokens)

@@ -1,0 +1,35 @@
+"""The plugin manager. Built-in features are default plugins; others come from the `jaju`
+entry-point group of installed packages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from jaju import hookspecs
+
+DEFAULT_PLUGINS = ("jaju.backends.builtin",)
+
+
+def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
+    import importlib
+
+    pm = pluggy.PluginManager("jaju")
+    pm.add_hookspecs(hookspecs)
+    for module in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(module), name=module)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints("jaju")
+    return pm
+
+
+def backend_factories(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
+    factories: dict[str, Callable[..., Any]] = {}
+
+    def register(kind: str, factory: Callable[..., Any]) -> None:
+        factories[kind] = factory
+
+    pm.hook.register_backends(register=register)
+    return factories

@@ -1,0 +1,70 @@
+"""`AppState`: everything one running jaju holds, built by `create_app` and passed around."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from jaju.assistants import Assistant
+from jaju.backends.base import Backend
+from jaju.config import Settings
+from jaju.errors import ConfigError, NotFound, UpstreamUnavailable
+from jaju.limits import RateLimiter
+from jaju.plugins import backend_factories, get_plugin_manager
+from jaju.store import Store
+
+log = logging.getLogger("jaju")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: Store
+    backends: dict[str, Backend]
+    models: dict[str, Assistant]
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Backends that could not start, with the reason; their models answer 503."""
+    keys_required: bool = False
+
+    @classmethod
+    def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
+        factories = backend_factories(get_plugin_manager(load_entrypoints=load_plugins))
+        backends: dict[str, Backend] = {}
+        for name, conf in settings.backends.items():
+            if conf.type not in factories:
+                raise ConfigError(f"unknown backend type {conf.type!r} for backend {name!r}")
+            backends[name] = factories[conf.type](name, conf)
+        models = {name: Assistant(name, backend) for name, backend in backends.items()}
+        for name, spec in settings.assistants.items():
+            defaults = {k: v for k in ("temperature", "top_p", "max_tokens")
+                        if (v := getattr(spec, k)) is not None}
+            models[name] = Assistant(name, backends[spec.backend], spec.description,
+                                     spec.system_prompt, defaults)
+        store = Store(settings.db_path)
+        return cls(settings=settings, store=store, backends=backends, models=models,
+                   keys_required=store.has_keys())
+
+    async def start(self) -> None:
+        for name, backend in self.backends.items():
+            try:
+                await backend.start()
+            except ConfigError as e:
+                self.failed[name] = str(e)
+                log.error("backend %s failed to start: %s", name, e)
+
+    async def aclose(self) -> None:
+        for backend in self.backends.values():
+            await backend.aclose()
+        self.store.close()
+
+    def model(self, name: str) -> Assistant:
+        assistant = self.models.get(name)
+        if assistant is None:
+            raise NotFound(f"모델 '{name}'이(가) 없습니다 / the model '{name}' does not exist",
+                           param="model")
+        reason = self.failed.get(assistant.backend.name)
+        if reason:
+            raise UpstreamUnavailable(f"모델 '{name}'을(를) 사용할 수 없습니다 / model '{name}' "
+                                      f"is unavailable: {reason}")
+        return assistant

@@ -1,0 +1,130 @@
+"""Fixtures that build what the tests need: a tiny GGUF, settings, apps and live servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from jaju.app import create_app
+from jaju.config import Settings
+
+from tinymodel import write_tiny_gguf
+
+JAJU = str(Path(sys.executable).parent / "jaju")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_gguf(tmp_path_factory.mktemp("models") / "tiny.gguf")
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def make_client(home: Path) -> Iterator[Callable[..., TestClient]]:
+    """Build an in-process app from settings (dict form of jaju.toml) and enter its lifespan."""
+    clients: list[TestClient] = []
+
+    def make(config: dict | None = None) -> TestClient:
+        settings = Settings.model_validate({"home": home, **(config or {})})
+        client = TestClient(create_app(settings, load_plugins=False))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, home: Path, log: Path) -> None:
+        self.proc, self.port, self.home, self.log = proc, port, home, log
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def start_server(args: list[str], home: Path, log: Path, *, port: int | None = None,
+                 env: dict[str, str] | None = None, wait: float = 60.0) -> LiveServer:
+    port = port or free_port()
+    env = {**os.environ, **(env or {}), "JAJU_HOME": str(home)}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([JAJU, "serve", "--port", str(port), "--log-level", "warning",
+                                 *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = LiveServer(proc, port, home, log)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jaju serve exited: {log.read_text(encoding='utf-8')}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"jaju serve did not come up: {log.read_text(encoding='utf-8')}")
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Start `jaju serve` processes; all are stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def start(*args: str, config: str | None = None, home: Path | None = None,
+              port: int | None = None, env: dict[str, str] | None = None) -> LiveServer:
+        n = len(servers)
+        home = home or tmp_path / f"home{n}"
+        cli = list(args)
+        if config is not None:
+            path = tmp_path / f"jaju{n}.toml"
+            path.write_text(config, encoding="utf-8")
+            cli += ["--config", str(path)]
+        server = start_server(cli, home, tmp_path / f"server{n}.log", port=port, env=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def run_jaju(*args: str, home: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JAJU_HOME": str(home)}
+    return subprocess.run([JAJU, *args], env=env, capture_output=True, text=True, input=input,
+                          timeout=120)

@@ -1,0 +1,194 @@
+"""The OpenAI-compatible API in-process, on the embedded `extractive` default."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from jaju.store import Store
+
+CHAT = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요?"}]}
+
+
+def test_health_and_models(make_client):
+    client = make_client()
+    assert client.get("/health").json()["status"] == "ok"
+    models = client.get("/v1/models").json()
+    assert models["object"] == "list"
+    assert [m["id"] for m in models["data"]] == ["extractive"]
+    assert client.get("/v1/models/extractive").json()["id"] == "extractive"
+    assert client.get("/v1/models/nope").status_code == 404
+
+
+def test_chat_without_model_explains_in_korean(make_client):
+    client = make_client()
+    r = client.post("/v1/chat/completions", json=CHAT)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "extractive"
+    answer = body["choices"][0]["message"]["content"]
+    assert "생성 모델이 설정되어 있지 않습니다" in answer
+    assert "jaju serve --model" in answer
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["usage"]["total_tokens"] == (body["usage"]["prompt_tokens"]
+                                             + body["usage"]["completion_tokens"])
+
+
+def _events(response) -> list[str]:
+    return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+
+
+def test_streaming_ends_with_done_and_usage_only_when_asked(make_client):
+    client = make_client()
+    with client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = _events(r)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert not any("usage" in c for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text.startswith("생성 모델이")
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    with client.stream("POST", "/v1/chat/completions", json=body) as r:
+        chunks = [json.loads(e) for e in _events(r)[:-1]]
+    assert chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_max_tokens_cuts_answer(make_client):
+    client = make_client()
+    r = client.post("/v1/chat/completions", json={**CHAT, "max_tokens": 5})
+    assert r.json()["choices"][0]["finish_reason"] == "length"
+
+
+def test_error_shapes(make_client):
+    client = make_client({"server": {"max_body_bytes": 2000}})
+    post = client.post
+
+    r = post("/v1/chat/completions", content=b"{not json",
+             headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    assert r.json()["error"]["code"] == "invalid_json"
+
+    r = post("/v1/chat/completions", json={**CHAT, "temperature": "hot"})
+    assert r.status_code == 422
+    assert r.json()["error"]["param"] == "temperature"
+
+    r = post("/v1/chat/completions", json={"model": "extractive", "messages": []})
+    assert r.status_code == 422
+
+    r = post("/v1/chat/completions", json={**CHAT, "model": "gpt-4"})
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "model_not_found"
+    assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+
+    r = post("/v1/chat/completions", json={**CHAT, "messages": [
+        {"role": "user", "content": "가" * 3000}]})
+    assert r.status_code == 413
+
+    r = post("/v1/chat/completions", json={**CHAT, "tool_choice": "required", "tools": [
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "unsupported_feature"
+
+    r = post("/v1/embeddings", json={"model": "extractive", "input": "안녕"})
+    assert r.status_code == 400
+    assert client.get("/v1/nothing").status_code == 404
+    # the server keeps serving
+    assert post("/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_keys_required_once_one_exists(make_client, home):
+    client = make_client()
+    assert client.post("/v1/chat/completions", json=CHAT).status_code == 200  # no keys yet
+    store = Store(home / "jaju.db")
+    secret, key = store.create_key("acme")
+    r = client.post("/v1/chat/completions", json=CHAT)
+    assert r.status_code == 401
+    assert r.json()["error"]["type"] == "authentication_error"
+    r = client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+    ok = {"Authorization": f"Bearer {secret}"}
+    assert client.post("/v1/chat/completions", json=CHAT, headers=ok).status_code == 200
+    assert client.get("/v1/models").status_code == 401
+    store.revoke_key(key.id)
+    r = client.post("/v1/chat/completions", json=CHAT, headers=ok)
+    assert r.status_code == 401
+    assert "revoked" in r.json()["error"]["message"]
+    store.close()
+
+
+def test_requests_per_minute_limit(make_client, home):
+    client = make_client()
+    store = Store(home / "jaju.db")
+    secret, _ = store.create_key("acme", qpm=2)
+    other, _ = store.create_key("beta", qpm=2)
+    store.close()
+    h = {"Authorization": f"Bearer {secret}"}
+    assert client.post("/v1/chat/completions", json=CHAT, headers=h).status_code == 200
+    assert client.post("/v1/chat/completions", json=CHAT, headers=h).status_code == 200
+    r = client.post("/v1/chat/completions", json=CHAT, headers=h)
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert r.json()["error"]["code"] == "requests_per_minute"
+    # another key is not affected
+    h2 = {"Authorization": f"Bearer {other}"}
+    assert client.post("/v1/chat/completions", json=CHAT, headers=h2).status_code == 200
+
+
+def test_tokens_per_minute_limit(make_client, home):
+    client = make_client()
+    store = Store(home / "jaju.db")
+    secret, _ = store.create_key("acme", tpm=50)
+    store.close()
+    h = {"Authorization": f"Bearer {secret}"}
+    # the answer alone is well over 50 tokens: the first request passes, the next is refused
+    assert client.post("/v1/chat/completions", json=CHAT, headers=h).status_code == 200
+    r = client.post("/v1/chat/completions", json=CHAT, headers=h)
+    assert r.status_code == 429
+    assert r.json()["error"]["code"] == "tokens_per_minute"
+    assert "Retry-After" in r.headers
+
+
+def test_usage_and_audit_recorded_without_content(make_client, home):
+    client = make_client()
+    client.post("/v1/chat/completions", json=CHAT)
+    client.post("/v1/chat/completions", json={**CHAT, "model": "missing"})
+    with client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as r:
+        _events(r)
+    db = sqlite3.connect(home / "jaju.db")
+    rows = db.execute("SELECT tenant, model, status, stream, prompt_tokens, completion_tokens, "
+                      "latency_ms, prompt, completion FROM usage ORDER BY id").fetchall()
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("extractive", 200, 0), ("missing", 404, 0), ("extractive", 200, 1)]
+    assert all(r[0] == "local" for r in rows)
+    assert rows[0][4] > 0 and rows[0][5] > 0 and rows[2][5] > 0
+    assert all(r[7] is None and r[8] is None for r in rows)  # content not stored by default
+    actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY seq")]
+    assert actions == ["chat.completions"] * 3
+    store = Store(home / "jaju.db")
+    assert store.verify_audit() == (3, [])
+    store.close()
+
+
+def test_content_stored_when_configured(make_client, home):
+    client = make_client({"server": {"store_content": True}})
+    client.post("/v1/chat/completions", json=CHAT)
+    db = sqlite3.connect(home / "jaju.db")
+    prompt, completion = db.execute("SELECT prompt, completion FROM usage").fetchone()
+    assert "안녕하세요?" in prompt
+    assert completion.startswith("생성 모델이")
+
+
+def test_assistant_applies_system_prompt_and_defaults(make_client):
+    client = make_client({"assistants": {"helper": {
+        "backend": "extractive", "system_prompt": "친절하게", "max_tokens": 3}}})
+    ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    assert ids == ["extractive", "helper"]
+    r = client.post("/v1/chat/completions", json={**CHAT, "model": "helper"})
+    assert r.json()["model"] == "helper"
+    assert r.json()["choices"][0]["finish_reason"] == "length"  # max_tokens default applied

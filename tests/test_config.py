@@ -1,0 +1,77 @@
+"""jaju.toml -> settings, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from jaju.cli.serve import SAMPLE_CONFIG
+from jaju.config import Settings, is_loopback
+from jaju.errors import ConfigError
+
+
+def test_default_is_extractive(tmp_path):
+    s = Settings(home=tmp_path)
+    assert list(s.backends) == ["extractive"]
+    assert s.server.host == "127.0.0.1" and s.server.port == 8000
+    assert s.db_path == tmp_path / "jaju.db"
+
+
+def test_home_from_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAJU_HOME", str(tmp_path / "h"))
+    assert Settings().home == tmp_path / "h"
+
+
+def test_sample_config_loads(tmp_path):
+    p = tmp_path / "jaju.toml"
+    p.write_text(SAMPLE_CONFIG, encoding="utf-8")
+    s = Settings.load(p)
+    assert s.backends["extractive"].type == "extractive"
+
+
+def test_full_config(tmp_path):
+    p = tmp_path / "jaju.toml"
+    p.write_text("""
+[backends.local]
+type = "llamacpp"
+path = "models/x.gguf"
+parallel = 2
+
+[backends.vllm]
+type = "openai"
+url = "http://127.0.0.1:9/v1"
+api_key_env = "VLLM_KEY"
+
+[assistants.law]
+backend = "local"
+system_prompt = "법률 도우미"
+temperature = 0.1
+""", encoding="utf-8")
+    s = Settings.load(p)
+    assert s.backends["local"].path == tmp_path / "models/x.gguf"  # relative to the file
+    assert s.backends["vllm"].urls == ["http://127.0.0.1:9/v1"]
+    assert s.assistants["law"].temperature == 0.1
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[server]\nport = 'eighty'", "server.port"),
+    ("[backends.x]\ntype = 'gpt'", "backends.x"),
+    ("[assistants.a]\nbackend = 'missing'", "not defined"),
+    ("[server]\nprot = 1", "server.prot"),
+    ("[server", "invalid TOML"),
+])
+def test_bad_config_is_reported_with_its_key(tmp_path, text, fragment):
+    p = tmp_path / "jaju.toml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        Settings.load(p)
+    assert fragment in str(e.value)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="not found"):
+        Settings.load(__import__("pathlib").Path("/nonexistent/jaju.toml"))
+
+
+def test_loopback():
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.0.10")
