@@ -100,12 +100,15 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
         cfg = work / "jaju.toml"
         cfg.write_text(f'[backends.stub]\ntype = "openai"\nurls = ["{direct}"]\n'
                        'model = "stub"\n', encoding="utf-8")
+        jenv = {**os.environ, "JAJU_HOME": str(work / "home")}
+        jkey = subprocess.run([JAJU, "keys", "create", "--tenant", "bench"], env=jenv,
+                              capture_output=True, text=True, check=True).stdout.strip()
         jaju = subprocess.Popen([JAJU, "serve", "--config", str(cfg), "--port", str(jport),
-                                 "--log-level", "warning"],
-                                env={**os.environ, "JAJU_HOME": str(work / "home")})
+                                 "--log-level", "warning"], env=jenv)
         procs.append(jaju)
         wait_http(f"http://127.0.0.1:{jport}/health", jaju)
-        targets = {"direct": direct, "jaju": f"http://127.0.0.1:{jport}/v1"}
+        # both gateways authenticate every request with a key
+        targets = {"direct": (direct, "none"), "jaju": (f"http://127.0.0.1:{jport}/v1", jkey)}
 
         if not args.skip_litellm:
             exe = ensure_litellm()
@@ -115,19 +118,21 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
                 "model_list:\n  - model_name: stub\n    litellm_params:\n"
                 f"      model: openai/stub\n      api_base: {direct}\n      api_key: none\n"
                 "litellm_settings:\n  telemetry: false\n", encoding="utf-8")
+            lkey = "sk-bench-" + os.urandom(16).hex()
             env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-                   "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "True"}
+                   "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "True",
+                   "LITELLM_MASTER_KEY": lkey}
             litellm = subprocess.Popen([str(exe), "--config", str(lcfg), "--port", str(lport),
                                         "--host", "127.0.0.1", "--num_workers", "1"],
                                        env=env, stdout=subprocess.DEVNULL,
                                        stderr=open(work / "litellm.log", "w"))  # noqa: SIM115
             procs.append(litellm)
             wait_http(f"http://127.0.0.1:{lport}/health/liveliness", litellm, seconds=300)
-            targets["litellm"] = f"http://127.0.0.1:{lport}/v1"
+            targets["litellm"] = (f"http://127.0.0.1:{lport}/v1", lkey)
 
-        for base in targets.values():  # warm up each path
-            load(base, "stub", "plain", 4, 2)
-            load(base, "stub", "stream", 4, 2)
+        for base, key in targets.values():  # warm up each path
+            load(base, "stub", "plain", 4, 2, key)
+            load(base, "stub", "stream", 4, 2, key)
 
         rows: list[str] = []
         header = ("| mode | concurrency | path | req/s | p50 ms | p99 ms | added p50 ms | "
@@ -136,8 +141,8 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
         summary: list[str] = []
         for mode in ("plain", "stream"):
             for conc in args.levels:
-                results = {name: load(base, "stub", mode, conc, args.seconds)
-                           for name, base in targets.items()}
+                results = {name: load(base, "stub", mode, conc, args.seconds, key)
+                           for name, (base, key) in targets.items()}
                 d = results["direct"]
                 for name, r in results.items():
                     added50 = "" if name == "direct" else f"{r['p50_ms'] - d['p50_ms']:.2f}"
