@@ -192,3 +192,11 @@ def test_assistant_applies_system_prompt_and_defaults(make_client):
     r = client.post("/v1/chat/completions", json={**CHAT, "model": "helper"})
     assert r.json()["model"] == "helper"
     assert r.json()["choices"][0]["finish_reason"] == "length"  # max_tokens default applied
+
+
+def test_stop_sequence(make_client):
+    client = make_client()
+    r = client.post("/v1/chat/completions", json={**CHAT, "stop": ["extractive"]})
+    text = r.json()["choices"][0]["message"]["content"]
+    assert "extractive" not in text and text.startswith("생성 모델이")
+    assert r.json()["choices"][0]["finish_reason"] == "stop"

@@ -170,3 +170,14 @@ def test_embeddings_base64_matches_float(client):
     raw = base64.b64decode(packed["data"][0]["embedding"])
     decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
     assert decoded == pytest.approx(floats["data"][0]["embedding"], rel=1e-6)
+
+
+def test_tool_choice_auto_gives_call_or_answer(client):
+    for seed in range(4):
+        message = chat(client, max_tokens=200, seed=seed, tools=[WEATHER])["choices"][0]
+        if message["finish_reason"] == "tool_calls":
+            args = message["message"]["tool_calls"][0]["function"]["arguments"]
+            jsonschema.validate(json.loads(args), WEATHER["function"]["parameters"])
+        else:
+            assert isinstance(message["message"]["content"], str)
+            assert not message["message"].get("tool_calls")

@@ -140,3 +140,13 @@ def test_disconnect_cancels_upstream(live, upstreams):
     assert rows[0][0] == 499 and rows[0][1] < 1500  # the upstream stopped generating
     gwdb = sqlite3.connect(gw.home / "jaju.db")
     assert gwdb.execute("SELECT status FROM usage ORDER BY id").fetchall()[0] == (499,)
+
+
+def test_round_robin_spreads_load(live, tiny_gguf, tmp_path):
+    replicas = [live("--model", str(tiny_gguf), home=tmp_path / f"r{i}") for i in range(2)]
+    gw = gateway(live, [r.url for r in replicas], "unused")
+    for _ in range(4):
+        client(gw).chat.completions.create(model="remote", messages=MSGS, max_tokens=2)
+    counts = [sqlite3.connect(r.home / "jaju.db").execute("SELECT COUNT(*) FROM usage")
+              .fetchone()[0] for r in replicas]
+    assert counts == [2, 2]

@@ -69,6 +69,9 @@ class ExtractiveBackend:
     def _answer(self, request: ChatRequest) -> tuple[str, str]:
         text = NO_MODEL_ANSWER
         finish = "stop"
+        for stop in request.stop_list:
+            if stop and stop in text:
+                text = text[: text.index(stop)]
         limit = request.token_limit
         if limit is not None and estimate_tokens(text) > limit:
             text = text[: max(1, limit * 4 // 3)]
