@@ -18,3 +18,8 @@ hookimpl = pluggy.HookimplMarker("jaju")
 @hookspec
 def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
     """Register backend types: register("type", factory(name, settings) -> Backend)."""
+
+
+@hookspec
+def register_parsers(register: Callable[[list[str], Callable[..., Any]], None]) -> None:
+    """Register document parsers: register([".hwp"], parse(path) -> ParsedDocument)."""

@@ -10,7 +10,7 @@ import pluggy
 
 from jaju import hookspecs
 
-DEFAULT_PLUGINS = ("jaju.backends.builtin",)
+DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
@@ -33,3 +33,15 @@ def backend_factories(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]
 
     pm.hook.register_backends(register=register)
     return factories
+
+
+def parsers(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
+    """Parser functions by lower-case file suffix."""
+    found: dict[str, Callable[..., Any]] = {}
+
+    def register(suffixes: list[str], parser: Callable[..., Any]) -> None:
+        for suffix in suffixes:
+            found[suffix.lower()] = parser
+
+    pm.hook.register_parsers(register=register)
+    return found

@@ -1,0 +1,75 @@
+"""The Korean analyzer: Kiwi morphemes for search, character bigrams, sentence splitting.
+
+Search indexes *content morphemes*: nouns, verb and adjective stems, roots, foreign words,
+numbers and hanja, so "계약을" and "계약한" both match "계약". Character bigrams of each word
+catch what the analyser splits differently (compounds, names, typos). One `Analyzer` holds one
+Kiwi instance; build it once (about a second) and pass it around.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+CONTENT_TAGS = {"NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH",
+                "VV-R", "VA-R", "VV-I", "VA-I", "MAG"}
+STOP_MORPHS = {"것", "수", "등", "때", "중", "및", "이", "그", "저", "있", "하", "되", "않", "없",
+               "같", "어떻", "무엇", "어디", "누구", "언제", "왜", "뭐", "거", "나", "너", "우리",
+               "저희", "좀", "제일", "정말", "너무", "그냥", "많이", "더", "또", "잘"}
+WORD = re.compile(r"[\w]+", re.UNICODE)
+SENTENCE_END = re.compile(r"(?<=[.?!。])\s+|(?<=[다요죠까])\.?\s*\n+")
+
+
+def normalize(text: str) -> str:
+    """NFC, and compatibility forms folded for search (full-width letters, circled numbers)."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int
+    end: int
+
+
+class Analyzer:
+    def __init__(self, *, num_workers: int = 0) -> None:
+        from kiwipiepy import Kiwi
+
+        self._kiwi: Any = Kiwi(num_workers=num_workers)
+
+    def morphemes(self, text: str) -> list[str]:
+        """Content morphemes of `text`, lower-cased, in order (duplicates kept)."""
+        return _content(self._kiwi.tokenize(normalize(text)))
+
+    def morphemes_many(self, texts: list[str]) -> list[list[str]]:
+        if not texts:
+            return []
+        return [_content(tokens) for tokens in self._kiwi.tokenize([normalize(t) for t in texts])]
+
+    def sentences(self, text: str) -> list[Sentence]:
+        """Sentences with character offsets into `text`."""
+        return [Sentence(s.text, s.start, s.end) for s in self._kiwi.split_into_sents(text)]
+
+
+def _content(tokens: Iterable[Any]) -> list[str]:
+    out = []
+    for t in tokens:
+        tag = t.tag
+        if tag in CONTENT_TAGS and t.form not in STOP_MORPHS:
+            out.append(t.form.lower())
+    return out
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of each word (a one-character word stays whole)."""
+    out: list[str] = []
+    for word in WORD.findall(normalize(text)):
+        if len(word) == 1:
+            out.append(word)
+        else:
+            out.extend(word[i:i + 2] for i in range(len(word) - 1))
+    return out
