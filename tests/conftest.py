@@ -128,3 +128,39 @@ def run_jaju(*args: str, home: Path, input: str | None = None) -> subprocess.Com
     env = {**os.environ, "JAJU_HOME": str(home)}
     return subprocess.run([JAJU, *args], env=env, capture_output=True, text=True, input=input,
                           timeout=120)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+STATUTES = ROOT / "data" / "statutes"
+FIXTURE_DOCS = Path(__file__).parent / "fixtures" / "docs"
+
+
+@pytest.fixture(scope="session")
+def analyzer():
+    from jaju.korean import Analyzer
+
+    return Analyzer()
+
+
+@pytest.fixture(scope="session")
+def parser_table():
+    from jaju.plugins import get_plugin_manager, parsers
+
+    return parsers(get_plugin_manager(load_entrypoints=False))
+
+
+@pytest.fixture(scope="session")
+def statutes_db(tmp_path_factory, analyzer, parser_table):
+    """A home whose database holds the sample statutes as the shared `statutes` base."""
+    from jaju.knowledge import SHARED_TENANT, KnowledgeIndex
+    from jaju.knowledge import synonyms as synonym_dicts
+    from jaju.knowledge.ingest import ingest
+
+    home = tmp_path_factory.mktemp("statutes-home")
+    index = KnowledgeIndex(home / "jaju.db", analyzer)
+    kb = index.create(SHARED_TENANT, "statutes")
+    kb = index.set_synonyms(kb, synonym_dicts.load("everyday-legal", analyzer))
+    report = ingest(index, kb, [STATUTES], parser_table)
+    assert not report.failures
+    index.close()
+    return home

@@ -85,6 +85,10 @@ class AssistantSettings(_Section):
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None
+    knowledge: list[str] = Field(default_factory=list)
+    """Knowledge bases to answer from (the caller's own, or shared ones)."""
+    top_k: int = Field(5, ge=1, le=20)
+    """Evidence passages retrieved per question."""
 
 
 def _default_backends() -> dict[str, BackendSettings]:

@@ -9,6 +9,7 @@ from jaju.assistants import Assistant
 from jaju.backends.base import Backend
 from jaju.config import Settings
 from jaju.errors import ConfigError, NotFound, UpstreamUnavailable
+from jaju.knowledge.index import KnowledgeIndex
 from jaju.limits import RateLimiter
 from jaju.plugins import backend_factories, get_plugin_manager
 from jaju.store import Store
@@ -26,6 +27,7 @@ class AppState:
     failed: dict[str, str] = field(default_factory=dict)
     """Backends that could not start, with the reason; their models answer 503."""
     keys_required: bool = False
+    _knowledge: KnowledgeIndex | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
@@ -36,16 +38,27 @@ class AppState:
                 raise ConfigError(f"unknown backend type {conf.type!r} for backend {name!r}")
             backends[name] = factories[conf.type](name, conf)
         models = {name: Assistant(name, backend) for name, backend in backends.items()}
+        store = Store(settings.db_path)
+        state = cls(settings=settings, store=store, backends=backends, models=models,
+                    keys_required=store.has_keys())
         for name, spec in settings.assistants.items():
             defaults = {k: v for k in ("temperature", "top_p", "max_tokens")
                         if (v := getattr(spec, k)) is not None}
             models[name] = Assistant(name, backends[spec.backend], spec.description,
-                                     spec.system_prompt, defaults)
-        store = Store(settings.db_path)
-        return cls(settings=settings, store=store, backends=backends, models=models,
-                   keys_required=store.has_keys())
+                                     spec.system_prompt, defaults, list(spec.knowledge),
+                                     state.knowledge if spec.knowledge else None, spec.top_k)
+        return state
+
+    @property
+    def knowledge(self) -> KnowledgeIndex:
+        """The knowledge index, opened on first use (loading Kiwi takes a second or two)."""
+        if self._knowledge is None:
+            self._knowledge = KnowledgeIndex(self.settings.db_path)
+        return self._knowledge
 
     async def start(self) -> None:
+        if any(a.knowledge for a in self.models.values()):
+            _ = self.knowledge.analyzer  # load Kiwi now, not during the first request
         for name, backend in self.backends.items():
             try:
                 await backend.start()
@@ -57,6 +70,8 @@ class AppState:
         for backend in self.backends.values():
             await backend.aclose()
         self.store.close()
+        if self._knowledge is not None:
+            self._knowledge.close()
 
     def model(self, name: str) -> Assistant:
         assistant = self.models.get(name)

@@ -131,8 +131,8 @@ async def chat_completions(request: Request) -> Response:
         call.model, call.stream = body.model, body.stream
         assistant = call.state.model(body.model)
         if body.stream:
-            return await _stream(call, assistant.stream(body), body)
-        result = await assistant.complete(body)
+            return await _stream(call, assistant.stream(body, call.caller.tenant), body)
+        result = await assistant.complete(body, call.caller.tenant)
     except ApiError as e:
         call.fail(e)
         raise

@@ -24,6 +24,8 @@ class Capabilities:
     """Honours `response_format` json_object / json_schema."""
     embeddings: bool = False
     """Serves /v1/embeddings."""
+    generative: bool = True
+    """Generates text (False for `extractive`, which can only quote evidence)."""
 
 
 @runtime_checkable

@@ -36,7 +36,7 @@ NO_MODEL_ANSWER = (
 
 
 class ExtractiveBackend:
-    capabilities = Capabilities()
+    capabilities = Capabilities(generative=False)
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, keys, serve, usage
+from jaju.cli import audit, keys, knowledge, serve, usage
 
 app = typer.Typer(
     name="jaju",
@@ -19,6 +19,10 @@ app.command("init")(serve.init)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.command("usage")(usage.usage)
+app.command("ingest")(knowledge.ingest)
+app.add_typer(knowledge.app, name="kb")
+app.command("search")(knowledge.search)
+app.command("ask")(knowledge.ask)
 
 
 @app.command("version")

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 from jaju.knowledge.parsers.base import Block
 
-ARTICLE = re.compile(r"^제\s*(\d+)\s*조(?:\s*의\s*(\d+))?(?=[\s(（]|$)")
+ARTICLE = re.compile(r"^제\s*(\d+)\s*조(?:\s*의\s*(\d+))?(?=\s*[(（]|$)")
+"""An article starts with its number and its title in brackets: 제23조(해고 등의 제한), or is a
+heading block holding just the number. "제2조 중 ..." (amendment text) is not an article."""
 SEPARATOR = "\n\n"
 
 
@@ -67,7 +69,8 @@ def chunk_blocks(
     groups: list[tuple[str | None, list[int]]] = []
     in_article = False
     for i, b in enumerate(blocks):
-        article = article_of(b.text)
+        article = article_of(b.text) or (article_of(b.text.split(" ", 1)[0])
+                                          if b.kind == "heading" else None)
         if article:
             groups.append((article, [i]))
             in_article = True

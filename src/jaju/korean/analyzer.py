@@ -18,7 +18,7 @@ CONTENT_TAGS = {"NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "
                 "VV-R", "VA-R", "VV-I", "VA-I", "MAG"}
 STOP_MORPHS = {"것", "수", "등", "때", "중", "및", "이", "그", "저", "있", "하", "되", "않", "없",
                "같", "어떻", "무엇", "어디", "누구", "언제", "왜", "뭐", "거", "나", "너", "우리",
-               "저희", "좀", "제일", "정말", "너무", "그냥", "많이", "더", "또", "잘"}
+               "저희", "좀", "안", "못", "제일", "정말", "너무", "그냥", "많이", "더", "또", "잘"}
 WORD = re.compile(r"[\w]+", re.UNICODE)
 SENTENCE_END = re.compile(r"(?<=[.?!。])\s+|(?<=[다요죠까])\.?\s*\n+")
 
@@ -36,10 +36,12 @@ class Sentence:
 
 
 class Analyzer:
-    def __init__(self, *, num_workers: int = 0) -> None:
+    def __init__(self, *, num_workers: int = -1) -> None:
+        """`num_workers`: Kiwi's threads for batches (-1: all cores, 0: none)."""
         from kiwipiepy import Kiwi
 
         self._kiwi: Any = Kiwi(num_workers=num_workers)
+        self._batch = num_workers != 0
 
     def morphemes(self, text: str) -> list[str]:
         """Content morphemes of `text`, lower-cased, in order (duplicates kept)."""
@@ -48,6 +50,8 @@ class Analyzer:
     def morphemes_many(self, texts: list[str]) -> list[list[str]]:
         if not texts:
             return []
+        if not self._batch:
+            return [self.morphemes(t) for t in texts]
         return [_content(tokens) for tokens in self._kiwi.tokenize([normalize(t) for t in texts])]
 
     def sentences(self, text: str) -> list[Sentence]:

@@ -85,3 +85,48 @@ def migrate(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             fn(db)
             db.execute("INSERT INTO _migrations VALUES (?, strftime('%s','now'))", (fn.__name__,))
+
+
+@migration
+def m002_knowledge(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE kb (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            synonyms TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (tenant, name)
+        );
+        CREATE TABLE kb_documents (
+            id INTEGER PRIMARY KEY,
+            kb_id INTEGER NOT NULL REFERENCES kb(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            title TEXT,
+            format TEXT NOT NULL,
+            chars INTEGER NOT NULL,
+            chunks INTEGER NOT NULL,
+            meta TEXT NOT NULL DEFAULT '{}',
+            ingested_at REAL NOT NULL,
+            UNIQUE (kb_id, path)
+        );
+        CREATE TABLE kb_chunks (
+            id INTEGER PRIMARY KEY,
+            kb_id INTEGER NOT NULL,
+            doc_id INTEGER NOT NULL REFERENCES kb_documents(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            page INTEGER,
+            article TEXT,
+            heading TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX kb_chunks_doc ON kb_chunks(doc_id);
+        CREATE INDEX kb_chunks_kb ON kb_chunks(kb_id)
+        """,
+    )

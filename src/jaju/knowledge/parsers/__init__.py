@@ -4,6 +4,6 @@ A parser takes a path and returns a `ParsedDocument` (blocks with page and headi
 raises `ParseError` saying why the file cannot be read.
 """
 
-from jaju.knowledge.parsers.base import Block, ParsedDocument, Parser, ParseError
+from jaju.knowledge.parsers.base import Block, ParsedDocument, ParseError, Parser
 
 __all__ = ["Block", "ParseError", "ParsedDocument", "Parser"]

@@ -1,0 +1,313 @@
+"""The knowledge index in SQLite: knowledge bases, documents, chunks, and two FTS5 indexes per
+knowledge base over pre-tokenised text (Kiwi content morphemes; character bigrams).
+
+Search fuses the two lexical signals: each list's BM25 scores are divided by that list's best
+score, then weighted and summed, so a signal that finds nothing adds nothing and a weak
+signal cannot outvote a strong one. A knowledge base belongs to a tenant; one owned by
+`SHARED_TENANT` can be read by every tenant. Every document is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jaju.errors import InvalidRequest, NotFound
+from jaju.knowledge import synonyms
+from jaju.knowledge.chunking import Chunk
+from jaju.korean.analyzer import Analyzer, bigrams
+from jaju.store.migrations import migrate
+
+SHARED_TENANT = "*"
+CANDIDATES = 100
+WEIGHTS = {"morph": 1.0, "gram": 0.6}
+SUPPLEMENTARY_WEIGHT = 0.5
+"""Statutes' 부칙 (supplementary provisions: dates, transitions) rarely answer a question."""
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    id: int
+    tenant: str
+    name: str
+    description: str
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def shared(self) -> bool:
+        return self.tenant == SHARED_TENANT
+
+
+@dataclass
+class Hit:
+    text: str
+    score: float
+    source: dict[str, Any]
+    chunk_id: int = 0
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "score": round(self.score, 6), "source": self.source}
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    path: str
+    title: str | None
+    format: str
+    chars: int
+    chunks: int
+    sha256: str
+    ingested_at: float
+    meta: dict[str, Any]
+
+
+def fts_query(tokens: list[str]) -> str | None:
+    """An FTS5 OR-query of distinct quoted tokens, or None when there is nothing to look for."""
+    distinct = list(dict.fromkeys(t for t in tokens if t.strip()))
+    if not distinct:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in distinct)
+
+
+class KnowledgeIndex:
+    def __init__(self, db_path: Path, analyzer: Analyzer | None = None) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._lock = threading.RLock()
+        self._analyzer = analyzer
+        with self._lock:
+            migrate(self._db)
+
+    @property
+    def analyzer(self) -> Analyzer:
+        if self._analyzer is None:
+            self._analyzer = Analyzer()
+        return self._analyzer
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
+
+    # --- knowledge bases ----------------------------------------------------------------------
+
+    def create(self, tenant: str, name: str, description: str = "",
+               synonyms: dict[str, list[str]] | None = None) -> KnowledgeBase:
+        kb = self.find(tenant, name)
+        if kb is not None:
+            return kb
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO kb (tenant, name, description, synonyms, created_at) "
+                "VALUES (?,?,?,?,?)",
+                (tenant, name, description, json.dumps(synonyms or {}, ensure_ascii=False),
+                 time.time()))
+            kb_id = int(cur.lastrowid or 0)
+            for kind in ("morph", "gram"):
+                db.execute(f"CREATE VIRTUAL TABLE kb_{kb_id}_{kind} USING fts5(tokens, "
+                           "tokenize='unicode61 remove_diacritics 0')")
+        return KnowledgeBase(kb_id, tenant, name, description, synonyms or {})
+
+    def set_synonyms(self, kb: KnowledgeBase, synonyms: dict[str, list[str]]) -> KnowledgeBase:
+        with self._tx() as db:
+            db.execute("UPDATE kb SET synonyms=? WHERE id=?",
+                       (json.dumps(synonyms, ensure_ascii=False), kb.id))
+        return KnowledgeBase(kb.id, kb.tenant, kb.name, kb.description, synonyms)
+
+    def _row(self, row: tuple[Any, ...]) -> KnowledgeBase:
+        return KnowledgeBase(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
+
+    def find(self, tenant: str, name: str) -> KnowledgeBase | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, tenant, name, description, synonyms FROM kb "
+                "WHERE name=? AND tenant=?", (name, tenant)).fetchone()
+        return self._row(row) if row else None
+
+    def get(self, tenant: str, name: str) -> KnowledgeBase:
+        """The tenant's knowledge base, or a shared one of that name; else 404 (never 403:
+        another tenant's knowledge base does not exist as far as this caller can tell)."""
+        kb = self.find(tenant, name) or self.find(SHARED_TENANT, name)
+        if kb is None:
+            raise NotFound(f"지식 베이스 '{name}'이(가) 없습니다 / knowledge base '{name}' "
+                           "does not exist", param="kb", code="knowledge_base_not_found")
+        return kb
+
+    def bases(self, tenant: str | None = None) -> list[KnowledgeBase]:
+        sql = "SELECT id, tenant, name, description, synonyms FROM kb"
+        args: tuple[Any, ...] = ()
+        if tenant is not None:
+            sql += " WHERE tenant IN (?, ?)"
+            args = (tenant, SHARED_TENANT)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY tenant, name", args).fetchall()
+        return [self._row(r) for r in rows]
+
+    def delete(self, kb: KnowledgeBase) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM kb_chunks WHERE kb_id=?", (kb.id,))
+            db.execute("DELETE FROM kb_documents WHERE kb_id=?", (kb.id,))
+            db.execute("DELETE FROM kb WHERE id=?", (kb.id,))
+            for kind in ("morph", "gram"):
+                db.execute(f"DROP TABLE IF EXISTS kb_{kb.id}_{kind}")
+
+    def stats(self, kb: KnowledgeBase) -> dict[str, int]:
+        with self._lock:
+            docs, chars, chunks = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(chars), 0), COALESCE(SUM(chunks), 0) "
+                "FROM kb_documents WHERE kb_id=?", (kb.id,)).fetchone()
+        return {"documents": docs, "characters": chars, "chunks": chunks}
+
+    # --- documents ------------------------------------------------------------------------------
+
+    def documents(self, kb: KnowledgeBase) -> list[DocumentInfo]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, path, title, format, chars, chunks, sha256, ingested_at, meta "
+                "FROM kb_documents WHERE kb_id=? ORDER BY path", (kb.id,)).fetchall()
+        return [DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+                for r in rows]
+
+    def document_hash(self, kb: KnowledgeBase, path: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT sha256 FROM kb_documents WHERE kb_id=? AND path=?",
+                                   (kb.id, path)).fetchone()
+        return row[0] if row else None
+
+    def remove_document(self, kb: KnowledgeBase, path: str) -> bool:
+        with self._tx() as db:
+            return self._remove(db, kb, path)
+
+    def _remove(self, db: sqlite3.Connection, kb: KnowledgeBase, path: str) -> bool:
+        row = db.execute("SELECT id FROM kb_documents WHERE kb_id=? AND path=?",
+                         (kb.id, path)).fetchone()
+        if row is None:
+            return False
+        ids = [r[0] for r in db.execute("SELECT id FROM kb_chunks WHERE doc_id=?", (row[0],))]
+        for kind in ("morph", "gram"):
+            db.executemany(f"DELETE FROM kb_{kb.id}_{kind} WHERE rowid=?", [(i,) for i in ids])
+        db.execute("DELETE FROM kb_chunks WHERE doc_id=?", (row[0],))
+        db.execute("DELETE FROM kb_documents WHERE id=?", (row[0],))
+        return True
+
+    def add_document(self, kb: KnowledgeBase, *, path: str, sha256: str, title: str | None,
+                     fmt: str, chars: int, chunks: list[Chunk],
+                     meta: dict[str, Any] | None = None) -> int:
+        """Replace the document at `path` with these chunks, in one transaction."""
+        texts = [_index_text(c) for c in chunks]
+        morphs = self.analyzer.morphemes_many(texts)
+        grams = [bigrams(t) for t in texts]
+        with self._tx() as db:
+            self._remove(db, kb, path)
+            cur = db.execute(
+                "INSERT INTO kb_documents (kb_id, path, sha256, title, format, chars, chunks, "
+                "meta, ingested_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (kb.id, path, sha256, title, fmt, chars, len(chunks),
+                 json.dumps(meta or {}, ensure_ascii=False), time.time()))
+            doc_id = int(cur.lastrowid or 0)
+            for seq, (chunk, morph, gram) in enumerate(zip(chunks, morphs, grams, strict=True)):
+                cur = db.execute(
+                    "INSERT INTO kb_chunks (kb_id, doc_id, seq, text, start, end, page, "
+                    "article, heading) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (kb.id, doc_id, seq, chunk.text, chunk.start, chunk.end, chunk.page,
+                     chunk.article, " > ".join(chunk.heading)))
+                rowid = cur.lastrowid
+                db.execute(f"INSERT INTO kb_{kb.id}_morph (rowid, tokens) VALUES (?, ?)",
+                           (rowid, " ".join(morph)))
+                db.execute(f"INSERT INTO kb_{kb.id}_gram (rowid, tokens) VALUES (?, ?)",
+                           (rowid, " ".join(gram)))
+        return doc_id
+
+    # --- search ---------------------------------------------------------------------------------
+
+    def search(self, kb: KnowledgeBase, query: str, k: int = 10, *,
+               document: str | None = None) -> list[Hit]:
+        if not query.strip():
+            raise InvalidRequest("검색어가 비어 있습니다 / query is empty", param="query")
+        k = max(1, min(k, 100))
+        morph = self.analyzer.morphemes(query)
+        morph += synonyms.expand(morph, kb.synonyms)
+        signals = {
+            "morph": self._bm25(kb, "morph", fts_query(morph)),
+            "gram": self._bm25(kb, "gram", fts_query(bigrams(query))),
+        }
+        fused: dict[int, float] = {}
+        parts: dict[int, dict[str, float]] = {}
+        for name, scores in signals.items():
+            if not scores:
+                continue
+            best = max(scores.values())
+            for rowid, score in scores.items():
+                value = WEIGHTS[name] * score / best
+                fused[rowid] = fused.get(rowid, 0.0) + value
+                parts.setdefault(rowid, {})[name] = score
+        if fused:
+            with self._lock:
+                marks = ",".join("?" * len(fused))
+                for rowid, in self._db.execute(
+                        f"SELECT id FROM kb_chunks WHERE id IN ({marks}) AND heading LIKE ?",
+                        [*fused, "%부칙%"]):
+                    fused[rowid] *= SUPPLEMENTARY_WEIGHT
+        ranked = sorted(fused.items(), key=lambda item: -item[1])
+        return self._hits(kb, ranked, parts, k, document)
+
+    def _bm25(self, kb: KnowledgeBase, kind: str, query: str | None) -> dict[int, float]:
+        if query is None:
+            return {}
+        sql = (f"SELECT rowid, -bm25(kb_{kb.id}_{kind}) FROM kb_{kb.id}_{kind} "
+               f"WHERE kb_{kb.id}_{kind} MATCH ? ORDER BY rank LIMIT {CANDIDATES}")
+        with self._lock:
+            try:
+                rows = self._db.execute(sql, (query,)).fetchall()
+            except sqlite3.OperationalError as e:  # a token FTS5 cannot parse: no results
+                if "fts5" in str(e):
+                    return {}
+                raise
+        return {r[0]: float(r[1]) for r in rows if r[1] > 0}
+
+    def _hits(self, kb: KnowledgeBase, ranked: list[tuple[int, float]],
+              parts: dict[int, dict[str, float]], k: int, document: str | None) -> list[Hit]:
+        hits: list[Hit] = []
+        with self._lock:
+            for rowid, score in ranked:
+                row = self._db.execute(
+                    "SELECT c.text, c.start, c.end, c.page, c.article, c.heading, d.path, "
+                    "d.title, d.format FROM kb_chunks c JOIN kb_documents d ON d.id = c.doc_id "
+                    "WHERE c.id=?", (rowid,)).fetchone()
+                if row is None or (document and document not in (row[6], Path(row[6]).name)):
+                    continue
+                text, start, end, page, article, heading, path, title, fmt = row
+                source: dict[str, Any] = {"path": path, "title": title, "format": fmt,
+                                          "start": start, "end": end}
+                if page is not None:
+                    source["page"] = page
+                if article:
+                    source["article"] = article
+                if heading:
+                    source["heading"] = heading
+                hits.append(Hit(text, score, source, rowid, parts.get(rowid, {})))
+                if len(hits) >= k:
+                    break
+        return hits
+
+
+def _index_text(chunk: Chunk) -> str:
+    """What gets tokenised: the heading path (a chapter title helps) and the chunk text."""
+    return (" ".join(chunk.heading) + "\n" + chunk.text) if chunk.heading else chunk.text

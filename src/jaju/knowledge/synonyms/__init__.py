@@ -1,0 +1,57 @@
+"""Synonym dictionaries: everyday words -> the formal terms documents use.
+
+People ask "잘렸어요" and "월급"; statutes say 해고 and 임금. A dictionary maps the morphemes of
+an everyday phrase to the morphemes of formal terms; search adds the formal terms to a query
+whose morphemes contain the phrase. Shipped dictionaries live beside this file as TSV.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jaju.errors import ConfigError
+from jaju.korean.analyzer import Analyzer
+
+HERE = Path(__file__).parent
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in HERE.glob("*.tsv"))
+
+
+def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
+    """Read a dictionary (a shipped name or a TSV path): {"key morphemes": [morphemes]}."""
+    path = HERE / f"{name_or_path}.tsv"
+    if not path.exists():
+        path = Path(name_or_path)
+    if not path.exists():
+        raise ConfigError(f"동의어 사전이 없습니다 / no synonym dictionary '{name_or_path}' "
+                          f"(shipped: {', '.join(available())})")
+    mapping: dict[str, list[str]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if "\t" not in line:
+            raise ConfigError(f"{path}:{number}: expected 'words<TAB>terms'")
+        words, terms = line.split("\t", 1)
+        key = " ".join(analyzer.morphemes(words))
+        if not key:
+            continue
+        values = [m for term in terms.split(",") for m in analyzer.morphemes(term)]
+        mapping.setdefault(key, [])
+        mapping[key] += [v for v in values if v not in mapping[key]]
+    return mapping
+
+
+def expand(morphemes: list[str], mapping: dict[str, list[str]]) -> list[str]:
+    """Formal-term morphemes for every dictionary phrase found (contiguously) in `morphemes`."""
+    if not mapping:
+        return []
+    added: list[str] = []
+    n = len(morphemes)
+    for key, values in mapping.items():
+        parts = key.split(" ")
+        size = len(parts)
+        if any(morphemes[i:i + size] == parts for i in range(n - size + 1)):
+            added += values
+    return added

@@ -1,0 +1,270 @@
+"""Chunking, ingestion, search and answers on the sample statutes and made-up documents."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from jaju.knowledge import SHARED_TENANT, KnowledgeIndex
+from jaju.knowledge.chunking import chunk_blocks
+from jaju.knowledge.ingest import ingest
+from jaju.knowledge.parsers.text import parse_markdown
+from jaju.store import Store
+
+from conftest import JAJU, STATUTES, run_jaju
+
+
+@pytest.fixture
+def index(tmp_path, analyzer):
+    idx = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
+    yield idx
+    idx.close()
+
+
+def test_articles_keep_their_paragraphs(analyzer):
+    doc = parse_markdown(STATUTES / "근로기준법.md")
+    chunks = chunk_blocks(doc.blocks, split_sentences=lambda t: [
+        (s.start, s.end) for s in analyzer.sentences(t)])
+    art23 = [c for c in chunks if c.article == "제23조" and c.heading[-1].startswith("제2장")]
+    assert len(art23) == 1
+    assert art23[0].text.startswith("제23조 (해고 등의 제한)")
+    assert "①" in art23[0].text and "②" in art23[0].text
+    text = "\n\n".join(b.text for b in doc.blocks)
+    assert text[art23[0].start:art23[0].end].startswith("제23조")
+    long_articles = [c for c in chunks if c.article == "제2조" and c.heading[-1] == "제1장 총칙"]
+    assert len(long_articles) > 1
+    assert all(c.text.startswith("제2조 (정의)") for c in long_articles)
+    assert max(len(c.text) for c in chunks) <= 1100
+
+
+def test_search_on_morphemes_finds_inflected_forms(index, tmp_path, parser_table):
+    (tmp_path / "lease.txt").write_text(
+        "임대인은 계약이 끝나면 보증금을 돌려주어야 한다.\n\n관리비는 따로 낸다.", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("회의는 매주 월요일에 열린다.", encoding="utf-8")
+    kb = index.create("acme", "docs")
+    ingest(index, kb, [tmp_path], parser_table)
+    for query in ("보증금", "보증금은 언제 돌려받나요?", "계약한 내용"):
+        hits = index.search(kb, query, 5)
+        assert hits and hits[0].source["path"].endswith("lease.txt"), query
+    assert index.search(kb, "은는이가?!", 5) == []  # particles and symbols only
+    assert index.search(kb, "...!!!", 5) == []
+
+
+def test_statute_article_citations(statutes_db):
+    index = KnowledgeIndex(statutes_db / "jaju.db")
+    kb = index.get("anyone", "statutes")  # shared: every tenant can read it
+    expect = {
+        "해고 예고": ("근로기준법", "제26조"),
+        "부당해고 구제신청": ("근로기준법", "제28조"),
+        "개인정보 유출 통지": ("개인정보 보호법", "제34조"),
+        "사실을 적시하여 사람의 명예를 훼손": ("형법", "제307조"),
+        "주민등록번호 처리의 제한": ("개인정보 보호법", "제24조의2"),
+    }
+    for query, (title, article) in expect.items():
+        top = index.search(kb, query, 5)
+        assert (top[0].source["title"], top[0].source["article"]) == (title, article), query
+    index.close()
+
+
+def test_everyday_words_reach_formal_articles(statutes_db):
+    index = KnowledgeIndex(statutes_db / "jaju.db")
+    kb = index.get("anyone", "statutes")
+    hits = index.search(kb, "사장이 직원을 때리면 처벌받나요?", 5)
+    assert ("근로기준법", "제8조") in [(h.source["title"], h.source["article"]) for h in hits]
+    index.close()
+
+
+def test_reingest_is_idempotent_and_changes_replace(index, tmp_path, parser_table):
+    doc = tmp_path / "memo.md"
+    doc.write_text("# 공지\n\n첫 버전: 회의실 예약은 총무팀에 한다.", encoding="utf-8")
+    kb = index.create("acme", "memos")
+    first = ingest(index, kb, [doc], parser_table)
+    assert [r.status for r in first.results] == ["added"]
+    again = ingest(index, kb, [doc], parser_table)
+    assert [r.status for r in again.results] == ["unchanged"]
+    assert index.stats(kb)["chunks"] == first.chunks
+    doc.write_text("# 공지\n\n둘째 버전: 회의실 예약은 인사팀에 한다.", encoding="utf-8")
+    changed = ingest(index, kb, [doc], parser_table)
+    assert [r.status for r in changed.results] == ["replaced"]
+    assert index.stats(kb) == {"documents": 1, "characters": changed.chars,
+                               "chunks": changed.chunks}
+    assert all("총무팀" not in h.text for h in index.search(kb, "총무팀", 5))
+    assert index.search(kb, "인사팀", 5)[0].text.startswith("둘째 버전")
+    assert index.remove_document(kb, str(doc.resolve()))
+    assert index.stats(kb)["chunks"] == 0 and index.search(kb, "인사팀", 5) == []
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(index, tmp_path, parser_table):
+    (tmp_path / "good.txt").write_text("정상 문서입니다.", encoding="utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "broken.hwp").write_bytes(b"\xd0\xcf\x11\xe0 not really ole")
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 truncated")
+    (tmp_path / "data.xyz").write_text("?", encoding="utf-8")
+    kb = index.create("acme", "mixed")
+    report = ingest(index, kb, [tmp_path], parser_table)
+    status = {r.path.rsplit("/", 1)[-1]: (r.status, r.reason) for r in report.results}
+    assert status["good.txt"][0] == "added"
+    assert status["empty.txt"] == ("failed", "빈 파일 / empty file")
+    assert status["broken.hwp"][0] == "failed" and "HWP" in status["broken.hwp"][1]
+    assert status["broken.docx"][0] == "failed"
+    assert "unsupported" in status["data.xyz"][1]
+    assert index.stats(kb)["documents"] == 1
+
+
+def test_failure_mid_document_leaves_no_orphans(index, tmp_path, parser_table, monkeypatch):
+    import dataclasses
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(4):
+        (docs / f"doc{i}.txt").write_text(f"문서 {i}번의 내용입니다.", encoding="utf-8")
+    kb = index.create("acme", "crash")
+    real = index.add_document
+    calls = []
+
+    def fail_inside_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # a chunk that cannot be stored: fails after rows were written
+            bad = dataclasses.replace(kwargs["chunks"][-1], start=object())
+            kwargs["chunks"] = [*kwargs["chunks"], bad]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(index, "add_document", fail_inside_third)
+    with pytest.raises(sqlite3.Error):
+        ingest(index, kb, [docs], parser_table)
+    monkeypatch.undo()
+    assert index.stats(kb) == {"documents": 2, "characters": 2 * len("문서 0번의 내용입니다."),
+                               "chunks": 2}
+    report = ingest(index, kb, [docs], parser_table)
+    assert sorted(r.status for r in report.results) == ["added", "added", "unchanged",
+                                                        "unchanged"]
+    assert index.stats(kb)["documents"] == 4
+    assert index.stats(kb)["chunks"] == 4
+    assert len(index.search(kb, "문서", 10)) == 4  # the index holds no orphan rows
+
+
+def test_killed_ingest_resumes_without_duplicates(tmp_path):
+    """SIGKILL `jaju ingest` once some documents are in; a second run finishes the job."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(40):
+        (docs / f"notice{i:02d}.md").write_text(
+            f"# 공지 {i}\n\n" + "\n\n".join(f"{i}번 공지의 {j}번째 문단입니다. 직원 복지 제도를 "
+                                             f"안내합니다." for j in range(30)),
+            encoding="utf-8")
+    home = tmp_path / "home"
+    env = {**os.environ, "JAJU_HOME": str(home)}
+    proc = subprocess.Popen([JAJU, "ingest", str(docs), "--kb", "notices"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    count = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(home / "jaju.db", timeout=1) as db:
+                count = db.execute("SELECT COUNT(*) FROM kb_documents").fetchone()[0]
+        except sqlite3.OperationalError:
+            count = 0
+        if count >= 3:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    db = sqlite3.connect(home / "jaju.db")
+    done = db.execute("SELECT COUNT(*) FROM kb_documents").fetchone()[0]
+    assert 0 < done < 40, "the kill should land midway"
+    # every stored document is whole: its chunk count matches its chunk rows
+    assert db.execute("SELECT COUNT(*) FROM kb_documents d WHERE d.chunks != "
+                      "(SELECT COUNT(*) FROM kb_chunks c WHERE c.doc_id = d.id)").fetchone()[0] == 0
+    out = run_jaju("ingest", str(docs), "--kb", "notices", home=home)
+    assert out.returncode == 0, out.stderr
+    assert db.execute("SELECT COUNT(*) FROM kb_documents").fetchone()[0] == 40
+    chunks = db.execute("SELECT COUNT(*), COUNT(DISTINCT doc_id || '-' || seq) FROM kb_chunks"
+                        ).fetchone()
+    assert chunks[0] == chunks[1]  # no duplicate chunks
+    assert db.execute("SELECT COUNT(*) FROM kb_chunks WHERE doc_id NOT IN "
+                      "(SELECT id FROM kb_documents)").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM kb_1_morph").fetchone()[0] == chunks[0]
+
+
+def test_cli_ingest_search_show(tmp_path):
+    home = tmp_path / "home"
+    (tmp_path / "a.txt").write_text("연차 유급휴가는 15일이다.", encoding="utf-8")
+    (tmp_path / "bad.pdf").write_bytes(b"not a pdf")
+    out = run_jaju("ingest", str(tmp_path / "a.txt"), str(tmp_path / "bad.pdf"), "--kb", "hr",
+                   home=home)
+    assert out.returncode == 1  # one failure: reported, the other file is in
+    assert "bad.pdf" in out.stderr and "added" in out.stderr
+    found = json.loads(run_jaju("search", "연차휴가", "--kb", "hr", "--json", home=home).stdout)
+    assert found["hits"][0]["source"]["path"].endswith("a.txt")
+    listed = json.loads(run_jaju("kb", "list", "--json", home=home).stdout)
+    assert listed[0]["name"] == "hr" and listed[0]["documents"] == 1
+    shown = json.loads(run_jaju("kb", "show", "hr", "--json", home=home).stdout)
+    assert shown[0]["path"].endswith("a.txt")
+    assert run_jaju("kb", "delete", "hr", "--yes", home=home).returncode == 0
+    assert run_jaju("search", "연차", "--kb", "hr", home=home).returncode == 1
+
+
+LAW = {"assistants": {"law": {"backend": "extractive", "knowledge": ["statutes"]}}}
+
+
+def test_law_assistant_answers_with_citations(make_client, statutes_db, monkeypatch):
+    from jaju.config import Settings
+
+    client = make_client({**LAW, "home": str(statutes_db)})
+    question = {"model": "law", "messages": [
+        {"role": "user", "content": "사장이 직원을 때리면 처벌받나요?"}]}
+    body = client.post("/v1/chat/completions", json=question).json()
+    answer = body["choices"][0]["message"]["content"]
+    assert "[1]" in answer and "폭행" in answer
+    labels = [c["label"] for c in body["citations"]]
+    assert "근로기준법 제8조" in labels
+    assert all(c["source"]["path"].endswith(".md") for c in body["citations"])
+    with client.stream("POST", "/v1/chat/completions", json={**question, "stream": True}) as r:
+        events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    chunks = [json.loads(e) for e in events[:-1]]
+    streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks
+                       if c["choices"])
+    assert streamed == answer
+    assert [c["label"] for c in chunks[-1]["citations"]] == labels
+    assert Settings  # the settings model accepts knowledge on assistants
+
+
+def test_knowledge_tenancy(make_client, home, analyzer, tmp_path, parser_table):
+    index = KnowledgeIndex(home / "jaju.db", analyzer)
+    (tmp_path / "secret.txt").write_text("A사의 인수 계획은 비밀이다.", encoding="utf-8")
+    (tmp_path / "public.txt").write_text("공용 안내: 주차는 지하 2층.", encoding="utf-8")
+    ingest(index, index.create("acme", "plans"), [tmp_path / "secret.txt"], parser_table)
+    ingest(index, index.create(SHARED_TENANT, "guide"), [tmp_path / "public.txt"],
+           parser_table)
+    index.close()
+    store = Store(home / "jaju.db")
+    acme, _ = store.create_key("acme")
+    beta, _ = store.create_key("beta")
+    store.close()
+    client = make_client()
+    as_acme = {"Authorization": f"Bearer {acme}"}
+    as_beta = {"Authorization": f"Bearer {beta}"}
+    r = client.post("/v1/knowledge/plans/search", json={"query": "인수 계획"}, headers=as_acme)
+    assert r.status_code == 200 and r.json()["hits"][0]["text"].startswith("A사의")
+    r = client.post("/v1/knowledge/plans/search", json={"query": "인수 계획"}, headers=as_beta)
+    assert r.status_code == 404  # not 403: beta cannot learn that "plans" exists
+    missing = client.post("/v1/knowledge/nothing/search", json={"query": "x"}, headers=as_beta)
+    assert r.json()["error"]["message"].replace("plans", "nothing") == \
+        missing.json()["error"]["message"]
+    names = [kb["id"] for kb in client.get("/v1/knowledge", headers=as_beta).json()["data"]]
+    assert names == ["guide"]
+    r = client.post("/v1/knowledge/guide/search", json={"query": "주차", "k": 3},
+                    headers=as_beta)
+    hit = r.json()["hits"][0]
+    assert set(hit) == {"text", "score", "source"} and hit["source"]["path"].endswith(
+        "public.txt")
+    r = client.post("/v1/knowledge/guide/search", json={"query": "은는이가"}, headers=as_beta)
+    assert r.status_code == 200 and r.json()["hits"] == []
+    r = client.post("/v1/knowledge/guide/search", json={"k": 3}, headers=as_beta)
+    assert r.status_code == 422
