@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   create .venv, install jaju, serve the embedded default on http://127.0.0.1:8000/v1
+#   make demo   create .venv, install jaju, ingest the sample statutes, serve the `law`
+#               assistant (no generative model needed) on http://127.0.0.1:8000/v1
 #   make test   create .venv, install jaju with dev tools, run ruff, mypy and pytest
 PYTHON ?= python3
 VENV   := .venv
@@ -12,13 +13,17 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[llamacpp,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[llamacpp,dense,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
+DEMO_HOME ?= $(CURDIR)/.jaju-demo
+
 demo: $(STAMP)
-	JAJU_HOME=$${JAJU_HOME:-$(CURDIR)/.jaju-demo} $(BIN)/jaju serve $(DEMO_ARGS)
+	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju ingest data/statutes --kb statutes --shared \
+		--synonyms everyday-legal --description "근로기준법, 개인정보 보호법, 형법"
+	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju serve --config demo/jaju.toml $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

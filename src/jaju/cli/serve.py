@@ -53,9 +53,15 @@ def serve(
     except ConfigError as e:
         fail(str(e))
     url = f"http://{server.host}:{server.port}/v1"
-    err.print(f"[bold green]jaju[/] serving {', '.join(app.state.jaju.models)} at {url}"
+    models = list(app.state.jaju.models)
+    err.print(f"[bold green]jaju[/] serving {', '.join(models)} at {url}"
               f"  (home: {settings.home}; keys {'required' if has_keys else 'not required'})",
               highlight=False)
+    example = models[-1]
+    err.print(f"  try: curl -s {url}/chat/completions -H 'content-type: application/json' "
+              f"-d '{{\"model\": \"{example}\", \"messages\": [{{\"role\": \"user\", "
+              f"\"content\": \"사장이 직원을 때리면 처벌받나요?\"}}]}}'", highlight=False,
+              soft_wrap=True)
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
                 timeout_graceful_shutdown=5)
 

@@ -76,7 +76,7 @@ def extractive_answer(query: str, hits: list[Hit], analyzer: Analyzer,
     if not hits:
         return NO_EVIDENCE, []
     terms = analyzer.morphemes(query)
-    terms += synonyms.expand(terms, mapping or {})
+    terms += synonyms.expand(analyzer.morphemes(query, keep_stopwords=True), mapping or {})
     wanted = set(terms)
     best = hits[0].score or 1.0
     candidates: list[tuple[float, int, int, str]] = []

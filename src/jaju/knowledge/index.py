@@ -19,15 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from jaju.errors import InvalidRequest, NotFound
 from jaju.knowledge import synonyms
 from jaju.knowledge.chunking import Chunk
+from jaju.knowledge.embed import Embedder, make_embedder
 from jaju.korean.analyzer import Analyzer, bigrams
 from jaju.store.migrations import migrate
 
 SHARED_TENANT = "*"
 CANDIDATES = 100
-WEIGHTS = {"morph": 1.0, "gram": 0.6}
+WEIGHTS = {"morph": 1.0, "gram": 0.6, "dense": 0.5}
 SUPPLEMENTARY_WEIGHT = 0.5
 """Statutes' 부칙 (supplementary provisions: dates, transitions) rarely answer a question."""
 
@@ -39,6 +42,8 @@ class KnowledgeBase:
     name: str
     description: str
     synonyms: dict[str, list[str]] = field(default_factory=dict)
+    embedder: str | None = None
+    """Spec of the embedder for the dense signal (see `jaju.knowledge.embed`), or None."""
 
     @property
     def shared(self) -> bool:
@@ -88,6 +93,8 @@ class KnowledgeIndex:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._lock = threading.RLock()
         self._analyzer = analyzer
+        self._embedders: dict[str, Embedder] = {}
+        self._matrices: dict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
         with self._lock:
             migrate(self._db)
 
@@ -129,15 +136,50 @@ class KnowledgeIndex:
         with self._tx() as db:
             db.execute("UPDATE kb SET synonyms=? WHERE id=?",
                        (json.dumps(synonyms, ensure_ascii=False), kb.id))
-        return KnowledgeBase(kb.id, kb.tenant, kb.name, kb.description, synonyms)
+        return KnowledgeBase(kb.id, kb.tenant, kb.name, kb.description, synonyms, kb.embedder)
+
+    def set_embedder(self, kb: KnowledgeBase, spec: str | None) -> KnowledgeBase:
+        """Use this embedder for the dense signal; chunks already in are embedded now."""
+        if spec:
+            self.embedder(spec)  # fail early on a bad spec
+        with self._tx() as db:
+            db.execute("UPDATE kb SET embedder=? WHERE id=?", (spec, kb.id))
+            if spec != kb.embedder:
+                db.execute("DELETE FROM kb_vectors WHERE kb_id=?", (kb.id,))
+        kb = KnowledgeBase(kb.id, kb.tenant, kb.name, kb.description, kb.synonyms, spec)
+        if spec:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT c.id, c.text, c.heading FROM kb_chunks c LEFT JOIN kb_vectors v "
+                    "ON v.chunk_id = c.id WHERE c.kb_id=? AND v.chunk_id IS NULL",
+                    (kb.id,)).fetchall()
+            for start in range(0, len(rows), 256):
+                part = rows[start:start + 256]
+                vectors = self.embedder(spec).embed(
+                    [(h + "\n" + t) if h else t for _, t, h in part])
+                with self._tx() as db:
+                    db.executemany("INSERT OR REPLACE INTO kb_vectors VALUES (?,?,?)",
+                                   [(cid, kb.id, v.tobytes())
+                                    for (cid, _, _), v in zip(part, vectors, strict=True)])
+        return kb
+
+    def embedder(self, spec: str) -> Embedder:
+        if spec not in self._embedders:
+            self._embedders[spec] = make_embedder(spec)
+        return self._embedders[spec]
+
+    def embed_chunks(self, kb: KnowledgeBase, chunks: list[Chunk]) -> np.ndarray | None:
+        if not kb.embedder or not chunks:
+            return None
+        return self.embedder(kb.embedder).embed([_index_text(c) for c in chunks])
 
     def _row(self, row: tuple[Any, ...]) -> KnowledgeBase:
-        return KnowledgeBase(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"))
+        return KnowledgeBase(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
 
     def find(self, tenant: str, name: str) -> KnowledgeBase | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, tenant, name, description, synonyms FROM kb "
+                "SELECT id, tenant, name, description, synonyms, embedder FROM kb "
                 "WHERE name=? AND tenant=?", (name, tenant)).fetchone()
         return self._row(row) if row else None
 
@@ -151,7 +193,7 @@ class KnowledgeIndex:
         return kb
 
     def bases(self, tenant: str | None = None) -> list[KnowledgeBase]:
-        sql = "SELECT id, tenant, name, description, synonyms FROM kb"
+        sql = "SELECT id, tenant, name, description, synonyms, embedder FROM kb"
         args: tuple[Any, ...] = ()
         if tenant is not None:
             sql += " WHERE tenant IN (?, ?)"
@@ -162,6 +204,7 @@ class KnowledgeIndex:
 
     def delete(self, kb: KnowledgeBase) -> None:
         with self._tx() as db:
+            db.execute("DELETE FROM kb_vectors WHERE kb_id=?", (kb.id,))
             db.execute("DELETE FROM kb_chunks WHERE kb_id=?", (kb.id,))
             db.execute("DELETE FROM kb_documents WHERE kb_id=?", (kb.id,))
             db.execute("DELETE FROM kb WHERE id=?", (kb.id,))
@@ -203,17 +246,26 @@ class KnowledgeIndex:
         ids = [r[0] for r in db.execute("SELECT id FROM kb_chunks WHERE doc_id=?", (row[0],))]
         for kind in ("morph", "gram"):
             db.executemany(f"DELETE FROM kb_{kb.id}_{kind} WHERE rowid=?", [(i,) for i in ids])
+        db.executemany("DELETE FROM kb_vectors WHERE chunk_id=?", [(i,) for i in ids])
         db.execute("DELETE FROM kb_chunks WHERE doc_id=?", (row[0],))
         db.execute("DELETE FROM kb_documents WHERE id=?", (row[0],))
         return True
 
+    def analyze(self, chunks: list[Chunk]) -> list[list[str]]:
+        """Content morphemes of each chunk as indexed (one Kiwi batch for all of them)."""
+        return self.analyzer.morphemes_many([_index_text(c) for c in chunks])
+
     def add_document(self, kb: KnowledgeBase, *, path: str, sha256: str, title: str | None,
                      fmt: str, chars: int, chunks: list[Chunk],
-                     meta: dict[str, Any] | None = None) -> int:
+                     meta: dict[str, Any] | None = None,
+                     morphemes: list[list[str]] | None = None,
+                     vectors: np.ndarray | None = None) -> int:
         """Replace the document at `path` with these chunks, in one transaction."""
         texts = [_index_text(c) for c in chunks]
-        morphs = self.analyzer.morphemes_many(texts)
+        morphs = morphemes if morphemes is not None else self.analyzer.morphemes_many(texts)
         grams = [bigrams(t) for t in texts]
+        if vectors is None and kb.embedder:
+            vectors = self.embed_chunks(kb, chunks)
         with self._tx() as db:
             self._remove(db, kb, path)
             cur = db.execute(
@@ -233,24 +285,33 @@ class KnowledgeIndex:
                            (rowid, " ".join(morph)))
                 db.execute(f"INSERT INTO kb_{kb.id}_gram (rowid, tokens) VALUES (?, ?)",
                            (rowid, " ".join(gram)))
+                if vectors is not None:
+                    db.execute("INSERT INTO kb_vectors VALUES (?,?,?)",
+                               (rowid, kb.id, vectors[seq].astype(np.float32).tobytes()))
         return doc_id
 
     # --- search ---------------------------------------------------------------------------------
 
     def search(self, kb: KnowledgeBase, query: str, k: int = 10, *,
-               document: str | None = None) -> list[Hit]:
+               document: str | None = None,
+               signals: tuple[str, ...] = ("morph", "gram", "dense")) -> list[Hit]:
         if not query.strip():
             raise InvalidRequest("검색어가 비어 있습니다 / query is empty", param="query")
         k = max(1, min(k, 100))
         morph = self.analyzer.morphemes(query)
-        morph += synonyms.expand(morph, kb.synonyms)
-        signals = {
-            "morph": self._bm25(kb, "morph", fts_query(morph)),
-            "gram": self._bm25(kb, "gram", fts_query(bigrams(query))),
-        }
+        if kb.synonyms:
+            morph += synonyms.expand(self.analyzer.morphemes(query, keep_stopwords=True),
+                                     kb.synonyms)
+        found: dict[str, dict[int, float]] = {}
+        if "morph" in signals:
+            found["morph"] = self._bm25(kb, "morph", fts_query(morph))
+        if "gram" in signals:
+            found["gram"] = self._bm25(kb, "gram", fts_query(bigrams(query)))
+        if "dense" in signals and kb.embedder and (morph or bigrams(query)):
+            found["dense"] = self._dense(kb, query)
         fused: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
-        for name, scores in signals.items():
+        for name, scores in found.items():
             if not scores:
                 continue
             best = max(scores.values())
@@ -267,6 +328,35 @@ class KnowledgeIndex:
                     fused[rowid] *= SUPPLEMENTARY_WEIGHT
         ranked = sorted(fused.items(), key=lambda item: -item[1])
         return self._hits(kb, ranked, parts, k, document)
+
+    def _dense(self, kb: KnowledgeBase, query: str) -> dict[int, float]:
+        """Cosine similarity to the query, rescaled to 0..1 over the candidates (raw cosines
+        crowd together, so dividing by the best would make every candidate look perfect)."""
+        assert kb.embedder is not None
+        ids, matrix = self._matrix(kb)
+        if not len(ids):
+            return {}
+        sims = matrix @ self.embedder(kb.embedder).embed([query])[0]
+        top = np.argsort(-sims)[:CANDIDATES]
+        best, worst = float(sims[top[0]]), float(sims[top[-1]])
+        span = (best - worst) or 1.0
+        return {int(ids[i]): (float(sims[i]) - worst) / span + 1e-6 for i in top}
+
+    def _matrix(self, kb: KnowledgeBase) -> tuple[np.ndarray, np.ndarray]:
+        """The knowledge base's vectors, cached until its chunks change."""
+        with self._lock:
+            version = self._db.execute("SELECT COUNT(*), COALESCE(MAX(chunk_id), 0) FROM "
+                                       "kb_vectors WHERE kb_id=?", (kb.id,)).fetchone()
+            cached = self._matrices.get(kb.id)
+            if cached is None or cached[0] != tuple(version):
+                rows = self._db.execute("SELECT chunk_id, vec FROM kb_vectors WHERE kb_id=? "
+                                        "ORDER BY chunk_id", (kb.id,)).fetchall()
+                ids = np.array([r[0] for r in rows], dtype=np.int64)
+                matrix = (np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+                          if rows else np.zeros((0, 1), dtype=np.float32))
+                cached = (tuple(version), ids, matrix)
+                self._matrices[kb.id] = cached
+        return cached[1], cached[2]
 
     def _bm25(self, kb: KnowledgeBase, kind: str, query: str | None) -> dict[int, float]:
         if query is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jaju.knowledge.chunking import chunk_blocks, document_text
+from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
 from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex
 from jaju.knowledge.parsers.base import ParseError, Parser
 
@@ -62,8 +62,25 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def ingest_file(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
-                parsers: dict[str, Parser]) -> FileResult:
+@dataclass
+class _Prepared:
+    path: Path
+    key: str
+    digest: str
+    title: str | None
+    format: str
+    chars: int
+    chunks: list[Chunk]
+    replaces: bool
+
+
+BATCH_CHARS = 300_000
+"""Documents are analysed together (Kiwi is much faster on a batch) up to this many
+characters, then written one transaction per document."""
+
+
+def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
+             parsers: dict[str, Parser]) -> _Prepared | FileResult:
     key = str(path.resolve())
     parser = parsers.get(path.suffix.lower())
     if parser is None:
@@ -95,10 +112,15 @@ def ingest_file(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
         return [(s.start, s.end) for s in analyzer.sentences(text)]
 
     chunks = chunk_blocks(blocks, split_sentences=split)
-    chars = len(document_text(blocks))
-    index.add_document(kb, path=key, sha256=digest, title=document.title, fmt=document.format,
-                       chars=chars, chunks=chunks)
-    return FileResult(key, "replaced" if previous else "added", len(chunks), chars)
+    return _Prepared(path, key, digest, document.title, document.format,
+                     len(document_text(blocks)), chunks, previous is not None)
+
+
+def ingest_file(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
+                parsers: dict[str, Parser]) -> FileResult:
+    """Ingest one file (see `ingest` for many: it batches the analysis)."""
+    report = ingest(index, kb, [path], parsers)
+    return report.results[0]
 
 
 def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
@@ -106,10 +128,38 @@ def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
            on_file: Callable[[Path, FileResult], None] | None = None) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport()
-    for path in collect_files(paths):
-        result = ingest_file(index, kb, path, parsers)
+    pending: list[_Prepared] = []
+
+    def done(path: Path, result: FileResult) -> None:
         report.results.append(result)
         if on_file:
             on_file(path, result)
+
+    def flush() -> None:
+        all_chunks = [c for p in pending for c in p.chunks]
+        morphemes = index.analyze(all_chunks)
+        vectors = index.embed_chunks(kb, all_chunks)
+        at = 0
+        for p in pending:
+            own = morphemes[at:at + len(p.chunks)]
+            own_vectors = vectors[at:at + len(p.chunks)] if vectors is not None else None
+            at += len(p.chunks)
+            index.add_document(kb, path=p.key, sha256=p.digest, title=p.title, fmt=p.format,
+                               chars=p.chars, chunks=p.chunks, morphemes=own,
+                               vectors=own_vectors)
+            done(p.path, FileResult(p.key, "replaced" if p.replaces else "added",
+                                    len(p.chunks), p.chars))
+        pending.clear()
+
+    for path in collect_files(paths):
+        prepared = _prepare(index, kb, path, parsers)
+        if isinstance(prepared, FileResult):
+            done(path, prepared)
+            continue
+        pending.append(prepared)
+        if sum(p.chars for p in pending) >= BATCH_CHARS:
+            flush()
+    if pending:
+        flush()
     report.seconds = time.perf_counter() - started
     return report

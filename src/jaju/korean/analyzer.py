@@ -20,7 +20,8 @@ STOP_MORPHS = {"것", "수", "등", "때", "중", "및", "이", "그", "저", "�
                "같", "어떻", "무엇", "어디", "누구", "언제", "왜", "뭐", "거", "나", "너", "우리",
                "저희", "좀", "안", "못", "제일", "정말", "너무", "그냥", "많이", "더", "또", "잘"}
 WORD = re.compile(r"[\w]+", re.UNICODE)
-SENTENCE_END = re.compile(r"(?<=[.?!。])\s+|(?<=[다요죠까])\.?\s*\n+")
+SENTENCE_END = re.compile(r"(?:(?<=[다요죠까니]\.)|(?<=[.?!。…][\"'”’)]))\s+|(?<=[?!。])\s+|\n+")
+KIWI_SPAN = 400
 
 
 def normalize(text: str) -> str:
@@ -43,9 +44,10 @@ class Analyzer:
         self._kiwi: Any = Kiwi(num_workers=num_workers)
         self._batch = num_workers != 0
 
-    def morphemes(self, text: str) -> list[str]:
-        """Content morphemes of `text`, lower-cased, in order (duplicates kept)."""
-        return _content(self._kiwi.tokenize(normalize(text)))
+    def morphemes(self, text: str, *, keep_stopwords: bool = False) -> list[str]:
+        """Content morphemes of `text`, lower-cased, in order (duplicates kept).
+        `keep_stopwords` keeps generic ones too (안, 주, 하): phrases are matched on those."""
+        return _content(self._kiwi.tokenize(normalize(text)), keep_stopwords)
 
     def morphemes_many(self, texts: list[str]) -> list[list[str]]:
         if not texts:
@@ -55,15 +57,26 @@ class Analyzer:
         return [_content(tokens) for tokens in self._kiwi.tokenize([normalize(t) for t in texts])]
 
     def sentences(self, text: str) -> list[Sentence]:
-        """Sentences with character offsets into `text`."""
-        return [Sentence(s.text, s.start, s.end) for s in self._kiwi.split_into_sents(text)]
+        """Sentences with character offsets into `text`.
+
+        A fast rule finds the plain cases (a sentence-final ending or punctuation followed by
+        a space); Kiwi's sentence splitter, which analyses the text, handles any stretch the
+        rule leaves longer than `KIWI_SPAN` characters."""
+        out: list[Sentence] = []
+        for start, end in _rule_spans(text):
+            if end - start <= KIWI_SPAN:
+                out.append(Sentence(text[start:end], start, end))
+                continue
+            for s in self._kiwi.split_into_sents(text[start:end]):
+                out.append(Sentence(s.text, start + s.start, start + s.end))
+        return out
 
 
-def _content(tokens: Iterable[Any]) -> list[str]:
+def _content(tokens: Iterable[Any], keep_stopwords: bool = False) -> list[str]:
     out = []
     for t in tokens:
         tag = t.tag
-        if tag in CONTENT_TAGS and t.form not in STOP_MORPHS:
+        if tag in CONTENT_TAGS and (keep_stopwords or t.form not in STOP_MORPHS):
             out.append(t.form.lower())
     return out
 
@@ -77,3 +90,16 @@ def bigrams(text: str) -> list[str]:
         else:
             out.extend(word[i:i + 2] for i in range(len(word) - 1))
     return out
+
+
+def _rule_spans(text: str) -> list[tuple[int, int]]:
+    """Spans between sentence-final punctuation (after a Korean ending or a quote) and line
+    breaks; whitespace at the edges is left out."""
+    spans, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]

@@ -130,3 +130,19 @@ def m002_knowledge(db: sqlite3.Connection) -> None:
         CREATE INDEX kb_chunks_kb ON kb_chunks(kb_id)
         """,
     )
+
+
+@migration
+def m003_knowledge_vectors(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        ALTER TABLE kb ADD COLUMN embedder TEXT;
+        CREATE TABLE kb_vectors (
+            chunk_id INTEGER PRIMARY KEY,
+            kb_id INTEGER NOT NULL,
+            vec BLOB NOT NULL
+        );
+        CREATE INDEX kb_vectors_kb ON kb_vectors(kb_id)
+        """,
+    )

