@@ -1,0 +1,1 @@
+"""Guards inspect or rewrite text at a boundary: PII (detection, masking, pseudonymisation)."""

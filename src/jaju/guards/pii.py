@@ -1,0 +1,247 @@
+"""Korean PII detection: each finding has a type, a span, a confidence and the reason.
+
+Every pattern uses bounded repetition only, so scanning is linear in the text (no catastrophic
+backtracking, whatever the input). A candidate becomes a finding through validation (dates,
+gender digits, check digits, Luhn, issuer and region codes) and context words nearby
+("주민번호", "계좌", "여권"), which raise or lower the confidence.
+
+Types: RRN 주민등록번호, ARN 외국인등록번호, PASSPORT 여권번호, DRIVER 운전면허번호,
+BRN 사업자등록번호, CRN 법인등록번호, CARD 카드번호, PHONE 전화번호, ACCOUNT 계좌번호,
+EMAIL 이메일, IP IP 주소.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+TYPE_NAMES = {
+    "RRN": "주민등록번호", "ARN": "외국인등록번호", "PASSPORT": "여권번호",
+    "DRIVER": "운전면허번호", "BRN": "사업자등록번호", "CRN": "법인등록번호",
+    "CARD": "카드번호", "PHONE": "전화번호", "ACCOUNT": "계좌번호", "EMAIL": "이메일",
+    "IP": "IP주소",
+}
+THRESHOLD = 0.5
+CONTEXT_WINDOW = 24
+
+CONTEXT = {
+    "RRN": re.compile(r"주민|주민등록|주민번호|생년월일|resident"),
+    "ARN": re.compile(r"외국인|등록번호|체류|alien"),
+    "PASSPORT": re.compile(r"여권|passport"),
+    "DRIVER": re.compile(r"면허|운전|driver"),
+    "BRN": re.compile(r"사업자|세금계산서|공급자|등록번호"),
+    "CRN": re.compile(r"법인|등기"),
+    "CARD": re.compile(r"카드|card|결제|신용|체크"),
+    "PHONE": re.compile(r"전화|휴대|핸드폰|연락|폰|tel|문의|팩스"),
+    "ACCOUNT": re.compile(
+        r"계좌|은행|예금|입금|송금|이체|환불|농협|신한|국민|우리|하나|기업|카카오뱅크|토스|"
+        r"새마을|우체국|수협|신협|씨티|SC|케이뱅크|산업|부산|대구|광주|전북|경남|제주"),
+}
+NEGATIVE_CONTEXT = re.compile(r"주문|송장|운송장|택배|배송|버전|version|ISBN|사건|제\s?\d+호|"
+                              r"우편|품번|모델|시리얼|serial|invoice|order")
+
+DIGITS_13 = re.compile(r"(?<![0-9A-Za-z-])(\d{6})\s?-\s?(\d{7})(?![0-9A-Za-z-])|(?<![0-9A-Za-z-])(\d{13})(?![0-9A-Za-z-])")
+BRN_RE = re.compile(r"(?<![0-9A-Za-z-])(\d{3})-(\d{2})-(\d{5})(?![0-9A-Za-z-])")
+DRIVER_RE = re.compile(r"(?<![0-9A-Za-z-])(\d{2})-(\d{2})-(\d{6})-(\d{2})(?![0-9A-Za-z-])")
+PASSPORT_RE = re.compile(r"(?<![A-Za-z0-9])([MSRODG])(\d{8}|\d{3}[A-Z]\d{4})(?![A-Za-z0-9])")
+CARD_RE = re.compile(
+    r"(?<![0-9A-Za-z-])(\d{4})([ -]?)(\d{4})\2(\d{4})\2(\d{4})(?![0-9A-Za-z-])"
+    r"|(?<![0-9A-Za-z-])(3[47]\d{2})([ -]?)(\d{6})\7(\d{5})(?![0-9A-Za-z-])")
+PHONE_RE = re.compile(
+    r"(?<![0-9A-Za-z+-])(01[016789])([ -]?)(\d{3,4})\2(\d{4})(?![0-9A-Za-z-])"
+    r"|(?<![0-9A-Za-z+-])(0(?:2|[3-6][1-5]|70))([ -]?)(\d{3,4})\6(\d{4})(?![0-9A-Za-z-])"
+    r"|(?<![0-9A-Za-z+])\+82[ -]?(?:\(0\))?(1[016789]|2|[3-6][1-5]|70)[ -]?(\d{3,4})[ -]?(\d{4})(?![0-9A-Za-z-])"
+    r"|(?<![0-9A-Za-z-])(1[568]\d{2})-(\d{4})(?![0-9A-Za-z-])")
+ACCOUNT_RE = re.compile(r"(?<![0-9A-Za-z-])(\d{2,6}(?:-\d{2,7}){1,3}|\d{10,14})(?![0-9A-Za-z-])")
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9.%+_-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,6}")
+IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+IPV6_RE = re.compile(r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])")
+
+DRIVER_REGIONS = {f"{n:02d}" for n in range(11, 29)} - {"27"}
+CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[4-7]|6|9)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    type: str
+    start: int
+    end: int
+    confidence: float
+    reason: str
+    text: str
+
+    def to_dict(self) -> dict[str, object]:
+        """For APIs and reports: never the value itself."""
+        return {"type": self.type, "start": self.start, "end": self.end,
+                "confidence": round(self.confidence, 3), "reason": self.reason}
+
+
+def _context(text: str, start: int, end: int, kind: str) -> bool:
+    window = text[max(0, start - CONTEXT_WINDOW):start] + " " + text[end:end + 8]
+    return bool(CONTEXT[kind].search(window))
+
+
+def _negative(text: str, start: int) -> bool:
+    return bool(NEGATIVE_CONTEXT.search(text[max(0, start - CONTEXT_WINDOW):start]))
+
+
+def _birth_date(six: str, gender: str) -> bool:
+    century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000,
+               "8": 2000, "9": 1800, "0": 1800}[gender]
+    try:
+        born = dt.date(century + int(six[:2]), int(six[2:4]), int(six[4:6]))
+    except ValueError:
+        return False
+    return born <= dt.date.today()
+
+
+def _rrn_checksum(digits: str) -> bool:
+    total = sum(int(d) * w for d, w in zip(digits[:12], [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5],
+                                           strict=True))
+    return (11 - total % 11) % 10 == int(digits[12])
+
+
+def _arn_checksum(digits: str) -> bool:
+    total = sum(int(d) * w for d, w in zip(digits[:12], [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5],
+                                           strict=True))
+    return (13 - total % 11) % 10 == int(digits[12])
+
+
+def _crn_checksum(digits: str) -> bool:
+    total = sum(int(d) * (1 if i % 2 == 0 else 2) for i, d in enumerate(digits[:12]))
+    return (10 - total % 10) % 10 == int(digits[12])
+
+
+def _brn_checksum(digits: str) -> bool:
+    weights = [1, 3, 7, 1, 3, 7, 1, 3, 5]
+    total = sum(int(d) * w for d, w in zip(digits[:9], weights, strict=True))
+    total += int(digits[8]) * 5 // 10
+    return (10 - total % 10) % 10 == int(digits[9])
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        n = int(d)
+        if i % 2 == 1:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+def _thirteen(text: str) -> Iterator[Finding]:
+    for m in DIGITS_13.finditer(text):
+        hyphen = m.group(1) is not None
+        digits = (m.group(1) + m.group(2)) if hyphen else m.group(3)
+        start, end = m.span()
+        six, gender = digits[:6], digits[6]
+        if _context(text, start, end, "CRN") and _crn_checksum(digits):
+            yield Finding("CRN", start, end, 0.95, "법인 context + check digit", m.group())
+            continue
+        if gender in "12345678" and _birth_date(six, gender):
+            kind = "ARN" if gender in "5678" else "RRN"
+            valid = _arn_checksum(digits) if kind == "ARN" else _rrn_checksum(digits)
+            confidence = 0.75 if hyphen else 0.35
+            reasons = ["birth date and gender digit valid"]
+            if valid:
+                confidence += 0.15
+                reasons.append("check digit valid")
+            if _context(text, start, end, kind) or _context(text, start, end, "RRN"):
+                confidence += 0.15
+                reasons.append("context word")
+            if _negative(text, start):
+                confidence -= 0.4
+                reasons.append("negative context")
+            if confidence >= THRESHOLD:
+                yield Finding(kind, start, end, min(confidence, 0.99), "; ".join(reasons),
+                              m.group())
+            continue
+        if hyphen and _crn_checksum(digits):
+            yield Finding("CRN", start, end, 0.7, "13 digits, CRN check digit", m.group())
+
+
+def _brn(text: str) -> Iterator[Finding]:
+    for m in BRN_RE.finditer(text):
+        digits = "".join(m.groups())
+        context = _context(text, m.start(), m.end(), "BRN")
+        if _brn_checksum(digits):
+            yield Finding("BRN", m.start(), m.end(), 0.95 if context else 0.8,
+                          "check digit valid" + (" + context" if context else ""), m.group())
+        elif context:
+            yield Finding("BRN", m.start(), m.end(), 0.6, "context word (check digit invalid)",
+                          m.group())
+
+
+def _driver(text: str) -> Iterator[Finding]:
+    for m in DRIVER_RE.finditer(text):
+        if m.group(1) in DRIVER_REGIONS:
+            context = _context(text, m.start(), m.end(), "DRIVER")
+            yield Finding("DRIVER", m.start(), m.end(), 0.97 if context else 0.85,
+                          "region code valid" + (" + context" if context else ""), m.group())
+
+
+def _passport(text: str) -> Iterator[Finding]:
+    for m in PASSPORT_RE.finditer(text):
+        context = _context(text, m.start(), m.end(), "PASSPORT")
+        yield Finding("PASSPORT", m.start(), m.end(), 0.95 if context else 0.65,
+                      "passport format" + (" + context" if context else ""), m.group())
+
+
+def _card(text: str) -> Iterator[Finding]:
+    for m in CARD_RE.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        context = _context(text, m.start(), m.end(), "CARD")
+        if not CARD_PREFIX.match(digits):
+            continue
+        if _luhn(digits):
+            yield Finding("CARD", m.start(), m.end(), 0.97 if context else 0.85,
+                          "Luhn and issuer prefix" + (" + context" if context else ""),
+                          m.group())
+        elif context and not _negative(text, m.start()):
+            yield Finding("CARD", m.start(), m.end(), 0.6, "card context (Luhn fails)",
+                          m.group())
+
+
+def _phone(text: str) -> Iterator[Finding]:
+    for m in PHONE_RE.finditer(text):
+        context = _context(text, m.start(), m.end(), "PHONE")
+        yield Finding("PHONE", m.start(), m.end(), 0.95 if context else 0.85,
+                      "phone number format" + (" + context" if context else ""), m.group())
+
+
+def _account(text: str) -> Iterator[Finding]:
+    for m in ACCOUNT_RE.finditer(text):
+        if _context(text, m.start(), m.end(), "ACCOUNT") and not _negative(text, m.start()):
+            yield Finding("ACCOUNT", m.start(), m.end(), 0.8, "bank or 계좌 nearby", m.group())
+
+
+def _email(text: str) -> Iterator[Finding]:
+    for m in EMAIL_RE.finditer(text):
+        yield Finding("EMAIL", m.start(), m.end(), 0.97, "e-mail address", m.group())
+
+
+def _ip(text: str) -> Iterator[Finding]:
+    for m in IPV4_RE.finditer(text):
+        if all(int(g) <= 255 for g in m.groups()) and not _negative(text, m.start()):
+            yield Finding("IP", m.start(), m.end(), 0.8, "IPv4 address", m.group())
+    for m in IPV6_RE.finditer(text):
+        yield Finding("IP", m.start(), m.end(), 0.85, "IPv6 address", m.group())
+
+
+DETECTORS = (_thirteen, _brn, _driver, _passport, _card, _phone, _email, _ip, _account)
+PRIORITY = {"CRN": 9, "RRN": 9, "ARN": 9, "BRN": 8, "DRIVER": 8, "CARD": 7, "PASSPORT": 7,
+            "EMAIL": 7, "PHONE": 6, "IP": 5, "ACCOUNT": 3}
+
+
+def detect(text: str, threshold: float = THRESHOLD) -> list[Finding]:
+    """All PII findings at or above `threshold`, non-overlapping, in text order."""
+    candidates = [f for detector in DETECTORS for f in detector(text)
+                  if f.confidence >= threshold]
+    candidates.sort(key=lambda f: (-PRIORITY[f.type], -f.confidence, -(f.end - f.start)))
+    chosen: list[Finding] = []
+    for f in candidates:
+        if all(f.end <= c.start or f.start >= c.end for c in chosen):
+            chosen.append(f)
+    return sorted(chosen, key=lambda f: f.start)
