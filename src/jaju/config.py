@@ -78,6 +78,35 @@ BackendSettings = Annotated[
 ]
 
 
+PII_TYPES = {"RRN", "ARN", "PASSPORT", "DRIVER", "BRN", "CRN", "CARD", "PHONE", "ACCOUNT",
+             "EMAIL", "IP"}
+PII_ACTIONS = {"allow", "mask", "pseudonymise", "block"}
+
+
+def _check_pii(mapping: dict[str, str]) -> dict[str, str]:
+    for key, action in mapping.items():
+        if key != "default" and key.upper() not in PII_TYPES:
+            raise ValueError(f"unknown PII type {key!r} (one of {', '.join(sorted(PII_TYPES))})")
+        if action not in PII_ACTIONS:
+            raise ValueError(f"unknown PII action {action!r} for {key} "
+                             f"(one of {', '.join(sorted(PII_ACTIONS))})")
+    return mapping
+
+
+class GuardSettings(_Section):
+    pii: dict[str, str] = Field(default_factory=dict)
+    """PII action per type (RRN, CARD, ...) and `default`: allow, mask, pseudonymise, block."""
+
+    @model_validator(mode="after")
+    def _valid(self) -> GuardSettings:
+        _check_pii(self.pii)
+        return self
+
+
+class TenantSettings(_Section):
+    guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
+
+
 class AssistantSettings(_Section):
     backend: str
     description: str = ""
@@ -89,6 +118,8 @@ class AssistantSettings(_Section):
     """Knowledge bases to answer from (the caller's own, or shared ones)."""
     top_k: int = Field(5, ge=1, le=20)
     """Evidence passages retrieved per question."""
+    guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
+    """Overrides the tenant's and the global guard settings for this assistant."""
 
 
 def _default_backends() -> dict[str, BackendSettings]:
@@ -100,6 +131,17 @@ class Settings(_Section):
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     backends: dict[str, BackendSettings] = Field(default_factory=lambda: _default_backends())
     assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
+    guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
+    tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+
+    def pii_actions(self, tenant: str, model: str) -> dict[str, str]:
+        """Global, then the tenant's, then the assistant's: the most specific wins."""
+        merged = dict(self.guards.pii)
+        if tenant in self.tenants:
+            merged.update(self.tenants[tenant].guards.pii)
+        if model in self.assistants:
+            merged.update(self.assistants[model].guards.pii)
+        return merged
 
     @model_validator(mode="after")
     def _check_names(self) -> Settings:

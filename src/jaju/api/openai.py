@@ -19,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 from jaju.api.auth import Caller, authenticate, get_state
 from jaju.api.protocol import ChatRequest, EmbeddingRequest, estimate_tokens
 from jaju.errors import ApiError, InvalidRequest, ValidationFailed
+from jaju.guards.actions import PiiPolicy
+from jaju.guards.gateway import PiiGate
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent, UsageRecord
 
@@ -130,9 +132,17 @@ async def chat_completions(request: Request) -> Response:
         body = await _parse(request, ChatRequest)
         call.model, call.stream = body.model, body.stream
         assistant = call.state.model(body.model)
+        gate = _pii_gate(call, body.model)
+        if gate is not None:
+            body = gate.inbound(body)
         if body.stream:
-            return await _stream(call, assistant.stream(body, call.caller.tenant), body)
+            chunks = assistant.stream(body, call.caller.tenant)
+            if gate is not None:
+                chunks = gate.outbound_stream(chunks)
+            return await _stream(call, chunks, body)
         result = await assistant.complete(body, call.caller.tenant)
+        if gate is not None:
+            result = gate.outbound(result)
     except ApiError as e:
         call.fail(e)
         raise
@@ -142,6 +152,13 @@ async def chat_completions(request: Request) -> Response:
                 prompt=[m.model_dump(exclude_none=True) for m in body.messages],
                 completion=message.get("content"))
     return JSONResponse(result)
+
+
+def _pii_gate(call: _Call, model: str) -> PiiGate | None:
+    policy = PiiPolicy.from_mapping(call.state.settings.pii_actions(call.caller.tenant, model))
+    if not policy.active:
+        return None
+    return PiiGate(policy, call.state.store, call.caller.actor, model)
 
 
 async def _stream(call: _Call, chunks: AsyncGenerator[dict[str, Any], None],

@@ -1,0 +1,176 @@
+"""What happens to PII found at a boundary: allow, mask, pseudonymise or block.
+
+`pseudonymise` replaces each value with a stable placeholder (`<주민등록번호_1>`) before the
+text reaches a model or a tool, and `Vault.restore` puts the values back into the answer the
+user sees, so a remote upstream never sees the real values. Streaming answers are restored and
+masked with a small hold-back buffer, so a placeholder or a number split across two chunks is
+still handled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from jaju.guards.pii import TYPE_NAMES, Finding, detect
+
+ACTIONS = ("allow", "mask", "pseudonymise", "block")
+PLACEHOLDER = re.compile(r"<(" + "|".join(TYPE_NAMES.values()) + r")_(\d{1,4})>")
+HOLD_BACK = 40
+"""Characters held back in streaming: longer than any placeholder or identifier."""
+
+
+class PiiBlocked(Exception):
+    def __init__(self, types: list[str]) -> None:
+        super().__init__(", ".join(types))
+        self.types = types
+
+
+@dataclass(frozen=True)
+class PiiPolicy:
+    actions: dict[str, str] = field(default_factory=dict)
+    default: str = "allow"
+
+    def action(self, kind: str) -> str:
+        return self.actions.get(kind, self.default)
+
+    @property
+    def active(self) -> bool:
+        return self.default != "allow" or any(a != "allow" for a in self.actions.values())
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, str]) -> PiiPolicy:
+        mapping = dict(mapping)
+        default = mapping.pop("default", "allow")
+        return cls({k.upper(): v for k, v in mapping.items()}, default)
+
+
+def mask(finding: Finding) -> str:
+    """Hide the identifying part, keep the shape: 880101-1******, 010-****-5678."""
+    value = finding.text
+    if finding.type in ("RRN", "ARN", "CRN"):
+        digits_seen, out = 0, []
+        for ch in value:
+            if ch.isdigit():
+                digits_seen += 1
+                out.append(ch if digits_seen <= 7 else "*")
+            else:
+                out.append(ch)
+        return "".join(out)
+    if finding.type == "EMAIL":
+        local, _, domain = value.partition("@")
+        return local[:1] + "***@" + domain
+    if finding.type in ("CARD", "ACCOUNT"):
+        total = sum(c.isdigit() for c in value)
+        seen, out = 0, []
+        for ch in value:
+            if ch.isdigit():
+                seen += 1
+                out.append(ch if seen > total - 4 else "*")
+            else:
+                out.append(ch)
+        return "".join(out)
+    if finding.type == "PHONE":
+        parts = re.split(r"([ -])", value)
+        if len(parts) >= 5:
+            parts[-3] = "*" * len(parts[-3])
+            return "".join(parts)
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    keep = 2 if finding.type != "IP" else value.find(".") + 1
+    return value[:keep] + re.sub(r"[0-9A-Za-z]", "*", value[keep:])
+
+
+@dataclass
+class Vault:
+    """Placeholders of one request: value <-> `<유형_n>`."""
+
+    by_value: dict[str, str] = field(default_factory=dict)
+    by_placeholder: dict[str, str] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def placeholder(self, finding: Finding) -> str:
+        if finding.text not in self.by_value:
+            self.counts[finding.type] += 1
+            token = f"<{TYPE_NAMES[finding.type]}_{self.counts[finding.type]}>"
+            self.by_value[finding.text] = token
+            self.by_placeholder[token] = finding.text
+        return self.by_value[finding.text]
+
+    def restore(self, text: str) -> str:
+        if not self.by_placeholder:
+            return text
+        return PLACEHOLDER.sub(lambda m: self.by_placeholder.get(m.group(0), m.group(0)), text)
+
+
+@dataclass
+class Applied:
+    text: str
+    decisions: Counter[str] = field(default_factory=Counter)
+    """"action:TYPE" -> count, for the audit log (never values)."""
+
+
+def apply(text: str, policy: PiiPolicy, vault: Vault, *, outbound: bool = False) -> Applied:
+    """Rewrite `text` by policy. Inbound `block` raises PiiBlocked; outbound, values the vault
+    knows are the user's own (restored elsewhere), and `block` masks what a model produced."""
+    findings = detect(text)
+    result: list[str] = []
+    decisions: Counter[str] = Counter()
+    blocked: list[str] = []
+    at = 0
+    for f in findings:
+        action = policy.action(f.type)
+        if outbound and (f.text in vault.by_value or action == "pseudonymise"):
+            action = "allow"
+        if action == "allow":
+            continue
+        decisions[f"{action}:{f.type}"] += 1
+        result.append(text[at:f.start])
+        if action == "block" and not outbound:
+            blocked.append(f.type)
+            replacement = f.text
+        elif action == "pseudonymise":
+            replacement = vault.placeholder(f)
+        else:  # mask, and block on the way out (what was sent cannot be unsent)
+            replacement = mask(f)
+        result.append(replacement)
+        at = f.end
+    if blocked:
+        raise PiiBlocked(sorted(set(blocked)))
+    result.append(text[at:])
+    return Applied("".join(result), decisions)
+
+
+class StreamFilter:
+    """Outbound streaming: restore placeholders and apply the policy to text that arrives in
+    pieces. Holds back the tail that could still be part of a placeholder or an identifier."""
+
+    def __init__(self, policy: PiiPolicy, vault: Vault) -> None:
+        self.policy, self.vault = policy, vault
+        self.buffer = ""
+        self.decisions: Counter[str] = Counter()
+
+    def feed(self, piece: str) -> str:
+        self.buffer += piece
+        text = self.vault.restore(self.buffer)
+        cut = max(0, len(text) - HOLD_BACK)
+        open_tag = text.rfind("<", cut)
+        if open_tag != -1 and ">" not in text[open_tag:]:
+            cut = min(cut, open_tag)
+        for f in detect(text):
+            if f.start < cut < f.end:
+                cut = f.start
+        return self._emit(text, cut)
+
+    def flush(self) -> str:
+        text = self.vault.restore(self.buffer)
+        return self._emit(text, len(text))
+
+    def _emit(self, text: str, cut: int) -> str:
+        if cut <= 0:
+            self.buffer = text
+            return ""
+        applied = apply(text[:cut], self.policy, self.vault, outbound=True)
+        self.decisions.update(applied.decisions)
+        self.buffer = text[cut:]
+        return applied.text
