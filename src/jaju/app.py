@@ -13,7 +13,7 @@ from jaju.state import AppState
 
 
 def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -> FastAPI:
-    from jaju.api import errors, health, knowledge, openai
+    from jaju.api import errors, guard, health, knowledge, openai
     from jaju.api.limits import BodyLimit
 
     settings = settings or Settings()
@@ -33,5 +33,7 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.include_router(health.router)
     app.include_router(openai.router)
     app.include_router(knowledge.router)
+    app.include_router(guard.router)
+    app.state.guards = guard.load_guards(load_plugins)
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     return app

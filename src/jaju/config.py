@@ -96,6 +96,8 @@ def _check_pii(mapping: dict[str, str]) -> dict[str, str]:
 class GuardSettings(_Section):
     pii: dict[str, str] = Field(default_factory=dict)
     """PII action per type (RRN, CARD, ...) and `default`: allow, mask, pseudonymise, block."""
+    injection: Literal["flag", "strip", "quarantine"] | None = None
+    """What to do with retrieved passages that carry instructions (default: strip)."""
 
     @model_validator(mode="after")
     def _valid(self) -> GuardSettings:

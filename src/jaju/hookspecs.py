@@ -23,3 +23,8 @@ def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> No
 @hookspec
 def register_parsers(register: Callable[[list[str], Callable[..., Any]], None]) -> None:
     """Register document parsers: register([".hwp"], parse(path) -> ParsedDocument)."""
+
+
+@hookspec
+def register_guards(register: Callable[[str, Callable[[str], Any]], None]) -> None:
+    """Register text checks: register("name", check(text) -> JSON-able result)."""

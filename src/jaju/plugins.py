@@ -10,7 +10,8 @@ import pluggy
 
 from jaju import hookspecs
 
-DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin")
+DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
+                   "jaju.guards.builtin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
@@ -44,4 +45,15 @@ def parsers(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
             found[suffix.lower()] = parser
 
     pm.hook.register_parsers(register=register)
+    return found
+
+
+def guards(pm: pluggy.PluginManager) -> dict[str, Callable[[str], Any]]:
+    """Text checks by name (pii, content, injection, and any a plugin adds)."""
+    found: dict[str, Callable[[str], Any]] = {}
+
+    def register(name: str, check: Callable[[str], Any]) -> None:
+        found[name] = check
+
+    pm.hook.register_guards(register=register)
     return found

@@ -46,7 +46,9 @@ class AppState:
                         if (v := getattr(spec, k)) is not None}
             models[name] = Assistant(name, backends[spec.backend], spec.description,
                                      spec.system_prompt, defaults, list(spec.knowledge),
-                                     state.knowledge if spec.knowledge else None, spec.top_k)
+                                     state.knowledge if spec.knowledge else None, spec.top_k,
+                                     spec.guards.injection or settings.guards.injection
+                                     or "strip")
         return state
 
     @property

@@ -27,6 +27,7 @@ from jaju.api.protocol import (
 )
 from jaju.backends.base import Backend
 from jaju.errors import NotFound
+from jaju.guards import injection
 from jaju.knowledge.answer import cited, evidence_prompt, extractive_answer
 from jaju.knowledge.index import Hit, KnowledgeIndex
 
@@ -42,6 +43,8 @@ class Assistant:
     knowledge: list[str] = field(default_factory=list)
     index: KnowledgeIndex | None = None
     top_k: int = 5
+    injection: str = "strip"
+    """flag, strip or quarantine retrieved passages that carry instructions."""
 
     @property
     def owned_by(self) -> str:
@@ -78,7 +81,24 @@ class Assistant:
                 continue  # a knowledge base this tenant cannot see adds nothing
             hits += self.index.search(kb, query, self.top_k)
         hits.sort(key=lambda h: -h.score)
-        return hits[: self.top_k]
+        return self._screen(hits[: self.top_k])
+
+    def _screen(self, hits: list[Hit]) -> list[Hit]:
+        """Retrieved text is data, not instructions: strip, drop or flag what reads like an
+        injection, as configured. It can never change which tools run or what is allowed."""
+        kept = []
+        for hit in hits:
+            result = injection.check(hit.text)
+            if not result.flagged:
+                kept.append(hit)
+                continue
+            hit.source["injection"] = result.categories
+            if self.injection == "quarantine":
+                continue
+            if self.injection == "strip":
+                hit.text = injection.strip(hit.text)
+            kept.append(hit)
+        return kept
 
     def _synonyms(self, tenant: str) -> dict[str, list[str]]:
         assert self.index is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, keys, knowledge, serve, usage
+from jaju.cli import audit, guard, keys, knowledge, serve, usage
 
 app = typer.Typer(
     name="jaju",
@@ -23,6 +23,8 @@ app.command("ingest")(knowledge.ingest)
 app.add_typer(knowledge.app, name="kb")
 app.command("search")(knowledge.search)
 app.command("ask")(knowledge.ask)
+app.add_typer(guard.pii_app, name="pii")
+app.add_typer(guard.guard_app, name="guard")
 
 
 @app.command("version")

@@ -1,0 +1,145 @@
+"""Korean content safety: a curated lexicon (with evasion handling) plus a learned classifier.
+
+Categories: `profanity` (욕설·모욕), `hate` (gender, region, age, religion, origin, disability),
+`sexual`, `violence` (incl. self-harm). The lexicon (`data/lexicon.tsv`, documented there)
+matches after the text is normalised against common evasions: NFKC, lower case, Latin and
+digit look-alikes, and spaces or symbols inserted between Hangul letters ("시 발", "시.발"),
+including initial-consonant spellings (ㅅㅂ). The classifier — logistic regression over hashed
+character n-grams and Kiwi morphemes, trained by `scripts/train_safety.py` on the BEEP!
+Korean hate-speech corpus (CC BY-SA 4.0) — gives an `offensive` probability for what the
+lexicon cannot list. Both load from files inside the package: CPU only, no downloads.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA = Path(__file__).parent / "data"
+MODEL_FILE = DATA / "safety_model.npz"
+LEXICON_FILE = DATA / "lexicon.tsv"
+CATEGORIES = ("profanity", "hate", "sexual", "violence", "offensive")
+LOOKALIKES = str.maketrans({"0": "ㅇ", "@": "ㅇ", "$": "ㅅ", "¥": "ㅅ"})
+INSERTED = re.compile(r"(?<=[가-힣ㄱ-ㅎㅏ-ㅣ])[\s\W_0-9]{1,3}(?=[가-힣ㄱ-ㅎㅏ-ㅣ])")
+
+
+def _fold(ch: str) -> str:
+    # NFKC, except for compatibility jamo (ㅅ, ㅂ): NFKC would turn them into conjoining jamo
+    return ch if "\u3131" <= ch <= "\u318e" else unicodedata.normalize("NFKC", ch)
+
+
+def normalise(text: str) -> str:
+    """The text as the lexicon sees it: evasions folded away."""
+    text = "".join(_fold(ch) for ch in unicodedata.normalize("NFC", text)).lower()
+    return INSERTED.sub("", text)
+
+
+def squash(text: str) -> str:
+    return normalise(text)
+
+
+@dataclass
+class ContentResult:
+    flagged: bool
+    categories: dict[str, float] = field(default_factory=dict)
+    matches: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flagged": self.flagged,
+                "categories": {k: round(v, 3) for k, v in self.categories.items()},
+                "matches": self.matches}
+
+
+class Lexicon:
+    def __init__(self, path: Path = LEXICON_FILE) -> None:
+        self.terms: list[tuple[str, str, re.Pattern[str]]] = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            category, term = line.split("\t")[:2]
+            folded = normalise(term.strip())
+            self.terms.append((category, term.strip(), re.compile(re.escape(folded))))
+
+    def scan(self, text: str) -> dict[str, list[str]]:
+        folded = normalise(text).translate(LOOKALIKES)
+        plain = unicodedata.normalize("NFKC", text).lower()
+        hits: dict[str, list[str]] = {}
+        for category, term, pattern in self.terms:
+            if pattern.search(folded) or pattern.search(plain):
+                hits.setdefault(category, []).append(term)
+        return hits
+
+
+class Classifier:
+    """Logistic regression over hashed features; weights stored sparse in an .npz file."""
+
+    def __init__(self, path: Path = MODEL_FILE) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        data = np.load(path)
+        self.bias = float(data["bias"])
+        self.threshold = float(data["threshold"])
+        self.blocks: list[tuple[str, Any, np.ndarray, np.ndarray]] = []
+        specs: list[tuple[str, int, dict[str, Any]]] = [
+            ("char", 2 ** 20, {"analyzer": "char", "ngram_range": (1, 4),
+                               "preprocessor": squash}),
+            ("word", 2 ** 20, {"analyzer": "char_wb", "ngram_range": (1, 5),
+                               "preprocessor": lambda s: unicodedata.normalize("NFKC", s)
+                               .lower()}),
+            ("morph", 2 ** 18, {"token_pattern": r"\S+", "ngram_range": (1, 2),
+                                "lowercase": False}),
+        ]
+        for name, size, kwargs in specs:
+            idf = np.zeros(size, dtype=np.float32)
+            coef = np.zeros(size, dtype=np.float32)
+            idf[data[f"{name}_idf_index"]] = data[f"{name}_idf_value"]
+            coef[data[f"{name}_coef_index"]] = data[f"{name}_coef_value"]
+            vec = HashingVectorizer(alternate_sign=False, norm=None, n_features=size, **kwargs)
+            self.blocks.append((name, vec, idf, coef))
+        self._kiwi: Any = None
+        self._lock = threading.Lock()
+
+    def _morph(self, texts: list[str]) -> list[str]:
+        with self._lock:
+            if self._kiwi is None:
+                from kiwipiepy import Kiwi
+
+                self._kiwi = Kiwi(num_workers=-1)
+            return [" ".join(f"{t.form}/{t.tag[0]}" for t in self._kiwi.tokenize(s))
+                    for s in texts]
+
+    def probability(self, texts: list[str]) -> np.ndarray:
+        morph = self._morph(texts)
+        score = np.full(len(texts), self.bias, dtype=np.float64)
+        for name, vec, idf, coef in self.blocks:
+            counts = vec.transform(morph if name == "morph" else texts).tocsr()
+            counts.data = np.log(counts.data) + 1.0  # sublinear tf
+            counts = counts.multiply(idf).tocsr()
+            norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+            norms[norms == 0] = 1.0
+            score += np.asarray(counts @ coef).ravel() / norms
+        return 1.0 / (1.0 + np.exp(-score))
+
+
+class ContentGuard:
+    def __init__(self, thresholds: dict[str, float] | None = None) -> None:
+        self.lexicon = Lexicon()
+        self.classifier = Classifier() if MODEL_FILE.exists() else None
+        self.thresholds = {"offensive": self.classifier.threshold if self.classifier else 1.0,
+                           **(thresholds or {})}
+
+    def check(self, text: str) -> ContentResult:
+        hits = self.lexicon.scan(text)
+        categories = {c: (1.0 if c in hits else 0.0) for c in CATEGORIES[:4]}
+        if self.classifier is not None:
+            categories["offensive"] = float(self.classifier.probability([text])[0])
+        flagged = any(score >= self.thresholds.get(name, 0.5)
+                      for name, score in categories.items() if score > 0)
+        return ContentResult(flagged, categories, sorted({t for ts in hits.values()
+                                                          for t in ts}))
