@@ -33,7 +33,11 @@ test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/gateway.py
+	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/pii.py
+	$(BIN)/python bench/safety.py
 
 clean:
 	rm -rf $(VENV) .jaju-demo .pytest_cache .mypy_cache .ruff_cache
