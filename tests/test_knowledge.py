@@ -314,3 +314,19 @@ def test_very_long_document_in_bounded_memory(index, tmp_path, parser_table):
     tracemalloc.stop()
     assert report.results[0].status == "added" and report.results[0].chunks > 5000
     assert peak < 40 * size, f"peak {peak / 1e6:.0f} MB for {size / 1e6:.1f} MB of text"
+
+
+def test_ingest_reports_documents_with_pii(tmp_path):
+    home = tmp_path / "home"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "form.txt").write_text("신청인 주민등록번호 880101-1234568, 연락처 010-1234-5678",
+                                   encoding="utf-8")
+    (docs / "clean.txt").write_text("회의는 2024-03-15 14:00에 열립니다.", encoding="utf-8")
+    assert run_jaju("ingest", str(docs), "--kb", "forms", home=home).returncode == 0
+    shown = json.loads(run_jaju("kb", "show", "forms", "--json", home=home).stdout)
+    pii = {d["path"].rsplit("/", 1)[-1]: d["meta"].get("pii") for d in shown}
+    assert pii == {"clean.txt": None, "form.txt": {"RRN": 1, "PHONE": 1}}
+    table = run_jaju("kb", "show", "forms", home=home)
+    assert "RRN 1" in table.stdout and "880101" not in table.stdout
+    assert "1 document(s) contain personal data" in table.stderr

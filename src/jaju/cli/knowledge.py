@@ -155,12 +155,18 @@ def show(
     if as_json:
         typer.echo(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
         return
-    table = Table("document", "title", "format", "chunks", "characters", "ingested",
+    table = Table("document", "title", "format", "chunks", "characters", "PII", "ingested",
                   title=f"{name}: {len(docs)} documents")
     for d in docs:
         when = dt.datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
-        table.add_row(d.path, d.title or "", d.format, str(d.chunks), f"{d.chars:,}", when)
+        pii = ", ".join(f"{t} {n}" for t, n in sorted((d.meta.get("pii") or {}).items()))
+        table.add_row(d.path, d.title or "", d.format, str(d.chunks), f"{d.chars:,}",
+                      f"[yellow]{pii}[/]" if pii else "-", when)
     Console().print(table)
+    flagged = sum(1 for d in docs if d.meta.get("pii"))
+    if flagged:
+        err.print(f"개인정보가 포함된 문서 {flagged}건 / {flagged} document(s) contain personal "
+                  "data (types and counts only; see `jaju pii scan`)", highlight=False)
 
 
 @app.command()

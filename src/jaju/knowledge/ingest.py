@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from jaju.guards.pii import detect
 from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
 from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex
 from jaju.knowledge.parsers.base import ParseError, Parser
@@ -72,6 +75,7 @@ class _Prepared:
     chars: int
     chunks: list[Chunk]
     replaces: bool
+    meta: dict[str, Any]
 
 
 BATCH_CHARS = 300_000
@@ -112,8 +116,10 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
         return [(s.start, s.end) for s in analyzer.sentences(text)]
 
     chunks = chunk_blocks(blocks, split_sentences=split)
-    return _Prepared(path, key, digest, document.title, document.format,
-                     len(document_text(blocks)), chunks, previous is not None)
+    text = document_text(blocks)
+    pii = Counter(f.type for f in detect(text))  # a report only: documents are indexed as they are
+    return _Prepared(path, key, digest, document.title, document.format, len(text), chunks,
+                     previous is not None, {"pii": dict(pii)} if pii else {})
 
 
 def ingest_file(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
@@ -146,7 +152,7 @@ def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
             at += len(p.chunks)
             index.add_document(kb, path=p.key, sha256=p.digest, title=p.title, fmt=p.format,
                                chars=p.chars, chunks=p.chunks, morphemes=own,
-                               vectors=own_vectors)
+                               vectors=own_vectors, meta=p.meta)
             done(p.path, FileResult(p.key, "replaced" if p.replaces else "added",
                                     len(p.chunks), p.chars))
         pending.clear()
