@@ -92,7 +92,8 @@ def driver() -> str:
 
 def email() -> str:
     name = "".join(R.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(R.randint(4, 9)))
-    return f"{name}{R.choice(['', '.kim', '_lee', '77'])}@{R.choice(['gmail.com', 'naver.com', 'gov.kr', 'company.co.kr'])}"
+    domain = R.choice(["gmail.com", "naver.com", "gov.kr", "company.co.kr"])
+    return f"{name}{R.choice(['', '.kim', '_lee', '77'])}@{domain}"
 
 
 def ip() -> str:

@@ -93,11 +93,22 @@ def _check_pii(mapping: dict[str, str]) -> dict[str, str]:
     return mapping
 
 
+class ContentSettings(_Section):
+    action: Literal["allow", "flag", "block"] = "allow"
+    """block: refuse flagged input (400) and replace flagged answers; flag: audit only."""
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    """Per category (profanity, hate, sexual, violence: lexicon 0/1; offensive: probability)."""
+    categories: list[str] = Field(
+        default_factory=lambda: ["profanity", "hate", "sexual", "violence", "offensive"])
+
+
 class GuardSettings(_Section):
     pii: dict[str, str] = Field(default_factory=dict)
     """PII action per type (RRN, CARD, ...) and `default`: allow, mask, pseudonymise, block."""
     injection: Literal["flag", "strip", "quarantine"] | None = None
     """What to do with retrieved passages that carry instructions (default: strip)."""
+    content: ContentSettings | None = None
+    """Content-safety policy (off unless set)."""
 
     @model_validator(mode="after")
     def _valid(self) -> GuardSettings:
@@ -135,6 +146,14 @@ class Settings(_Section):
     assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+
+    def content_policy(self, tenant: str, model: str) -> ContentSettings | None:
+        """The most specific content policy: assistant, then tenant, then global."""
+        if model in self.assistants and self.assistants[model].guards.content is not None:
+            return self.assistants[model].guards.content
+        if tenant in self.tenants and self.tenants[tenant].guards.content is not None:
+            return self.tenants[tenant].guards.content
+        return self.guards.content
 
     def pii_actions(self, tenant: str, model: str) -> dict[str, str]:
         """Global, then the tenant's, then the assistant's: the most specific wins."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from jaju.assistants import Assistant
 from jaju.backends.base import Backend
@@ -28,6 +29,7 @@ class AppState:
     """Backends that could not start, with the reason; their models answer 503."""
     keys_required: bool = False
     _knowledge: KnowledgeIndex | None = None
+    _content_guard: Any = None
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
@@ -50,6 +52,15 @@ class AppState:
                                      spec.guards.injection or settings.guards.injection
                                      or "strip")
         return state
+
+    @property
+    def content_guard(self) -> Any:
+        """The content-safety guard, loaded on first use."""
+        if self._content_guard is None:
+            from jaju.guards.content import ContentGuard
+
+            self._content_guard = ContentGuard()
+        return self._content_guard
 
     @property
     def knowledge(self) -> KnowledgeIndex:

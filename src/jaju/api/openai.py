@@ -6,6 +6,7 @@ usage and audit (always, also on error or disconnect), answer in OpenAI's shape.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ from jaju.api.auth import Caller, authenticate, get_state
 from jaju.api.protocol import ChatRequest, EmbeddingRequest, estimate_tokens
 from jaju.errors import ApiError, InvalidRequest, ValidationFailed
 from jaju.guards.actions import PiiPolicy
-from jaju.guards.gateway import PiiGate
+from jaju.guards.gateway import ContentGate, PiiGate
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent, UsageRecord
 
@@ -133,16 +134,23 @@ async def chat_completions(request: Request) -> Response:
         call.model, call.stream = body.model, body.stream
         assistant = call.state.model(body.model)
         gate = _pii_gate(call, body.model)
+        content = _content_gate(call, body.model)
+        if content is not None:
+            await asyncio.to_thread(content.inbound, body)
         if gate is not None:
             body = gate.inbound(body)
         if body.stream:
             chunks = assistant.stream(body, call.caller.tenant)
             if gate is not None:
                 chunks = gate.outbound_stream(chunks)
+            if content is not None:
+                chunks = content.outbound_stream(chunks)
             return await _stream(call, chunks, body)
         result = await assistant.complete(body, call.caller.tenant)
         if gate is not None:
             result = gate.outbound(result)
+        if content is not None:
+            result = await asyncio.to_thread(content.outbound, result)
     except ApiError as e:
         call.fail(e)
         raise
@@ -159,6 +167,14 @@ def _pii_gate(call: _Call, model: str) -> PiiGate | None:
     if not policy.active:
         return None
     return PiiGate(policy, call.state.store, call.caller.actor, model)
+
+
+def _content_gate(call: _Call, model: str) -> ContentGate | None:
+    policy = call.state.settings.content_policy(call.caller.tenant, model)
+    if policy is None or policy.action == "allow":
+        return None
+    return ContentGate(call.state.content_guard, policy, call.state.store, call.caller.actor,
+                       model)
 
 
 async def _stream(call: _Call, chunks: AsyncGenerator[dict[str, Any], None],

@@ -123,3 +123,78 @@ class PiiGate:
 
 def describe(result: dict[str, Any]) -> str:
     return json.dumps(result, ensure_ascii=False)[:200]
+
+
+class ContentGate:
+    """Content safety on the way in (the last user message) and out (the answer)."""
+
+    REFUSAL = ("이 응답은 콘텐츠 안전 정책에 따라 표시되지 않습니다. / This answer was withheld by "
+               "the content-safety policy.")
+
+    def __init__(self, guard: Any, settings: Any, store: Store, actor: str, model: str) -> None:
+        self.guard, self.settings = guard, settings
+        self.store, self.actor, self.model = store, actor, model
+
+    def _flagged(self, text: str) -> list[str]:
+        result = self.guard.check(text)
+        return [c for c in self.settings.categories
+                if result.categories.get(c, 0.0) > 0
+                and result.categories[c] >= self.settings.thresholds.get(
+                    c, self.guard.thresholds.get(c, 0.5))]
+
+    def _audit(self, direction: str, categories: list[str], outcome: str) -> None:
+        self.store.audit(AuditEvent(self.actor, "guard.content", outcome, self.model,
+                                    {"direction": direction, "categories": categories}))
+
+    def inbound(self, request: ChatRequest) -> None:
+        text = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+        try:
+            categories = self._flagged(text) if text else []
+        except Exception as e:
+            raise _refuse(e) from e
+        if not categories:
+            return
+        if self.settings.action == "block":
+            self._audit("inbound", categories, "blocked")
+            raise InvalidRequest(f"콘텐츠 안전 정책에 맞지 않는 요청입니다 ({', '.join(categories)}) / "
+                                 f"the request violates the content policy", code="content_blocked")
+        self._audit("inbound", categories, "flagged")
+
+    def outbound(self, result: dict[str, Any]) -> dict[str, Any]:
+        for choice in result.get("choices") or ():
+            message = choice.get("message") or {}
+            text = message.get("content")
+            if not isinstance(text, str) or not text:
+                continue
+            try:
+                categories = self._flagged(text)
+            except Exception as e:
+                raise _refuse(e) from e
+            if not categories:
+                continue
+            if self.settings.action == "block":
+                message["content"] = self.REFUSAL
+                choice["finish_reason"] = "content_filter"
+                self._audit("outbound", categories, "blocked")
+            else:
+                self._audit("outbound", categories, "flagged")
+        return result
+
+    async def outbound_stream(self, chunks: AsyncGenerator[dict[str, Any], None]
+                              ) -> AsyncGenerator[dict[str, Any], None]:
+        """Streams cannot be taken back: the finished answer is checked and audited."""
+        parts: list[str] = []
+        try:
+            async for data in chunks:
+                for choice in data.get("choices") or ():
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        parts.append(content)
+                yield data
+        finally:
+            await chunks.aclose()
+            text = "".join(parts)
+            if text:
+                categories = self._flagged(text)
+                if categories:
+                    self._audit("outbound", categories, "flagged")
