@@ -58,6 +58,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_script(script: str, *args: str) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a test upstream from tests/ on a free port; return once it answers /health."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / script), str(port),
+                             *args])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            return proc, port
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{script} did not come up")
+
+
 class LiveServer:
     def __init__(self, proc: subprocess.Popen[bytes], port: int, home: Path, log: Path) -> None:
         self.proc, self.port, self.home, self.log = proc, port, home, log

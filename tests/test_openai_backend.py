@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from conftest import free_port, run_jaju
+from conftest import run_jaju, start_script
 
 MSGS = [{"role": "user", "content": "안녕하세요"}]
 
@@ -95,17 +91,8 @@ def test_wrong_upstream_key_is_a_gateway_error(live, upstreams):
 
 
 def test_upstream_stalls_mid_stream(live, tmp_path):
-    port = free_port()
-    stall = subprocess.Popen([sys.executable, str(Path(__file__).parent / "stall_upstream.py"),
-                              str(port)])
+    stall, port = start_script("stall_upstream.py")
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         gw = live(config=f"""
 [backends.remote]
 type = "openai"

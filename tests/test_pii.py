@@ -4,19 +4,15 @@ real upstream, streaming splits, and linear time on adversarial input."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
 from jaju.guards.actions import PiiPolicy, StreamFilter, Vault, apply, mask
 from jaju.guards.pii import detect
 
-from conftest import free_port
+from conftest import start_script
 
 
 def types(text):
@@ -126,17 +122,8 @@ def test_stream_masks_numbers_split_across_chunks():
 
 @pytest.fixture
 def echo(tmp_path):
-    port = free_port()
     record = tmp_path / "received.jsonl"
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "echo_upstream.py"),
-                             str(port), str(record)])
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    proc, port = start_script("echo_upstream.py", str(record))
     yield f"http://127.0.0.1:{port}/v1", record
     proc.kill()
     proc.wait()
