@@ -330,3 +330,20 @@ def test_ingest_reports_documents_with_pii(tmp_path):
     table = run_jaju("kb", "show", "forms", home=home)
     assert "RRN 1" in table.stdout and "880101" not in table.stdout
     assert "1 document(s) contain personal data" in table.stderr
+
+
+def test_search_filters(make_client, statutes_db):
+    client = make_client({"home": str(statutes_db)})
+    r = client.post("/v1/knowledge/statutes/search",
+                    json={"query": "폭행", "k": 5, "filters": {"title": "형법"}})
+    assert r.status_code == 200
+    assert {h["source"]["title"] for h in r.json()["hits"]} == {"형법"}
+    r = client.post("/v1/knowledge/statutes/search",
+                    json={"query": "폭행", "filters": {"article": "제8조"}})
+    assert [h["source"]["article"] for h in r.json()["hits"]] == ["제8조"]
+    r = client.post("/v1/knowledge/statutes/search",
+                    json={"query": "폭행", "document": "근로기준법.md"})
+    assert {h["source"]["title"] for h in r.json()["hits"]} == {"근로기준법"}
+    r = client.post("/v1/knowledge/statutes/search", json={"query": "폭행",
+                                                           "filters": {"color": "red"}})
+    assert r.status_code == 422

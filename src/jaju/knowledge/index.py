@@ -294,7 +294,10 @@ class KnowledgeIndex:
 
     def search(self, kb: KnowledgeBase, query: str, k: int = 10, *,
                document: str | None = None,
+               filters: dict[str, str] | None = None,
                signals: tuple[str, ...] = ("morph", "gram", "dense")) -> list[Hit]:
+        """Best hits first. `document` keeps one document (path or file name); `filters` keeps
+        hits whose source matches: format, title, article (exact) or heading (substring)."""
         if not query.strip():
             raise InvalidRequest("검색어가 비어 있습니다 / query is empty", param="query")
         k = max(1, min(k, 100))
@@ -327,7 +330,7 @@ class KnowledgeIndex:
                         [*fused, "%부칙%"]):
                     fused[rowid] *= SUPPLEMENTARY_WEIGHT
         ranked = sorted(fused.items(), key=lambda item: -item[1])
-        return self._hits(kb, ranked, parts, k, document)
+        return self._hits(kb, ranked, parts, k, document, filters or {})
 
     def _dense(self, kb: KnowledgeBase, query: str) -> dict[int, float]:
         """Cosine similarity to the query, rescaled to 0..1 over the candidates (raw cosines
@@ -373,7 +376,8 @@ class KnowledgeIndex:
         return {r[0]: float(r[1]) for r in rows if r[1] > 0}
 
     def _hits(self, kb: KnowledgeBase, ranked: list[tuple[int, float]],
-              parts: dict[int, dict[str, float]], k: int, document: str | None) -> list[Hit]:
+              parts: dict[int, dict[str, float]], k: int, document: str | None,
+              filters: dict[str, str]) -> list[Hit]:
         hits: list[Hit] = []
         with self._lock:
             for rowid, score in ranked:
@@ -392,6 +396,8 @@ class KnowledgeIndex:
                     source["article"] = article
                 if heading:
                     source["heading"] = heading
+                if not _matches(source, filters):
+                    continue
                 hits.append(Hit(text, score, source, rowid, parts.get(rowid, {})))
                 if len(hits) >= k:
                     break
@@ -401,3 +407,14 @@ class KnowledgeIndex:
 def _index_text(chunk: Chunk) -> str:
     """What gets tokenised: the heading path (a chapter title helps) and the chunk text."""
     return (" ".join(chunk.heading) + "\n" + chunk.text) if chunk.heading else chunk.text
+
+
+FILTER_KEYS = {"format", "title", "article", "heading"}
+
+
+def _matches(source: dict[str, Any], filters: dict[str, str]) -> bool:
+    for key, wanted in filters.items():
+        value = str(source.get(key) or "")
+        if (wanted not in value) if key == "heading" else (value != wanted):
+            return False
+    return True
