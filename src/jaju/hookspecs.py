@@ -28,3 +28,8 @@ def register_parsers(register: Callable[[list[str], Callable[..., Any]], None]) 
 @hookspec
 def register_guards(register: Callable[[str, Callable[[str], Any]], None]) -> None:
     """Register text checks: register("name", check(text) -> JSON-able result)."""
+
+
+@hookspec
+def register_tools(register: Callable[..., None], state: Any) -> None:
+    """Register tools: register(tool, namespace="plugin"); `state` gives shared services."""

@@ -11,7 +11,7 @@ import pluggy
 from jaju import hookspecs
 
 DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
-                   "jaju.guards.builtin")
+                   "jaju.guards.builtin", "jaju.tools.builtin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
@@ -57,3 +57,12 @@ def guards(pm: pluggy.PluginManager) -> dict[str, Callable[[str], Any]]:
 
     pm.hook.register_guards(register=register)
     return found
+
+
+def tool_registry(pm: pluggy.PluginManager, state: Any, store: Any = None) -> Any:
+    """Every plugin's tools in one registry."""
+    from jaju.tools.registry import ToolRegistry
+
+    registry = ToolRegistry(store)
+    pm.hook.register_tools(register=registry.add, state=state)
+    return registry

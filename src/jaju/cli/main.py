@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, guard, keys, knowledge, serve, usage
+from jaju.cli import audit, guard, keys, knowledge, serve, tools, usage
 
 app = typer.Typer(
     name="jaju",
@@ -25,6 +25,7 @@ app.command("search")(knowledge.search)
 app.command("ask")(knowledge.ask)
 app.add_typer(guard.pii_app, name="pii")
 app.add_typer(guard.guard_app, name="guard")
+app.add_typer(tools.app, name="tools")
 
 
 @app.command("version")

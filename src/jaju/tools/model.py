@@ -1,0 +1,88 @@
+"""The tool model. A tool is a namespaced name (`plugin.tool`), a description, JSON-schema
+parameters, declared permissions and how to run it.
+
+Python tools are typed functions: name, description and schema come from the signature and
+the docstring, as in the MCP SDK's `@mcp.tool()`:
+
+    @tool(permissions=Permissions(effect="read"))
+    def search(query: str, k: int = 5) -> list[dict]:
+        \"\"\"Search the documents.\"\"\"
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+
+@dataclass(frozen=True)
+class Permissions:
+    network: tuple[str, ...] = ()
+    """Hosts the tool may reach (none by default)."""
+    knowledge: tuple[str, ...] = ()
+    """Knowledge bases it may read."""
+    pii: bool = False
+    """May it receive unmasked personal data?"""
+    effect: Literal["read", "write"] = "read"
+    """`write` (sending, paying, ordering, deleting) needs explicit confirmation."""
+
+
+@dataclass
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    run: Callable[..., Any]
+    permissions: Permissions = field(default_factory=Permissions)
+    arguments: type[BaseModel] | None = None
+    """Validates arguments before the tool runs (built from the function signature)."""
+    wants_context: bool = False
+
+    def openai_schema(self) -> dict[str, Any]:
+        return {"type": "function", "function": {
+            "name": self.name, "description": self.description, "parameters": self.parameters}}
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who is calling: given to tools that take a `context` parameter."""
+
+    tenant: str
+    actor: str
+
+
+def from_function(fn: Callable[..., Any], *, name: str | None = None,
+                  permissions: Permissions | None = None) -> Tool:
+    """A Tool from a typed function; parameters without defaults are required."""
+    signature = inspect.signature(fn)
+    fields: dict[str, Any] = {}
+    for pname, param in signature.parameters.items():
+        if pname == "context":
+            continue  # jaju passes the caller's ToolContext; it is not the model's to fill
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise TypeError(f"{fn.__name__}: *args and **kwargs cannot be described as a schema")
+        annotation = param.annotation if param.annotation is not inspect.Parameter.empty else Any
+        default = param.default if param.default is not inspect.Parameter.empty else ...
+        fields[pname] = (annotation, default)
+    model = create_model(
+        f"{fn.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields)
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    doc = inspect.getdoc(fn) or ""
+    return Tool(name=name or fn.__name__, description=doc.split("\n\n")[0].strip(),
+                parameters=schema, run=fn, permissions=permissions or Permissions(),
+                arguments=model, wants_context="context" in signature.parameters)
+
+
+def tool(name: str | None = None, *, permissions: Permissions | None = None
+         ) -> Callable[[Callable[..., Any]], Tool]:
+    """Decorator: turn a typed function into a Tool."""
+    def wrap(fn: Callable[..., Any]) -> Tool:
+        return from_function(fn, name=name, permissions=permissions)
+    return wrap

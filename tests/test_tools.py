@@ -1,0 +1,123 @@
+"""The tool model and registry: schemas from typed functions, and the policy jaju enforces."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import pytest
+
+from jaju.store import Store
+from jaju.tools import Permissions, ToolError, ToolPolicy, ToolRegistry, tool
+
+from conftest import run_jaju
+
+
+@tool(permissions=Permissions(effect="read"))
+def weather(city: str, unit: str = "celsius", days: int = 1) -> dict:
+    """오늘 날씨를 알려준다.
+
+    Longer text that is not part of the description."""
+    return {"city": city, "unit": unit, "days": days, "temp": 3}
+
+
+@tool(permissions=Permissions(effect="write"))
+def delete_all(folder: str) -> str:
+    """Delete every file in a folder."""
+    return f"deleted {folder}"
+
+
+@tool()
+def broken() -> None:
+    """Always fails."""
+    raise RuntimeError("disk on fire")
+
+
+@tool()
+def huge() -> str:
+    """Returns too much."""
+    return "가" * 100_000
+
+
+@tool()
+async def slow() -> str:
+    """Never finishes in time."""
+    await asyncio.sleep(10)
+    return "late"
+
+
+def test_schema_from_signature_and_docstring():
+    assert weather.name == "weather" and weather.description == "오늘 날씨를 알려준다."
+    assert weather.parameters == {
+        "type": "object",
+        "properties": {"city": {"type": "string"},
+                       "unit": {"type": "string", "default": "celsius"},
+                       "days": {"type": "integer", "default": 1}},
+        "required": ["city"], "additionalProperties": False}
+
+
+@pytest.fixture
+def registry(tmp_path):
+    store = Store(tmp_path / "jaju.db")
+    reg = ToolRegistry(store)
+    for t in (weather, delete_all, broken, huge, slow):
+        reg.add(t, namespace="demo")
+    yield reg, tmp_path / "jaju.db"
+    store.close()
+
+
+def call(reg, name, args, **kw):
+    return asyncio.run(reg.call(name, args, policy=kw.pop("policy", ToolPolicy(timeout=0.5)),
+                                **kw))
+
+
+def test_policy(registry):
+    reg, db = registry
+    assert call(reg, "demo.weather", '{"city": "서울"}')["temp"] == 3
+    with pytest.raises(ToolError) as e:
+        call(reg, "demo.weather", {"city": 3, "extra": 1})
+    assert e.value.code == "invalid_arguments" and "city" in e.value.message
+    with pytest.raises(ToolError) as e:
+        call(reg, "demo.weather", "{not json")
+    assert e.value.code == "invalid_arguments"
+    with pytest.raises(ToolError) as e:
+        call(reg, "demo.nope", {})
+    assert e.value.code == "unknown_tool"
+    only_weather = ToolPolicy(enabled=("demo.weather",))
+    with pytest.raises(ToolError) as e:
+        call(reg, "demo.delete_all", {"folder": "/"}, policy=only_weather, confirmed=True)
+    assert e.value.code == "unknown_tool"  # not enabled looks exactly like unknown
+    with pytest.raises(ToolError) as e:
+        call(reg, "demo.delete_all", {"folder": "/tmp/x"})
+    assert e.value.code == "confirmation_required"
+    assert call(reg, "demo.delete_all", {"folder": "/tmp/x"}, confirmed=True) == "deleted /tmp/x"
+    for name, code in [("demo.broken", "tool_failed"), ("demo.huge", "result_too_large"),
+                       ("demo.slow", "timeout")]:
+        with pytest.raises(ToolError) as e:
+            call(reg, name, {})
+        assert e.value.code == code
+    rows = sqlite3.connect(db).execute(
+        "SELECT target, outcome FROM audit WHERE action='tool.call' ORDER BY seq").fetchall()
+    assert rows[0] == ("demo.weather", "ok")
+    assert ("demo.delete_all", "refused") in rows and ("demo.broken", "error") in rows
+    assert len(rows) == 10  # every call and every refusal
+
+
+def test_cli_tools_and_knowledge_search(tmp_path):
+    home = tmp_path / "home"
+    (tmp_path / "a.txt").write_text("출장비는 영수증을 첨부해 청구한다.", encoding="utf-8")
+    run_jaju("ingest", str(tmp_path / "a.txt"), "--kb", "rules", home=home)
+    listed = json.loads(run_jaju("tools", "list", "--json", home=home).stdout)
+    search = next(t for t in listed if t["name"] == "knowledge.search")
+    assert search["parameters"]["required"] == ["kb", "query"]
+    assert "context" not in search["parameters"]["properties"]
+    out = run_jaju("tools", "call", "knowledge.search", '{"kb": "rules", "query": "출장비"}',
+                   home=home)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)[0]["text"].startswith("출장비는")
+    other = run_jaju("tools", "call", "knowledge.search", '{"kb": "rules", "query": "출장비"}',
+                     "--tenant", "beta", home=home)
+    assert other.returncode == 1 and "does not exist" in other.stderr  # tenancy holds
+    bad = run_jaju("tools", "call", "knowledge.search", '{"kb": 1}', home=home)
+    assert bad.returncode == 1 and "invalid_arguments" in bad.stderr
