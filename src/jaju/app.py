@@ -34,6 +34,5 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.include_router(openai.router)
     app.include_router(knowledge.router)
     app.include_router(guard.router)
-    app.state.guards = guard.load_guards(load_plugins)
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     return app

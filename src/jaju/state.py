@@ -12,7 +12,7 @@ from jaju.config import Settings
 from jaju.errors import ConfigError, NotFound, UpstreamUnavailable
 from jaju.knowledge.index import KnowledgeIndex
 from jaju.limits import RateLimiter
-from jaju.plugins import backend_factories, get_plugin_manager
+from jaju.plugins import backend_factories, get_plugin_manager, guards
 from jaju.store import Store
 
 log = logging.getLogger("jaju")
@@ -28,12 +28,15 @@ class AppState:
     failed: dict[str, str] = field(default_factory=dict)
     """Backends that could not start, with the reason; their models answer 503."""
     keys_required: bool = False
+    guards: dict[str, Any] = field(default_factory=dict)
+    """Text checks from the `register_guards` hook, by name."""
     _knowledge: KnowledgeIndex | None = None
     _content_guard: Any = None
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
-        factories = backend_factories(get_plugin_manager(load_entrypoints=load_plugins))
+        pm = get_plugin_manager(load_entrypoints=load_plugins)
+        factories = backend_factories(pm)
         backends: dict[str, Backend] = {}
         for name, conf in settings.backends.items():
             if conf.type not in factories:
@@ -42,7 +45,7 @@ class AppState:
         models = {name: Assistant(name, backend) for name, backend in backends.items()}
         store = Store(settings.db_path)
         state = cls(settings=settings, store=store, backends=backends, models=models,
-                    keys_required=store.has_keys())
+                    keys_required=store.has_keys(), guards=guards(pm))
         for name, spec in settings.assistants.items():
             defaults = {k: v for k in ("temperature", "top_p", "max_tokens")
                         if (v := getattr(spec, k)) is not None}

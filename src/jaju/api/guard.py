@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from jaju.api.auth import get_state
 from jaju.api.openai import _begin, _parse
 from jaju.errors import ApiError
-from jaju.plugins import get_plugin_manager, guards
 
 router = APIRouter(prefix="/v1/guard")
 
@@ -25,14 +25,10 @@ async def check(request: Request) -> dict[str, Any]:
     call = _begin(request, "guard.check")
     try:
         body = await _parse(request, CheckRequest)
-        checks = request.app.state.guards
+        checks = get_state(request).guards
         results = {name: await asyncio.to_thread(fn, body.text) for name, fn in checks.items()}
     except ApiError as e:
         call.fail(e)
         raise
     call.finish(200)
     return results
-
-
-def load_guards(load_plugins: bool) -> dict[str, Any]:
-    return guards(get_plugin_manager(load_entrypoints=load_plugins))

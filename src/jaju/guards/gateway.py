@@ -4,7 +4,6 @@ on the way out (whole or streamed). Decisions that change or block something are
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator
@@ -119,10 +118,6 @@ class PiiGate:
         finally:
             await chunks.aclose()
             self._audit("outbound", stream.decisions)
-
-
-def describe(result: dict[str, Any]) -> str:
-    return json.dumps(result, ensure_ascii=False)[:200]
 
 
 class ContentGate:
