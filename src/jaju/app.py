@@ -13,17 +13,23 @@ from jaju.state import AppState
 
 
 def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -> FastAPI:
-    from jaju.api import errors, guard, health, knowledge, openai
+    from starlette.routing import Route
+
+    from jaju.api import admin, errors, guard, health, knowledge, openai
     from jaju.api.limits import BodyLimit
+    from jaju.config import is_loopback
+    from jaju.tools.mcp_server import McpHttp
 
     settings = settings or Settings()
     state = AppState.build(settings, load_plugins=load_plugins)
+    mcp = McpHttp(state, loopback_only=is_loopback(settings.server.host))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await state.start()
         try:
-            yield
+            async with mcp.manager.run():
+                yield
         finally:
             await state.aclose()
 
@@ -34,5 +40,7 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.include_router(openai.router)
     app.include_router(knowledge.router)
     app.include_router(guard.router)
+    app.include_router(admin.router)
+    app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     return app

@@ -8,6 +8,7 @@ embedded default: one `extractive` backend, no generative model, state under `JA
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from jaju.errors import ConfigError
 
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
+NAMESPACE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 def default_home() -> Path:
@@ -116,8 +118,82 @@ class GuardSettings(_Section):
         return self
 
 
+class ToolPolicySettings(_Section):
+    """Which tools run, for everyone (`[tools]`) or one tenant (`[tenants.NAME.tools]`).
+    A tool must be allowed at every level that sets `enabled`; `disabled` always wins."""
+
+    enabled: list[str] | None = None
+    """Glob patterns of tool names (`knowledge.*`); unset means every tool at this level."""
+    disabled: list[str] = Field(default_factory=list)
+    confirm: list[str] = Field(default_factory=list)
+    """Operator rule: write tools matching these run without per-request confirmation."""
+    timeout: float | None = Field(None, gt=0)
+    """Seconds a tool call may take (default 30)."""
+    rate_limits: dict[str, int] = Field(default_factory=dict)
+    """Calls per minute per tenant, by tool-name glob (`{"weather.*" = 60}`)."""
+
+
 class TenantSettings(_Section):
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
+    tools: ToolPolicySettings = Field(default_factory=lambda: ToolPolicySettings())
+
+
+class ToolSourceSettings(_Section):
+    """What the operator grants the tools of an MCP server or OpenAPI service."""
+
+    enabled: bool = True
+    network: list[str] = Field(default_factory=list)
+    """Hosts the tools may reach (for an OpenAPI service, its own host is added)."""
+    knowledge: list[str] = Field(default_factory=list)
+    pii: bool = False
+    """May the tools receive unmasked personal data? (otherwise the PII policy applies)"""
+    effect: Literal["read", "write"] = "read"
+    write_tools: list[str] = Field(default_factory=list)
+    """Tools (globs, without the namespace) that change things and need confirmation."""
+    read_tools: list[str] = Field(default_factory=list)
+    """Tools (globs) that only read, overriding `effect` and method-based defaults."""
+    allow_private: bool = False
+    """Allow loopback, private and link-local addresses (e.g. a service on this machine)."""
+    timeout: float = Field(30.0, gt=0)
+
+
+class McpServerSettings(ToolSourceSettings):
+    """`[mcp_servers.NAME]`, as Claude Desktop's `mcpServers`: `command` (+ `args`, `env`) for
+    stdio, or `url` for streamable HTTP. Tools appear as `NAME.tool`."""
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    url: str | None = None
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers whose values come from environment variables: {"Authorization" = "VAR"}."""
+    sandbox: bool = True
+    """Start a stdio server in a new network namespace when it declares no `network`."""
+    ping_interval: float = Field(10.0, gt=0)
+    """Seconds between health pings; a server that misses one is restarted."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError("set exactly one of `command` (stdio) or `url` (streamable HTTP)")
+        return self
+
+
+class OpenApiSettings(ToolSourceSettings):
+    """`[openapi.NAME]`: an OpenAPI 3 spec (+ optional plugin manifest) as tools, one per
+    operation, named `NAME.operationId`."""
+
+    spec: str
+    """Path (relative to jaju.toml) of the OpenAPI 3 document, JSON or YAML-free JSON."""
+    manifest: str | None = None
+    """Path of an ai-plugin.json / CLOVA Studio skill manifest (names and descriptions)."""
+    base_url: str | None = None
+    """Overrides the spec's `servers[0].url`."""
+    auth_env: str | None = None
+    """Environment variable that holds the service's secret."""
+    auth: str = "bearer"
+    """bearer, basic, header:NAME or query:NAME."""
 
 
 class AssistantSettings(_Section):
@@ -133,6 +209,11 @@ class AssistantSettings(_Section):
     """Evidence passages retrieved per question."""
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     """Overrides the tenant's and the global guard settings for this assistant."""
+    tools: list[str] = Field(default_factory=list)
+    """Tools (globs) the assistant offers the model and runs itself (the tool loop)."""
+    tool_choice: Literal["auto", "required"] = "auto"
+    """`required`: the model must call a tool in the first round (look something up first)."""
+    max_tool_rounds: int = Field(4, ge=1, le=16)
 
 
 def _default_backends() -> dict[str, BackendSettings]:
@@ -146,6 +227,9 @@ class Settings(_Section):
     assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
+    tools: ToolPolicySettings = Field(default_factory=lambda: ToolPolicySettings())
+    mcp_servers: dict[str, McpServerSettings] = Field(default_factory=dict)
+    openapi: dict[str, OpenApiSettings] = Field(default_factory=dict)
 
     def content_policy(self, tenant: str, model: str) -> ContentSettings | None:
         """The most specific content policy: assistant, then tenant, then global."""
@@ -173,6 +257,11 @@ class Settings(_Section):
                 )
             if name in self.backends:
                 raise ValueError(f"{name!r} names both a backend and an assistant")
+        for name in [*self.mcp_servers, *self.openapi]:
+            if not NAMESPACE.fullmatch(name):
+                raise ValueError(f"tool source name {name!r} must be letters, digits, _ or -")
+        if both := set(self.mcp_servers) & set(self.openapi):
+            raise ValueError(f"{sorted(both)} name both an MCP server and an OpenAPI service")
         return self
 
     @property
@@ -192,10 +281,13 @@ class Settings(_Section):
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"설정 파일 문법 오류 / invalid TOML in {path}: {e}") from e
             base = path.parent
-            for backend in (data.get("backends") or {}).values():
-                if isinstance(backend, dict) and "path" in backend:
-                    p = Path(str(backend["path"])).expanduser()
-                    backend["path"] = str(p if p.is_absolute() else base / p)
+            for section, key in (("backends", "path"), ("openapi", "spec"),
+                                 ("openapi", "manifest"), ("mcp_servers", "cwd")):
+                for entry in (data.get(section) or {}).values():
+                    if isinstance(entry, dict) and isinstance(entry.get(key), str) \
+                            and "://" not in entry[key]:
+                        p = Path(entry[key]).expanduser()
+                        entry[key] = str(p if p.is_absolute() else base / p)
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls.model_validate(data)

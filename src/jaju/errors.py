@@ -6,6 +6,7 @@
         ├── InvalidRequest          400  malformed JSON, bad parameter, unsupported feature
         │   └── ValidationFailed    422  a field has the wrong type or value
         ├── AuthenticationFailed    401  missing, unknown or revoked API key
+        ├── PermissionDenied        403  an admin-only endpoint called with a tenant's key
         ├── NotFound                404  unknown model (or a resource the tenant may not see)
         ├── PayloadTooLarge         413  request body over the configured limit
         ├── RateLimited             429  per-key requests or tokens per minute exceeded
@@ -72,6 +73,12 @@ class AuthenticationFailed(ApiError):
     status_code = 401
     error_type = "authentication_error"
     code = "invalid_api_key"
+
+
+class PermissionDenied(ApiError):
+    status_code = 403
+    error_type = "permission_error"
+    code = "admin_required"
 
 
 class NotFound(ApiError):

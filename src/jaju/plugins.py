@@ -14,13 +14,18 @@ DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
                    "jaju.guards.builtin", "jaju.tools.builtin")
 
 
-def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
+def get_plugin_manager(*, load_entrypoints: bool = True,
+                       blocked: set[str] | frozenset[str] = frozenset()) -> pluggy.PluginManager:
+    """Default plugins, then installed ones. A `blocked` (disabled) plugin is not imported."""
     import importlib
 
     pm = pluggy.PluginManager("jaju")
     pm.add_hookspecs(hookspecs)
     for module in DEFAULT_PLUGINS:
         pm.register(importlib.import_module(module), name=module)
+    for name in blocked:
+        if name not in DEFAULT_PLUGINS:
+            pm.set_blocked(name)
     if load_entrypoints:
         pm.load_setuptools_entrypoints("jaju")
     return pm
@@ -57,12 +62,3 @@ def guards(pm: pluggy.PluginManager) -> dict[str, Callable[[str], Any]]:
 
     pm.hook.register_guards(register=register)
     return found
-
-
-def tool_registry(pm: pluggy.PluginManager, state: Any, store: Any = None) -> Any:
-    """Every plugin's tools in one registry."""
-    from jaju.tools.registry import ToolRegistry
-
-    registry = ToolRegistry(store)
-    pm.hook.register_tools(register=registry.add, state=state)
-    return registry

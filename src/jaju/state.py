@@ -30,12 +30,17 @@ class AppState:
     keys_required: bool = False
     guards: dict[str, Any] = field(default_factory=dict)
     """Text checks from the `register_guards` hook, by name."""
+    hub: Any = None
+    """The ToolHub: every tool from plugins, MCP servers and OpenAPI services."""
     _knowledge: KnowledgeIndex | None = None
     _content_guard: Any = None
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
-        pm = get_plugin_manager(load_entrypoints=load_plugins)
+        from jaju.tools.hub import ToolHub
+
+        store = Store(settings.db_path)
+        pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=store.disabled_plugins())
         factories = backend_factories(pm)
         backends: dict[str, Backend] = {}
         for name, conf in settings.backends.items():
@@ -43,17 +48,22 @@ class AppState:
                 raise ConfigError(f"unknown backend type {conf.type!r} for backend {name!r}")
             backends[name] = factories[conf.type](name, conf)
         models = {name: Assistant(name, backend) for name, backend in backends.items()}
-        store = Store(settings.db_path)
         state = cls(settings=settings, store=store, backends=backends, models=models,
                     keys_required=store.has_keys(), guards=guards(pm))
+        state.hub = ToolHub(settings, pm, state, store)
         for name, spec in settings.assistants.items():
+            backend = backends[spec.backend]
+            if spec.tools and not backend.capabilities.tools:
+                raise ConfigError(f"assistant {name!r} has tools, but backend {spec.backend!r} "
+                                  "cannot call tools")
             defaults = {k: v for k in ("temperature", "top_p", "max_tokens")
                         if (v := getattr(spec, k)) is not None}
-            models[name] = Assistant(name, backends[spec.backend], spec.description,
+            models[name] = Assistant(name, backend, spec.description,
                                      spec.system_prompt, defaults, list(spec.knowledge),
                                      state.knowledge if spec.knowledge else None, spec.top_k,
                                      spec.guards.injection or settings.guards.injection
-                                     or "strip")
+                                     or "strip", list(spec.tools), spec.tool_choice,
+                                     spec.max_tool_rounds)
         return state
 
     @property
@@ -81,8 +91,11 @@ class AppState:
             except ConfigError as e:
                 self.failed[name] = str(e)
                 log.error("backend %s failed to start: %s", name, e)
+        await self.hub.start(wait=10.0)  # first requests see the MCP tools; a dead server
+        # does not hold the start longer (it keeps restarting in the background)
 
     async def aclose(self) -> None:
+        await self.hub.aclose()
         for backend in self.backends.values():
             await backend.aclose()
         self.store.close()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from jaju.errors import AuthenticationFailed
+from jaju.errors import AuthenticationFailed, PermissionDenied
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent
 
@@ -23,6 +23,7 @@ class Caller:
     key_id: str | None = None
     qpm: int | None = None
     tpm: int | None = None
+    admin: bool = False
 
     @property
     def actor(self) -> str:
@@ -45,7 +46,7 @@ def authenticate(request: Request) -> Caller:
     if not state.keys_required:
         state.keys_required = state.store.has_keys()
         if not state.keys_required:
-            return Caller(LOCAL_TENANT)
+            return Caller(LOCAL_TENANT, admin=True)  # keyless: loopback only, the operator
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
@@ -56,4 +57,13 @@ def authenticate(request: Request) -> Caller:
         raise _deny(state, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
     if key.revoked_at is not None:
         raise _deny(state, "revoked", "폐기된 API 키입니다 / this API key has been revoked")
-    return Caller(key.tenant, key.id, key.qpm, key.tpm)
+    return Caller(key.tenant, key.id, key.qpm, key.tpm, key.admin)
+
+
+def require_admin(request: Request) -> Caller:
+    caller = authenticate(request)
+    if not caller.admin:
+        get_state(request).store.audit(AuditEvent(caller.actor, "admin", "denied", request.url.path))
+        raise PermissionDenied("관리자 키가 필요합니다 / this endpoint needs an admin key "
+                               "(jaju keys create --admin)")
+    return caller

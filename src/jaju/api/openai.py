@@ -19,11 +19,14 @@ from pydantic import BaseModel, ValidationError
 
 from jaju.api.auth import Caller, authenticate, get_state
 from jaju.api.protocol import ChatRequest, EmbeddingRequest, estimate_tokens
+from jaju.assistants.toolloop import ToolUse
 from jaju.errors import ApiError, InvalidRequest, ValidationFailed
 from jaju.guards.actions import PiiPolicy
 from jaju.guards.gateway import ContentGate, PiiGate
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent, UsageRecord
+from jaju.tools.pii import ToolPii
+from jaju.tools.policy import policy_for
 
 router = APIRouter(prefix="/v1")
 log = logging.getLogger("jaju")
@@ -139,14 +142,15 @@ async def chat_completions(request: Request) -> Response:
             await asyncio.to_thread(content.inbound, body)
         if gate is not None:
             body = gate.inbound(body)
+        tools = _tool_use(call, body, gate)
         if body.stream:
-            chunks = assistant.stream(body, call.caller.tenant)
+            chunks = assistant.stream(body, call.caller.tenant, tools)
             if gate is not None:
                 chunks = gate.outbound_stream(chunks)
             if content is not None:
                 chunks = content.outbound_stream(chunks)
             return await _stream(call, chunks, body)
-        result = await assistant.complete(body, call.caller.tenant)
+        result = await assistant.complete(body, call.caller.tenant, tools)
         if gate is not None:
             result = gate.outbound(result)
         if content is not None:
@@ -160,6 +164,15 @@ async def chat_completions(request: Request) -> Response:
                 prompt=[m.model_dump(exclude_none=True) for m in body.messages],
                 completion=message.get("content"))
     return JSONResponse(result)
+
+
+def _tool_use(call: _Call, body: ChatRequest, gate: PiiGate | None) -> ToolUse:
+    """The rules for tools the assistant runs in this request: the tenant's policy, the write
+    tools the request confirms, and the PII guard sharing the chat's placeholders."""
+    state, caller = call.state, call.caller
+    return ToolUse(state.hub.registry, policy_for(state.settings, caller.tenant),
+                   caller.tenant, caller.actor, frozenset(body.confirm_tools or ()),
+                   ToolPii(gate.policy, gate.vault) if gate is not None else None)
 
 
 def _pii_gate(call: _Call, model: str) -> PiiGate | None:

@@ -101,6 +101,8 @@ class ChatRequest(_Model):
     tools: list[ToolDef] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     user: str | None = None
+    confirm_tools: list[str] | None = None
+    """jaju: write tools the user confirms for this request (the assistant's tool loop)."""
 
     @property
     def token_limit(self) -> int | None:

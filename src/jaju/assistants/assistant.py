@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jaju.api.protocol import (
@@ -25,6 +25,7 @@ from jaju.api.protocol import (
     new_id,
     usage_dict,
 )
+from jaju.assistants.toolloop import ToolLoop, ToolUse
 from jaju.backends.base import Backend
 from jaju.errors import NotFound
 from jaju.guards import injection
@@ -44,12 +45,25 @@ class Assistant:
     index: KnowledgeIndex | None = None
     top_k: int = 5
     injection: str = "strip"
-    """flag, strip or quarantine retrieved passages that carry instructions."""
+    """flag, strip or quarantine retrieved passages and tool results that carry instructions."""
+    tools: list[str] = field(default_factory=list)
+    """Tool-name globs this assistant offers the model and runs itself (the tool loop)."""
+    tool_choice: str = "auto"
+    max_tool_rounds: int = 4
 
     @property
     def owned_by(self) -> str:
-        return "jaju" if self.system_prompt or self.defaults or self.knowledge \
+        return "jaju" if self.system_prompt or self.defaults or self.knowledge or self.tools \
             else self.backend.name
+
+    def _loop(self, request: ChatRequest, tool_use: ToolUse | None) -> ToolLoop | None:
+        """The tool loop, when this assistant runs tools and the client brought none of its
+        own (a client's `tools` means plain gateway mode: tool_calls go back untouched)."""
+        if not self.tools or tool_use is None or request.tools \
+                or not self.backend.capabilities.tools:
+            return None
+        use = replace(tool_use, policy=tool_use.policy.narrow(self.tools))
+        return ToolLoop(self.backend, use, self.max_tool_rounds, self.tool_choice, self.injection)
 
     def prepare(self, request: ChatRequest, evidence: list[Hit] | None = None) -> ChatRequest:
         updates: dict[str, Any] = {
@@ -123,7 +137,8 @@ class Assistant:
 
     # --- generation -----------------------------------------------------------------------------
 
-    async def complete(self, request: ChatRequest, tenant: str = "local") -> dict[str, Any]:
+    async def complete(self, request: ChatRequest, tenant: str = "local",
+                       tool_use: ToolUse | None = None) -> dict[str, Any]:
         if self.quotes:
             text, citations = await self._quote(request, tenant)
             prompt = sum(estimate_tokens(m.text) for m in request.messages)
@@ -132,14 +147,16 @@ class Assistant:
             result["citations"] = citations
             return result
         evidence = await self.retrieve(request, tenant)
-        result = await self.backend.complete(self.prepare(request, evidence))
+        loop = self._loop(request, tool_use)
+        prepared = self.prepare(request, evidence)
+        result = await (loop.complete(prepared) if loop else self.backend.complete(prepared))
         if self.knowledge:
             message = (result.get("choices") or [{}])[0].get("message") or {}
             result["citations"] = cited(message.get("content") or "", evidence)
         return result
 
-    async def stream(self, request: ChatRequest,
-                     tenant: str = "local") -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, request: ChatRequest, tenant: str = "local",
+                     tool_use: ToolUse | None = None) -> AsyncGenerator[dict[str, Any], None]:
         if self.quotes:
             text, citations = await self._quote(request, tenant)
             cid = new_id()
@@ -154,7 +171,9 @@ class Assistant:
             return
         evidence = await self.retrieve(request, tenant)
         parts: list[str] = []
-        inner = self.backend.stream(self.prepare(request, evidence))
+        loop = self._loop(request, tool_use)
+        prepared = self.prepare(request, evidence)
+        inner = loop.stream(prepared) if loop else self.backend.stream(prepared)
         try:
             async for data in inner:
                 for choice in data.get("choices") or ():

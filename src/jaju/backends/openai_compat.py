@@ -114,7 +114,8 @@ class OpenAICompatBackend:
         )
 
     def _body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        body = request.model_dump(exclude_none=True, by_alias=True, exclude={"stream_options"})
+        body = request.model_dump(exclude_none=True, by_alias=True,
+                                  exclude={"stream_options", "confirm_tools"})
         body["model"] = self.upstream_model
         body["stream"] = stream
         if stream:

@@ -20,6 +20,8 @@ def create(
     tenant: Annotated[str, typer.Option(help="Tenant the key belongs to.")],
     qpm: Annotated[int | None, typer.Option(min=1, help="Requests per minute.")] = None,
     tpm: Annotated[int | None, typer.Option(min=1, help="Tokens per minute.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="May manage plugins and call tools "
+                                        "over the admin API.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -27,7 +29,7 @@ def create(
     if not tenant.strip():
         fail("테넌트 이름이 비어 있습니다 / tenant must not be empty")
     store = open_store(config, home)
-    secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm)
+    secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm, admin=admin)
     store.close()
     err.print(f"created {key.id} for tenant '{key.tenant}'. Keep the key now: it is not "
               "shown again. / 키는 다시 표시되지 않습니다.", highlight=False)

@@ -26,6 +26,8 @@ app.command("ask")(knowledge.ask)
 app.add_typer(guard.pii_app, name="pii")
 app.add_typer(guard.guard_app, name="guard")
 app.add_typer(tools.app, name="tools")
+app.add_typer(tools.plugins_app, name="plugins")
+app.add_typer(tools.mcp_app, name="mcp")
 
 
 @app.command("version")

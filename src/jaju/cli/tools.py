@@ -1,9 +1,11 @@
-"""`jaju tools list|call`."""
+"""`jaju tools list|call`, `jaju plugins list|show|enable|disable` and `jaju mcp serve`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,54 +13,66 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jaju.cli.common import ConfigOption, HomeOption, fail, load_settings
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
 
-app = typer.Typer(help="Tools from plugins, under policy.", no_args_is_help=True)
+app = typer.Typer(help="Tools from plugins, MCP servers and OpenAPI services, under policy.",
+                  no_args_is_help=True)
+plugins_app = typer.Typer(help="Plugins: Python packages, MCP servers, OpenAPI services.",
+                          no_args_is_help=True)
+mcp_app = typer.Typer(help="jaju as an MCP server.", no_args_is_help=True)
 
-
-class _State:
-    """What built-in tools need, for the command line (no server)."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.db_path = db_path
-        self._knowledge: Any = None
-
-    @property
-    def knowledge(self) -> Any:
-        if self._knowledge is None:
-            from jaju.knowledge.index import KnowledgeIndex
-
-            self._knowledge = KnowledgeIndex(self.db_path)
-        return self._knowledge
+TenantOption = Annotated[str, typer.Option(help="Act as this tenant (its policy applies).")]
+WaitOption = Annotated[float, typer.Option(help="Seconds to wait for MCP servers to start.")]
 
 
-def _registry(config: Path | None, home: Path | None) -> tuple[Any, Any]:
-    from jaju.plugins import get_plugin_manager, tool_registry
-    from jaju.store import Store
+@asynccontextmanager
+async def _hub(config: Path | None, home: Path | None, wait: float) -> AsyncIterator[Any]:
+    """The server's state without its backends: plugins loaded, MCP servers started."""
+    from jaju.errors import ConfigError
+    from jaju.state import AppState
 
-    settings = load_settings(config, home)
-    store = Store(settings.db_path)
-    return tool_registry(get_plugin_manager(), _State(settings.db_path), store), store
+    try:
+        state = AppState.build(load_settings(config, home))
+    except ConfigError as e:
+        fail(str(e))
+    await state.hub.start(wait=wait)
+    try:
+        yield state
+    finally:
+        await state.hub.aclose()
+        state.store.close()
+
+
+def _card(tool: Any) -> dict[str, Any]:
+    from jaju.api.admin import _tool_card
+
+    return _tool_card(tool)
 
 
 @app.command("list")
 def list_(
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    tenant: TenantOption = "local",
+    wait: WaitOption = 10.0,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
-    """List the tools every plugin registers, with their schema and permissions."""
-    registry, store = _registry(config, home)
-    store.close()
-    tools = sorted(registry.tools.values(), key=lambda t: t.name)
+    """List the tools the tenant may use, with their schema and permissions."""
+    from jaju.tools.policy import policy_for
+
+    async def run() -> list[dict[str, Any]]:
+        async with _hub(config, home, wait) as state:
+            return [_card(t) for t in
+                    state.hub.registry.visible(policy_for(state.settings, tenant))]
+
+    tools = asyncio.run(run())
     if as_json:
-        typer.echo(json.dumps([{**t.openai_schema()["function"],
-                                "permissions": t.permissions.__dict__} for t in tools],
-                              ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(tools, ensure_ascii=False, indent=2))
         return
-    table = Table("tool", "effect", "description")
+    table = Table("tool", "source", "effect", "available", "description")
     for t in tools:
-        table.add_row(t.name, t.permissions.effect, t.description)
+        table.add_row(t["name"], t["source"], t["permissions"]["effect"],
+                      "yes" if t["available"] else "no", t["description"])
     Console().print(table)
 
 
@@ -66,23 +80,128 @@ def list_(
 def call(
     name: Annotated[str, typer.Argument(help="Tool name, e.g. knowledge.search")],
     arguments: Annotated[str, typer.Argument(help="Arguments as a JSON object")] = "{}",
-    tenant: Annotated[str, typer.Option(help="Call as this tenant.")] = "local",
+    tenant: TenantOption = "local",
     confirm: Annotated[bool, typer.Option("--confirm", help="Confirm a write tool.")] = False,
+    wait: WaitOption = 10.0,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Call a tool (policy applies: schema, confirmation, timeout, size cap, audit)."""
-    from jaju.errors import JajuError
-    from jaju.tools.registry import ToolError, ToolPolicy
+    """Call a tool (policy applies: enabled, schema, confirmation, limits, egress, audit)."""
+    from jaju.tools.policy import policy_for
+    from jaju.tools.registry import ToolError
 
-    registry, store = _registry(config, home)
+    async def run() -> Any:
+        async with _hub(config, home, wait) as state:
+            return await state.hub.registry.call(
+                name, arguments, policy=policy_for(state.settings, tenant), tenant=tenant,
+                actor=f"cli:{tenant}", confirmed=confirm)
+
     try:
-        result = asyncio.run(registry.call(name, arguments, policy=ToolPolicy(), tenant=tenant,
-                                           actor=f"cli:{tenant}", confirmed=confirm))
+        result = asyncio.run(run())
     except ToolError as e:
         fail(f"{e.code}: {e.message}", code=1)
-    except JajuError as e:
-        fail(str(e), code=1)
-    finally:
-        store.close()
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+# --- plugins ------------------------------------------------------------------------------------
+
+
+@plugins_app.command("list")
+def plugins_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    wait: WaitOption = 10.0,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
+    """List plugins, MCP servers and OpenAPI services: state, version and tools."""
+    async def run() -> list[dict[str, Any]]:
+        async with _hub(config, home, wait) as state:
+            return [p.to_dict() for p in state.hub.plugins()]
+
+    plugins = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps(plugins, ensure_ascii=False, indent=2))
+        return
+    table = Table("plugin", "kind", "enabled", "state", "tools")
+    for p in plugins:
+        table.add_row(p["name"], p["kind"], "yes" if p["enabled"] else "no",
+                      p["state"] + (f" ({p['error']})" if p["error"] else ""),
+                      ", ".join(p["tools"]))
+    Console().print(table)
+
+
+@plugins_app.command("show")
+def plugins_show(
+    name: str,
+    wait: WaitOption = 10.0,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Show one plugin with its tools' schemas and permissions (JSON)."""
+    async def run() -> dict[str, Any] | None:
+        async with _hub(config, home, wait) as state:
+            info = state.hub.plugin(name)
+            if info is None:
+                return None
+            tools = [_card(state.hub.registry.tools[t]) for t in info.tools]
+            return {**info.to_dict(), "tools": tools}
+
+    found = asyncio.run(run())
+    if found is None:
+        fail(f"플러그인 '{name}'이(가) 없습니다 / no plugin named '{name}'", code=1)
+    typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+def _switch(name: str, enabled: bool, config: Path | None, home: Path | None) -> None:
+    async def run() -> Any:
+        async with _hub(config, home, 0.0) as state:
+            info = state.hub.plugin(name)
+            if info is not None and not (info.kind == "builtin" and not info.tools):
+                state.store.set_plugin_enabled(name, enabled, "cli")
+            return info
+
+    info = asyncio.run(run())
+    if info is None:
+        fail(f"플러그인 '{name}'이(가) 없습니다 / no plugin named '{name}'", code=1)
+    if info.kind == "builtin" and not info.tools:
+        fail(f"'{name}'은(는) 핵심 플러그인이라 끌 수 없습니다 / '{name}' is a core plugin", code=1)
+    word = "enabled / 켰습니다" if enabled else "disabled / 껐습니다"
+    err.print(f"{name}: {word}. A running server applies this to the next call"
+              + ("; a Python plugin is (un)loaded at its next start." if info.kind == "python"
+                 else "."), highlight=False)
+
+
+@plugins_app.command("enable")
+def plugins_enable(name: str, config: ConfigOption = None, home: HomeOption = None) -> None:
+    """Enable a plugin (its tools become available to tenants whose policy allows them)."""
+    _switch(name, True, config, home)
+
+
+@plugins_app.command("disable")
+def plugins_disable(name: str, config: ConfigOption = None, home: HomeOption = None) -> None:
+    """Disable a plugin: its tools disappear for every tenant (recorded in the audit log)."""
+    _switch(name, False, config, home)
+
+
+# --- MCP server ---------------------------------------------------------------------------------
+
+
+@mcp_app.command("serve")
+def mcp_serve(
+    tenant: TenantOption = "local",
+    wait: WaitOption = 10.0,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Serve the tenant's knowledge search and enabled tools to an MCP client over stdio."""
+    import logging
+
+    from jaju.tools.mcp_server import serve_stdio
+
+    logging.basicConfig(level=logging.WARNING)  # stdout carries the protocol; logs go to stderr
+
+    async def run() -> None:
+        async with _hub(config, home, wait) as state:
+            await serve_stdio(state, tenant)
+
+    asyncio.run(run())

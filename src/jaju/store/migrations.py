@@ -146,3 +146,18 @@ def m003_knowledge_vectors(db: sqlite3.Connection) -> None:
         CREATE INDEX kb_vectors_kb ON kb_vectors(kb_id)
         """,
     )
+
+
+@migration
+def m004_plugins_admin_keys(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE plugins (
+            name TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL,
+            changed_at REAL NOT NULL
+        );
+        ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0
+        """,
+    )

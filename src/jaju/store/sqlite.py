@@ -31,6 +31,8 @@ class ApiKey:
     tpm: int | None
     created_at: float
     revoked_at: float | None
+    admin: bool = False
+    """May manage plugins and call tools over the admin API."""
 
 
 @dataclass
@@ -64,6 +66,11 @@ class AuditProblem:
     problem: str
 
 
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    return ApiKey(id=row[0], tenant=row[1], prefix=row[2], qpm=row[3], tpm=row[4],
+                  created_at=row[5], revoked_at=row[6], admin=bool(row[7]))
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -92,20 +99,23 @@ class Store:
 
     # --- keys -----------------------------------------------------------------------------------
 
-    def create_key(self, tenant: str, *, qpm: int | None = None,
-                   tpm: int | None = None) -> tuple[str, ApiKey]:
+    def create_key(self, tenant: str, *, qpm: int | None = None, tpm: int | None = None,
+                   admin: bool = False) -> tuple[str, ApiKey]:
         """Make a key; return the secret (shown once, stored only hashed) and its record."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(6), tenant=tenant, prefix=secret[:9],
-                     qpm=qpm, tpm=tpm, created_at=time.time(), revoked_at=None)
+                     qpm=qpm, tpm=tpm, created_at=time.time(), revoked_at=None, admin=admin)
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
-                "INSERT INTO api_keys VALUES (?,?,?,?,?,?,?,NULL)",
-                (key.id, tenant, hash_key(secret), key.prefix, qpm, tpm, key.created_at),
+                "INSERT INTO api_keys (id, tenant, hash, prefix, qpm, tpm, created_at, admin) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (key.id, tenant, hash_key(secret), key.prefix, qpm, tpm, key.created_at,
+                 int(admin)),
             )
             self._append_audit(AuditEvent("admin", "key.create", "ok", key.id,
-                                          {"tenant": tenant, "qpm": qpm, "tpm": tpm}))
+                                          {"tenant": tenant, "qpm": qpm, "tpm": tpm,
+                                           "admin": admin}))
         return secret, key
 
     def revoke_key(self, key_id: str) -> bool:
@@ -120,26 +130,43 @@ class Store:
             return cur.rowcount > 0
 
     def list_keys(self, tenant: str | None = None) -> list[ApiKey]:
-        sql = "SELECT id, tenant, prefix, qpm, tpm, created_at, revoked_at FROM api_keys"
+        sql = ("SELECT id, tenant, prefix, qpm, tpm, created_at, revoked_at, admin "
+               "FROM api_keys")
         args: tuple[Any, ...] = ()
         if tenant:
             sql += " WHERE tenant=?"
             args = (tenant,)
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created_at", args).fetchall()
-        return [ApiKey(*row) for row in rows]
+        return [_key(row) for row in rows]
 
     def find_key(self, secret: str) -> ApiKey | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, tenant, prefix, qpm, tpm, created_at, revoked_at FROM api_keys "
-                "WHERE hash=?", (hash_key(secret),)).fetchone()
-        return ApiKey(*row) if row else None
+                "SELECT id, tenant, prefix, qpm, tpm, created_at, revoked_at, admin "
+                "FROM api_keys WHERE hash=?", (hash_key(secret),)).fetchone()
+        return _key(row) if row else None
 
     def has_keys(self) -> bool:
         """True once any key was ever created: from then on every request needs one."""
         with self._lock:
             return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+
+    # --- plugins --------------------------------------------------------------------------------
+
+    def set_plugin_enabled(self, name: str, enabled: bool, actor: str = "admin") -> None:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO plugins VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET "
+                "enabled=excluded.enabled, changed_at=excluded.changed_at",
+                (name, int(enabled), time.time()))
+            self._append_audit(AuditEvent(actor, "plugin.enable" if enabled else "plugin.disable",
+                                          "ok", name))
+
+    def disabled_plugins(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT name FROM plugins WHERE enabled=0")}
 
     # --- usage ----------------------------------------------------------------------------------
 

@@ -41,6 +41,10 @@ class Tool:
     arguments: type[BaseModel] | None = None
     """Validates arguments before the tool runs (built from the function signature)."""
     wants_context: bool = False
+    source: str = ""
+    """The plugin, MCP server or OpenAPI service the tool comes from."""
+    unavailable: str | None = None
+    """Why the tool cannot run right now (its MCP server is down), or None."""
 
     def openai_schema(self) -> dict[str, Any]:
         return {"type": "function", "function": {
@@ -53,6 +57,16 @@ class ToolContext:
 
     tenant: str
     actor: str
+    network: tuple[str, ...] = ()
+    """The hosts the tool declared; `http_client()` reaches only these."""
+
+    def http_client(self, **kwargs: Any) -> Any:
+        """An httpx.AsyncClient whose every request passes the egress guard."""
+        import httpx
+
+        from jaju.tools.egress import Egress, egress_transport
+
+        return httpx.AsyncClient(transport=egress_transport(Egress(self.network)), **kwargs)
 
 
 def from_function(fn: Callable[..., Any], *, name: str | None = None,

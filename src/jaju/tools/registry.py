@@ -1,26 +1,33 @@
 """One registry for every tool, and the policy that decides whether a call runs.
 
-The model proposes; jaju disposes. A call runs only if the tool is enabled for the tenant,
-its arguments validate against its schema, a `write` tool is confirmed, and it finishes within
-its timeout with a result under the size cap. Every call and every refusal is audited.
-Refusals and tool failures come back as `ToolError` with a message the model can act on.
+The model proposes; jaju disposes. A call runs only if the tool is enabled for the caller (and
+its plugin is), its arguments validate against its schema, a `write` tool is confirmed, it is
+under its rate limit, and it finishes within its timeout with a JSON result under the size cap.
+Arguments and results pass the PII guard. Every call and every refusal is audited (tool name,
+outcome, reason — never argument values). Refusals and failures come back as `ToolError` with a
+message the model can act on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
+from jaju.guards.actions import PiiBlocked
 from jaju.store.sqlite import AuditEvent, Store
 from jaju.tools.model import Tool, ToolContext
+from jaju.tools.pii import ToolPii
+from jaju.tools.policy import ToolPolicy, ToolRateLimiter
 
 MAX_RESULT_BYTES = 64_000
+
+__all__ = ["MAX_RESULT_BYTES", "ToolError", "ToolPolicy", "ToolRegistry"]
 
 
 class ToolError(Exception):
@@ -28,94 +35,141 @@ class ToolError(Exception):
         super().__init__(message)
         self.code, self.message = code, message
 
-
-@dataclass
-class ToolPolicy:
-    enabled: tuple[str, ...] = ("*",)
-    """Glob patterns of tool names the tenant may use (`knowledge.*`)."""
-    disabled: tuple[str, ...] = ()
-    timeout: float = 30.0
-
-    def allows(self, name: str) -> bool:
-        if any(fnmatch.fnmatchcase(name, p) for p in self.disabled):
-            return False
-        return any(fnmatch.fnmatchcase(name, p) for p in self.enabled)
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.code, "message": self.message}
 
 
 class ToolRegistry:
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None,
+                 disabled_sources: Callable[[], set[str]] | None = None) -> None:
         self.tools: dict[str, Tool] = {}
         self.store = store
+        self.disabled_sources = disabled_sources or (lambda: set())
+        self.limiter = ToolRateLimiter()
 
     def add(self, tool: Tool, namespace: str | None = None) -> Tool:
         if namespace and not tool.name.startswith(namespace + "."):
             tool.name = f"{namespace}.{tool.name}"
         if tool.name in self.tools:
             raise ValueError(f"tool {tool.name!r} is registered twice")
+        tool.source = tool.source or namespace or tool.name.split(".")[0]
         self.tools[tool.name] = tool
         return tool
 
+    def remove_source(self, source: str) -> None:
+        for name in [n for n, t in self.tools.items() if t.source == source]:
+            del self.tools[name]
+
     def visible(self, policy: ToolPolicy) -> list[Tool]:
-        return [t for name, t in sorted(self.tools.items()) if policy.allows(name)]
+        """The tools a caller under `policy` may see (unavailable ones included)."""
+        off = self.disabled_sources()
+        return [t for name, t in sorted(self.tools.items())
+                if policy.allows(name) and t.source not in off]
 
     def _audit(self, actor: str, name: str, outcome: str, detail: dict[str, Any]) -> None:
         if self.store is not None:
             self.store.audit(AuditEvent(actor, "tool.call", outcome, name, detail))
 
-    async def call(self, name: str, arguments: dict[str, Any] | str, *, policy: ToolPolicy,
-                   tenant: str = "local", actor: str = "local", confirmed: bool = False) -> Any:
-        started = time.perf_counter()
-        tool = self.tools.get(name)
-        if tool is None or not policy.allows(name):
-            # an unknown tool and a tool this caller may not use look the same
-            self._audit(actor, name, "refused", {"reason": "not_enabled"})
-            raise ToolError("unknown_tool", f"도구 '{name}'을(를) 사용할 수 없습니다 / tool "
-                            f"'{name}' does not exist or is not enabled")
+    def _refuse(self, actor: str, name: str, code: str, message: str,
+                outcome: str = "refused") -> ToolError:
+        self._audit(actor, name, outcome, {"reason": code})
+        return ToolError(code, message)
+
+    def _validate(self, tool: Tool, arguments: dict[str, Any] | str, actor: str
+                  ) -> dict[str, Any]:
+        name = tool.name
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments or "{}")
             except ValueError as e:
-                self._audit(actor, name, "refused", {"reason": "invalid_json"})
-                raise ToolError("invalid_arguments", f"arguments are not valid JSON: {e}") from e
+                raise self._refuse(actor, name, "invalid_arguments",
+                                   f"arguments are not valid JSON: {e}") from e
         if not isinstance(arguments, dict):
-            raise ToolError("invalid_arguments", "arguments must be a JSON object")
+            raise self._refuse(actor, name, "invalid_arguments", "arguments must be a JSON object")
         if tool.arguments is not None:
             try:
-                arguments = tool.arguments.model_validate(arguments).model_dump()
+                return tool.arguments.model_validate(arguments).model_dump()
             except ValidationError as e:
                 problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(root)'}: "
                                      f"{err['msg']}" for err in e.errors())
-                self._audit(actor, name, "refused", {"reason": "invalid_arguments"})
-                raise ToolError("invalid_arguments",
-                                f"arguments do not match the schema: {problems}") from e
-        if tool.permissions.effect == "write" and not confirmed:
-            self._audit(actor, name, "refused", {"reason": "confirmation_required"})
-            raise ToolError("confirmation_required", f"'{name}'은(는) 쓰기 도구라 확인이 "
-                            f"필요합니다 / '{name}' changes things and needs explicit "
-                            "confirmation")
+                raise self._refuse(actor, name, "invalid_arguments",
+                                   f"arguments do not match the schema: {problems}") from e
+        import jsonschema
+
+        errors = sorted(jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments),
+                        key=lambda e: list(e.path))
+        if errors:
+            problems = "; ".join(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}"
+                                 for e in errors[:5])
+            raise self._refuse(actor, name, "invalid_arguments",
+                               f"arguments do not match the schema: {problems}")
+        return arguments
+
+    async def call(self, name: str, arguments: dict[str, Any] | str, *, policy: ToolPolicy,
+                   tenant: str = "local", actor: str = "local", confirmed: bool = False,
+                   pii: ToolPii | None = None) -> Any:
+        started = time.perf_counter()
+        tool = self.tools.get(name)
+        if tool is None or not policy.allows(name) or tool.source in self.disabled_sources():
+            # an unknown tool and a tool this caller may not use look the same
+            raise self._refuse(actor, name, "unknown_tool", f"도구 '{name}'을(를) 사용할 수 "
+                               f"없습니다 / tool '{name}' does not exist or is not enabled")
+        if tool.unavailable:
+            raise self._refuse(actor, name, "unavailable", f"도구 '{name}'을(를) 지금 쓸 수 "
+                               f"없습니다 / tool '{name}' is unavailable: {tool.unavailable}",
+                               outcome="error")
+        checked = self._validate(tool, arguments, actor)
+        if tool.permissions.effect == "write" and not (confirmed or policy.confirms(name)):
+            raise self._refuse(actor, name, "confirmation_required", f"'{name}'은(는) 쓰기 도구라 "
+                               f"확인이 필요합니다 / '{name}' changes things and needs explicit "
+                               "confirmation")
+        wait = self.limiter.check(tenant, name, policy)
+        if wait is not None:
+            raise self._refuse(actor, name, "rate_limited", f"도구 호출 한도를 넘었습니다 / "
+                               f"rate limit for '{name}' reached; retry in {wait}s")
+        decisions: Counter[str] = Counter()
+        if pii is not None:
+            try:
+                checked = pii.arguments(checked, tool.permissions.pii, decisions)
+            except PiiBlocked as e:
+                raise self._refuse(actor, name, "pii_blocked", "도구 인자에 보호 정책상 보낼 수 "
+                                   "없는 개인정보가 있습니다 / the arguments contain personal "
+                                   f"data that policy blocks: {', '.join(e.types)}") from e
         if tool.wants_context:
-            arguments = {**arguments, "context": ToolContext(tenant, actor)}
+            checked = {**checked,
+                       "context": ToolContext(tenant, actor, tool.permissions.network)}
         try:
-            result = tool.run(**arguments)
-            if asyncio.iscoroutine(result):
-                result = await asyncio.wait_for(result, policy.timeout)
+            if asyncio.iscoroutinefunction(tool.run):
+                result = await asyncio.wait_for(tool.run(**checked), policy.timeout)
+            else:
+                result = await asyncio.wait_for(asyncio.to_thread(tool.run, **checked),
+                                                policy.timeout)
         except TimeoutError as e:
-            self._audit(actor, name, "error", {"reason": "timeout"})
-            raise ToolError("timeout", f"tool '{name}' timed out after {policy.timeout:g}s") \
-                from e
-        except ToolError:
-            raise
+            raise self._refuse(actor, name, "timeout", f"tool '{name}' timed out after "
+                               f"{policy.timeout:g}s", outcome="error") from e
+        except ToolError as e:
+            raise self._refuse(actor, name, e.code, e.message, outcome="error") from e
         except Exception as e:  # a tool that raises is reported, never crashes the caller
-            self._audit(actor, name, "error", {"reason": type(e).__name__})
-            raise ToolError("tool_failed", f"tool '{name}' failed: {type(e).__name__}: {e}") \
-                from e
+            raise self._refuse(actor, name, "tool_failed", f"tool '{name}' failed: "
+                               f"{type(e).__name__}: {e}", outcome="error") from e
         try:
-            encoded = json.dumps(result, ensure_ascii=False, default=str)
+            encoded = json.dumps(result, ensure_ascii=False)
         except (TypeError, ValueError) as e:
-            raise ToolError("invalid_result", f"tool '{name}' returned non-JSON data") from e
+            raise self._refuse(actor, name, "invalid_result", f"tool '{name}' returned data "
+                               "that is not JSON", outcome="error") from e
         if len(encoded.encode("utf-8")) > MAX_RESULT_BYTES:
-            self._audit(actor, name, "error", {"reason": "result_too_large"})
-            raise ToolError("result_too_large", f"tool '{name}' returned more than "
-                            f"{MAX_RESULT_BYTES} bytes")
-        self._audit(actor, name, "ok", {"ms": round((time.perf_counter() - started) * 1000, 1)})
+            raise self._refuse(actor, name, "result_too_large", f"tool '{name}' returned more "
+                               f"than {MAX_RESULT_BYTES} bytes", outcome="error")
+        if pii is not None:
+            try:
+                result = pii.result(result, decisions)
+            except PiiBlocked as e:
+                raise self._refuse(actor, name, "pii_blocked", "도구 결과에 보호 정책상 전달할 수 "
+                                   "없는 개인정보가 있습니다 / the result contains personal data "
+                                   f"that policy blocks: {', '.join(e.types)}",
+                                   outcome="error") from e
+        detail: dict[str, Any] = {"ms": round((time.perf_counter() - started) * 1000, 1)}
+        if decisions:
+            detail["pii"] = dict(decisions)
+        self._audit(actor, name, "ok", detail)
         return result

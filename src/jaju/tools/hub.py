@@ -1,0 +1,130 @@
+"""`ToolHub`: every tool source of one jaju in one registry — Python plugins (the
+`register_tools` hook, built-in tools included), MCP servers and OpenAPI services — and the
+plugin switches (`jaju plugins enable|disable`, kept in the store so a running server sees them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from jaju.plugins import DEFAULT_PLUGINS
+from jaju.tools.mcp import McpServer
+from jaju.tools.openapi import OpenApiService
+from jaju.tools.registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from jaju.config import Settings
+    from jaju.store import Store
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    kind: str
+    """builtin, python, mcp or openapi."""
+    version: str = ""
+    description: str = ""
+    enabled: bool = True
+    state: str = "loaded"
+    error: str | None = None
+    tools: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def entry_point_plugins() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group="jaju")}
+
+
+class ToolHub:
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager, state: Any,
+                 store: Store | None) -> None:
+        self.settings, self.pm, self.store = settings, pm, store
+        self.registry = ToolRegistry(store, disabled_sources=self.disabled)
+        self.mcp: dict[str, McpServer] = {}
+        self.openapi: dict[str, OpenApiService] = {}
+        self.load_errors: dict[str, str] = {}
+        for impl in pm.hook.register_tools.get_hookimpls():
+            def register(tool: Any, namespace: str | None = None,
+                         _source: str = impl.plugin_name) -> None:
+                tool.source = _source
+                self.registry.add(tool, namespace)
+            kwargs = {"register": register, "state": state}
+            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+        for name, conf in settings.openapi.items():
+            if conf.enabled:
+                service = OpenApiService(name, conf)
+                self.openapi[name] = service
+                for tool in service.tools():
+                    self.registry.add(tool)
+        for name, mconf in settings.mcp_servers.items():
+            if mconf.enabled:
+                self.mcp[name] = McpServer(name, mconf, self.registry)
+
+    def disabled(self) -> set[str]:
+        return self.store.disabled_plugins() if self.store is not None else set()
+
+    async def start(self, wait: float = 0.0) -> None:
+        """Start the MCP supervisors; with `wait`, give them that long to come up."""
+        for server in self.mcp.values():
+            await server.start()
+        if wait and self.mcp:
+            await asyncio.gather(*(s.wait_ready(wait) for s in self.mcp.values()))
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(s.aclose() for s in self.mcp.values()))
+        await asyncio.gather(*(s.aclose() for s in self.openapi.values()))
+
+    # --- plugins --------------------------------------------------------------------------------
+
+    def plugins(self) -> list[PluginInfo]:
+        off = self.disabled()
+        tools: dict[str, list[str]] = {}
+        for tool in self.registry.tools.values():
+            tools.setdefault(tool.source, []).append(tool.name)
+        found: list[PluginInfo] = []
+        entry_points = entry_point_plugins()
+        for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:
+                continue
+            kind = "builtin" if name in DEFAULT_PLUGINS else "python"
+            dist = self.pm.get_plugin(name)
+            version = ""
+            if name in entry_points and entry_points[name].dist is not None:
+                version = entry_points[name].dist.version  # type: ignore[union-attr]
+            found.append(PluginInfo(name, kind, version, (getattr(dist, "__doc__", "") or "")
+                                    .strip().split("\n")[0], name not in off,
+                                    tools=sorted(tools.get(name, []))))
+        for name, ep in entry_points.items():
+            if self.pm.is_blocked(name):
+                found.append(PluginInfo(name, "python", ep.dist.version if ep.dist else "",
+                                        f"entry point {ep.value}", False, "not loaded"))
+        for name, service in self.openapi.items():
+            found.append(PluginInfo(name, "openapi", service.version, service.description,
+                                    name not in off, tools=sorted(tools.get(name, [])),
+                                    detail={"title": service.title, "base_url": service.base_url}))
+        for name, server in self.mcp.items():
+            found.append(PluginInfo(
+                name, "mcp", str(server.server_info.get("version", "")),
+                str(server.server_info.get("name", "")), name not in off, server.state,
+                server.error, sorted(tools.get(name, [])),
+                {"transport": "http" if server.conf.url else "stdio", "restarts": server.restarts,
+                 "sandboxed": server.sandboxed}))
+        for name, conf in self.settings.mcp_servers.items():
+            if not conf.enabled:
+                found.append(PluginInfo(name, "mcp", enabled=False, state="disabled in config"))
+        for name, oconf in self.settings.openapi.items():
+            if not oconf.enabled:
+                found.append(PluginInfo(name, "openapi", enabled=False,
+                                        state="disabled in config"))
+        return sorted(found, key=lambda p: (p.kind != "builtin", p.name))
+
+    def plugin(self, name: str) -> PluginInfo | None:
+        return next((p for p in self.plugins() if p.name == name), None)
