@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/pii.py
 	$(BIN)/python bench/safety.py
+	$(BIN)/python bench/tools.py
 
 clean:
 	rm -rf $(VENV) .jaju-demo .pytest_cache .mypy_cache .ruff_cache

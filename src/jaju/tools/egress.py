@@ -86,7 +86,11 @@ class Egress:
         return addresses[0]
 
     async def acheck(self, host: str, port: int) -> str:
-        return await asyncio.to_thread(self.check, host, port)
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            return self.check(host, port)  # an address: nothing to resolve
+        except ValueError:
+            return await asyncio.to_thread(self.check, host, port)  # DNS may block
 
 
 def egress_transport(egress: Egress, httpx_module: ModuleType | None = None, **kwargs: Any) -> Any:

@@ -46,6 +46,7 @@ class ToolRegistry:
         self.store = store
         self.disabled_sources = disabled_sources or (lambda: set())
         self.limiter = ToolRateLimiter()
+        self._validators: dict[str, Any] = {}
 
     def add(self, tool: Tool, namespace: str | None = None) -> Tool:
         if namespace and not tool.name.startswith(namespace + "."):
@@ -54,6 +55,7 @@ class ToolRegistry:
             raise ValueError(f"tool {tool.name!r} is registered twice")
         tool.source = tool.source or namespace or tool.name.split(".")[0]
         self.tools[tool.name] = tool
+        self._validators.pop(tool.name, None)
         return tool
 
     def remove_source(self, source: str) -> None:
@@ -94,10 +96,12 @@ class ToolRegistry:
                                      f"{err['msg']}" for err in e.errors())
                 raise self._refuse(actor, name, "invalid_arguments",
                                    f"arguments do not match the schema: {problems}") from e
-        import jsonschema
+        validator = self._validators.get(name)
+        if validator is None:
+            import jsonschema
 
-        errors = sorted(jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments),
-                        key=lambda e: list(e.path))
+            validator = self._validators[name] = jsonschema.Draft202012Validator(tool.parameters)
+        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
         if errors:
             problems = "; ".join(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}"
                                  for e in errors[:5])
