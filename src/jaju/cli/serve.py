@@ -109,6 +109,26 @@ type = "extractive"
 # system_prompt = "당신은 친절한 한국어 업무 도우미입니다. 간결하게 답하세요."
 # temperature = 0.3
 # max_tokens = 1024
+# tools = ["knowledge.search", "weather.*"]   # tools this assistant runs itself
+# max_tool_rounds = 4
+
+# --- Tools: MCP servers and OpenAPI services (docs/tools.md). ---------------------------------
+
+# [mcp_servers.files]                 # stdio; with no `network` it starts without network
+# command = "uvx"
+# args = ["mcp-server-filesystem", "/srv/shared"]
+# write_tools = ["write_*"]           # tools that change things need confirmation
+
+# [openapi.weather]
+# spec = "services/weather.json"      # OpenAPI 3; one tool per operation
+# auth_env = "WEATHER_TOKEN"          # the secret stays in the environment
+
+# [tools]
+# disabled = []                       # globs of tool names nobody may use
+# rate_limits = { "weather.*" = 60 }  # calls per minute per tenant
+
+# [tenants.school.tools]
+# enabled = ["knowledge.*"]           # this tenant may use only these
 '''
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+from jaju import __version__
 from jaju.plugins import DEFAULT_PLUGINS
 from jaju.tools.mcp import McpServer
 from jaju.tools.openapi import OpenApiService
@@ -96,7 +97,7 @@ class ToolHub:
                 continue
             kind = "builtin" if name in DEFAULT_PLUGINS else "python"
             dist = self.pm.get_plugin(name)
-            version = ""
+            version = __version__ if kind == "builtin" else ""
             if name in entry_points and entry_points[name].dist is not None:
                 version = entry_points[name].dist.version  # type: ignore[union-attr]
             found.append(PluginInfo(name, kind, version, (getattr(dist, "__doc__", "") or "")

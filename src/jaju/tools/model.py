@@ -89,7 +89,7 @@ def from_function(fn: Callable[..., Any], *, name: str | None = None,
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
     doc = inspect.getdoc(fn) or ""
-    return Tool(name=name or fn.__name__, description=doc.split("\n\n")[0].strip(),
+    return Tool(name=name or fn.__name__, description=" ".join(doc.split("\n\n")[0].split()),
                 parameters=schema, run=fn, permissions=permissions or Permissions(),
                 arguments=model, wants_context="context" in signature.parameters)
 
