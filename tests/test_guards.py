@@ -44,6 +44,18 @@ def test_classifier_scores_unlisted_abuse(content):
     assert mean > 0.5 > kind
 
 
+def test_classifier_holds_up_on_formal_text(content):
+    """Neutral text unlike the training comments (an encyclopedia-style sentence, a statute
+    the model never saw, a question, a notice) stays under the gateway's threshold."""
+    from jaju.guards.content import OFFENSIVE_THRESHOLD
+
+    for text in ("세종은 조선의 제4대 국왕으로, 훈민정음을 창제하였다.",
+                 "사람을 살해한 자는 사형, 무기 또는 5년 이상의 징역에 처한다.",
+                 "연차 유급휴가는 며칠까지 쓸 수 있나요?",
+                 "12월 1일부터 민원실 운영 시간이 오전 9시로 변경됩니다."):
+        assert content.check(text).categories["offensive"] < OFFENSIVE_THRESHOLD, text
+
+
 def test_normalise_folds_insertions():
     assert normalise("시 . 발") == "시발" and normalise("ＡＢＣ") == "abc"
 
