@@ -68,9 +68,17 @@ def evaluate(detect: Callable[[str], list[Span]], rows: list[dict]) -> dict:
     negative_fp = 0
     for row in rows[:20]:  # warm up (lazy compilation, caches) outside the timing
         detect(row["text"])
-    started = time.perf_counter()
     predictions = [set(detect(r["text"])) for r in rows]
-    seconds = time.perf_counter() - started
+    # throughput: the whole set, again and again for at least a second; the median pass
+    passes: list[float] = []
+    while len(passes) < 3 or sum(passes) < 1.0:
+        started = time.perf_counter()
+        for r in rows:
+            detect(r["text"])
+        passes.append(time.perf_counter() - started)
+        if len(passes) >= 50:
+            break
+    seconds = sorted(passes)[len(passes) // 2]
     for row, predicted in zip(rows, predictions, strict=True):
         gold = {(s["start"], s["end"], s["type"]) for s in row["spans"]}
         for span in gold:
