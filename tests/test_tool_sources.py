@@ -245,6 +245,15 @@ async def test_mcp_stdio_server_tools_under_policy(tmp_path):
         assert [c["tool"] for c in calls_seen(log)] == ["add", "add"]  # nothing refused ran
 
 
+async def test_mcp_server_that_cannot_start_is_reported(tmp_path):
+    config = {"mcp_servers": {"gone": {"command": "/nonexistent/mcp-server"}}}
+    async with hub(tmp_path, config, wait=1) as state:
+        info = state.hub.plugin("gone")
+        assert info is not None and info.state in ("down", "starting")
+        assert "command not found" in (info.error or "")
+        assert await code_of(state, "gone.anything", {}) == "unknown_tool"
+
+
 async def test_mcp_server_crash_and_hang_are_restarted(tmp_path):
     config = {"mcp_servers": {"m": stdio_server(tmp_path / "log", timeout=3, ping_interval=0.5)}}
     async with hub(tmp_path, config) as state:

@@ -147,12 +147,17 @@ class McpServer:
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
         assert self.conf.command
-        command, args = self.conf.command, list(self.conf.args)
+        command = shutil.which(self.conf.command)
+        if command is None and self.conf.cwd is not None:  # a path relative to `cwd`
+            command = shutil.which(str(self.conf.cwd / self.conf.command))
+        if command is None:
+            raise FileNotFoundError(f"명령을 찾을 수 없습니다 / command not found: "
+                                    f"{self.conf.command}")
+        args = list(self.conf.args)
         prefix = network_sandbox() if self.conf.sandbox and not self.conf.network else None
         self.sandboxed = prefix is not None
         if prefix:
-            resolved = shutil.which(command) or command
-            command, args = prefix[0], [*prefix[1:], resolved, *args]
+            command, args = prefix[0], [*prefix[1:], command, *args]
         params = StdioServerParameters(command=command, args=args, env=self.conf.env or None,
                                        cwd=self.conf.cwd)
         return stdio_client(params)
