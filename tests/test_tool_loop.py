@@ -251,7 +251,10 @@ enabled = ["knowledge.*"]
             "mcp", "serve", "--tenant", "acme", "--home", str(home), "--config", str(config)])
         async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
             await session.initialize()
-            assert [t.name for t in (await session.list_tools()).tools] == ["knowledge.search"]
+            tools = (await session.list_tools()).tools
+            assert [t.name for t in tools] == ["knowledge.search"]
+            # the caller's own knowledge bases, so a model can only name one that exists
+            assert tools[0].input_schema["properties"]["kb"]["enum"] == ["labor"]
             result = await session.call_tool("knowledge.search",
                                              {"kb": "labor", "query": "연차휴가 며칠", "k": 3})
             assert not result.is_error

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jaju.api.auth import authenticate, get_state, require_admin
 from jaju.api.openai import _parse
 from jaju.errors import InvalidRequest, NotFound
+from jaju.tools.model import ToolContext
 from jaju.tools.policy import policy_for
 from jaju.tools.registry import ToolError
 
@@ -35,8 +36,11 @@ class CallRequest(BaseModel):
     """Run as this tenant (default: the admin key's own)."""
 
 
-def _tool_card(tool: Any) -> dict[str, Any]:
-    return {**tool.openai_schema()["function"], "source": tool.source,
+def _tool_card(tool: Any, caller: ToolContext | None = None) -> dict[str, Any]:
+    schema = tool.openai_schema()["function"]
+    if caller is not None:
+        schema["parameters"] = tool.parameters_for(caller)
+    return {**schema, "source": tool.source,
             "permissions": {**tool.permissions.__dict__,
                             "network": list(tool.permissions.network),
                             "knowledge": list(tool.permissions.knowledge)},
@@ -48,7 +52,8 @@ async def list_tools(request: Request) -> dict[str, Any]:
     caller = authenticate(request)
     state = get_state(request)
     tools = state.hub.registry.visible(policy_for(state.settings, caller.tenant))
-    return {"object": "list", "data": [_tool_card(t) for t in tools]}
+    context = ToolContext(caller.tenant, caller.actor)
+    return {"object": "list", "data": [_tool_card(t, context) for t in tools]}
 
 
 @router.post("/tools/{name}/call")

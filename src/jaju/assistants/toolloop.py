@@ -20,6 +20,7 @@ from typing import Any
 from jaju.api.protocol import ChatRequest, Message, ToolDef, chunk, new_id, usage_dict
 from jaju.backends.base import Backend
 from jaju.guards import injection
+from jaju.tools.model import ToolContext
 from jaju.tools.pii import ToolPii
 from jaju.tools.policy import ToolPolicy
 from jaju.tools.registry import ToolError, ToolRegistry
@@ -53,6 +54,7 @@ class ToolLoop:
 
     def offer(self) -> list[ToolDef]:
         defs = []
+        caller = ToolContext(self.use.tenant, self.use.actor)
         for tool in self.use.registry.visible(self.use.policy):
             if tool.unavailable:
                 continue
@@ -61,7 +63,8 @@ class ToolLoop:
                 wire = wire[:60] + f"_{len(self.wire)}"
             self.wire[wire] = tool.name
             defs.append(ToolDef.model_validate({"type": "function", "function": {
-                "name": wire, "description": tool.description, "parameters": tool.parameters}}))
+                "name": wire, "description": tool.description,
+                "parameters": tool.parameters_for(caller)}}))
         return defs
 
     def _round(self, request: ChatRequest, messages: list[Message], tools: list[ToolDef],

@@ -43,10 +43,11 @@ async def _hub(config: Path | None, home: Path | None, wait: float) -> AsyncIter
         state.store.close()
 
 
-def _card(tool: Any) -> dict[str, Any]:
+def _card(tool: Any, tenant: str | None = None) -> dict[str, Any]:
     from jaju.api.admin import _tool_card
+    from jaju.tools.model import ToolContext
 
-    return _tool_card(tool)
+    return _tool_card(tool, ToolContext(tenant, f"cli:{tenant}") if tenant else None)
 
 
 @app.command("list")
@@ -62,7 +63,7 @@ def list_(
 
     async def run() -> list[dict[str, Any]]:
         async with _hub(config, home, wait) as state:
-            return [_card(t) for t in
+            return [_card(t, tenant) for t in
                     state.hub.registry.visible(policy_for(state.settings, tenant))]
 
     tools = asyncio.run(run())

@@ -19,5 +19,15 @@ def register_tools(register: Callable[..., None], state: Any) -> None:
         index = state.knowledge
         return [h.to_dict() for h in index.search(index.get(tenant, kb), query, max(1, min(k, 20)))]
 
-    register(from_function(search, permissions=Permissions(knowledge=("*",))),
-             namespace="knowledge")
+    tool = from_function(search, permissions=Permissions(knowledge=("*",)))
+
+    def for_caller(context: ToolContext) -> dict[str, Any]:
+        names = sorted({kb.name for kb in state.knowledge.bases(context.tenant)})
+        if not names:
+            return tool.parameters
+        kb = {**tool.parameters["properties"]["kb"], "enum": names,
+              "description": "knowledge base to search"}
+        return {**tool.parameters, "properties": {**tool.parameters["properties"], "kb": kb}}
+
+    tool.specialise = for_caller
+    register(tool, namespace="knowledge")

@@ -16,6 +16,7 @@ from mcp.server.lowlevel import Server
 
 from jaju import __version__
 from jaju.guards.actions import PiiPolicy
+from jaju.tools.model import ToolContext
 from jaju.tools.pii import ToolPii
 from jaju.tools.policy import policy_for
 from jaju.tools.registry import ToolError
@@ -28,14 +29,16 @@ def build_server(state: Any, who: Who) -> Server[Any]:
     settings, registry = state.settings, state.hub.registry
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        tenant, _ = who(ctx)
+        tenant, actor = who(ctx)
+        caller = ToolContext(tenant, actor)
         tools = []
         for tool in registry.visible(policy_for(settings, tenant)):
             if tool.unavailable:
                 continue
             read = tool.permissions.effect == "read"
             tools.append(types.Tool(
-                name=tool.name, description=tool.description, input_schema=tool.parameters,
+                name=tool.name, description=tool.description,
+                input_schema=tool.parameters_for(caller),
                 annotations=types.ToolAnnotations(read_only_hint=read, destructive_hint=not read)))
         return types.ListToolsResult(tools=tools)
 

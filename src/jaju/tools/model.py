@@ -45,6 +45,17 @@ class Tool:
     """The plugin, MCP server or OpenAPI service the tool comes from."""
     unavailable: str | None = None
     """Why the tool cannot run right now (its MCP server is down), or None."""
+    specialise: Callable[[ToolContext], dict[str, Any]] | None = None
+    """Parameters as one caller sees them (e.g. `kb` limited to the tenant's knowledge
+    bases), so a model — under a grammar, on llamacpp — can only pick valid values."""
+
+    def parameters_for(self, context: ToolContext) -> dict[str, Any]:
+        if self.specialise is None:
+            return self.parameters
+        try:
+            return self.specialise(context)
+        except Exception:  # a plugin's hook must not break the listing
+            return self.parameters
 
     def openai_schema(self) -> dict[str, Any]:
         return {"type": "function", "function": {
