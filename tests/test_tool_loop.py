@@ -112,6 +112,26 @@ def test_injected_document_cannot_call_disabled_or_unconfirmed_tools(make_client
     assert {a["target"] for a in refused} >= {"delete_all", "m.order"}
 
 
+def test_client_tools_mean_plain_gateway_mode(make_client, tmp_path, upstream):
+    """A client that brings its own tools gets the model's tool_calls back untouched; the
+    assistant runs nothing, not even a tool of the same name it has."""
+    url, _ = upstream
+    log = tmp_path / "mcp.jsonl"
+    client = make_client({
+        "backends": {"up": {"type": "openai", "url": url, "model": "t"}},
+        "mcp_servers": {"m": mcp(log)},
+        "assistants": {"clerk": {"backend": "up", "tools": ["m.*"]}}})
+    mine = {"type": "function", "function": {"name": "m_add", "parameters": {"type": "object"}}}
+    body = client.post("/v1/chat/completions", json={
+        "model": "clerk", "tools": [mine],
+        "messages": [{"role": "user", "content": 'CALL m_add {"a": 1, "b": 2}'}]}).json()
+    choice = body["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and "tool_runs" not in body
+    assert choice["message"]["tool_calls"][0]["function"] == {
+        "name": "m_add", "arguments": '{"a": 1, "b": 2}'}
+    assert records(log) == []
+
+
 def test_pii_stays_pseudonymised_between_model_and_tools(make_client, tmp_path, upstream):
     url, record = upstream
     plain_log, trusted_log = tmp_path / "plain.jsonl", tmp_path / "trusted.jsonl"

@@ -41,6 +41,12 @@ def huge() -> str:
 
 
 @tool()
+def odd() -> object:
+    """Returns something JSON cannot carry."""
+    return {"when": object()}
+
+
+@tool()
 async def slow() -> str:
     """Never finishes in time."""
     await asyncio.sleep(10)
@@ -61,7 +67,7 @@ def test_schema_from_signature_and_docstring():
 def registry(tmp_path):
     store = Store(tmp_path / "jaju.db")
     reg = ToolRegistry(store)
-    for t in (weather, delete_all, broken, huge, slow):
+    for t in (weather, delete_all, broken, huge, slow, odd):
         reg.add(t, namespace="demo")
     yield reg, tmp_path / "jaju.db"
     store.close()
@@ -93,7 +99,7 @@ def test_policy(registry):
     assert e.value.code == "confirmation_required"
     assert call(reg, "demo.delete_all", {"folder": "/tmp/x"}, confirmed=True) == "deleted /tmp/x"
     for name, code in [("demo.broken", "tool_failed"), ("demo.huge", "result_too_large"),
-                       ("demo.slow", "timeout")]:
+                       ("demo.slow", "timeout"), ("demo.odd", "invalid_result")]:
         with pytest.raises(ToolError) as e:
             call(reg, name, {})
         assert e.value.code == code
@@ -101,7 +107,7 @@ def test_policy(registry):
         "SELECT target, outcome FROM audit WHERE action='tool.call' ORDER BY seq").fetchall()
     assert rows[0] == ("demo.weather", "ok")
     assert ("demo.delete_all", "refused") in rows and ("demo.broken", "error") in rows
-    assert len(rows) == 10  # every call and every refusal
+    assert len(rows) == 11  # every call and every refusal
 
 
 def test_cli_tools_and_knowledge_search(tmp_path):
