@@ -302,14 +302,18 @@ class KnowledgeIndex:
             raise InvalidRequest("검색어가 비어 있습니다 / query is empty", param="query")
         k = max(1, min(k, 100))
         morph = self.analyzer.morphemes(query)
+        expanded = ""
         if kb.synonyms:
-            morph += synonyms.expand(self.analyzer.morphemes(query, keep_stopwords=True),
-                                     kb.synonyms)
+            added = synonyms.expand(self.analyzer.morphemes(query, keep_stopwords=True),
+                                    kb.synonyms)
+            morph += added
+            expanded = " ".join(dict.fromkeys(added))
         found: dict[str, dict[int, float]] = {}
         if "morph" in signals:
             found["morph"] = self._bm25(kb, "morph", fts_query(morph))
-        if "gram" in signals:
-            found["gram"] = self._bm25(kb, "gram", fts_query(bigrams(query)))
+        if "gram" in signals:  # the formal terms too, or this signal would see only the
+            # everyday words and pull towards the wrong articles
+            found["gram"] = self._bm25(kb, "gram", fts_query(bigrams(f"{query} {expanded}")))
         if "dense" in signals and kb.embedder and (morph or bigrams(query)):
             found["dense"] = self._dense(kb, query)
         fused: dict[int, float] = {}
