@@ -289,10 +289,13 @@ enabled = ["knowledge.*"]
 
 
 def test_python_plugin_installed_through_its_entry_point(tmp_path):
+    import shutil
+
+    source = shutil.copytree(TESTS.parent / "examples" / "jaju-hello", tmp_path / "src",
+                             ignore=shutil.ignore_patterns("build", "*.egg-info"))
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", "--target", str(target),
-                    str(TESTS.parent / "examples" / "jaju-hello")], check=True)
+                    "--no-build-isolation", "--target", str(target), str(source)], check=True)
     env = {**os.environ, "PYTHONPATH": str(target), "JAJU_HOME": str(tmp_path / "home")}
 
     def jaju(*args: str) -> subprocess.CompletedProcess[str]:
