@@ -11,56 +11,38 @@ import sys
 
 import uvicorn
 
+from upstream_kit import chunk, event, health, read_body, send_json, start_sse
+
 RECORD = sys.argv[2] if len(sys.argv) > 2 else "/dev/null"
 
 
-def _chunk(delta: dict, finish: str | None = None) -> bytes:
-    data = {"id": "echo", "object": "chat.completion.chunk", "created": 0, "model": "echo",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
-
-
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-    if scope["type"] != "http":
+    if scope["type"] != "http" or await health(scope, send):
         return
-    body, more = b"", True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    if scope["path"].endswith("/health"):
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-        return
-    request = json.loads(body)
+    request = json.loads(await read_body(receive))
     with open(RECORD, "a", encoding="utf-8") as f:
         f.write(json.dumps(request, ensure_ascii=False) + "\n")
     last = next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")
     answer = f"들은 내용: {last}"
     if not request.get("stream"):
-        payload = json.dumps({
+        await send_json(send, {
             "id": "echo", "object": "chat.completion", "created": 0, "model": "echo",
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": answer}}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
-        }, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": payload})
+        })
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/event-stream")]})
+    await start_sse(send)
     await send({"type": "http.response.body", "more_body": True,
-                "body": _chunk({"role": "assistant", "content": ""})})
+                "body": chunk({"role": "assistant", "content": ""}, model="echo")})
     for i in range(0, len(answer), 3):
         await send({"type": "http.response.body", "more_body": True,
-                    "body": _chunk({"content": answer[i:i + 3]})})
+                    "body": chunk({"content": answer[i:i + 3]}, model="echo")})
     usage = {"id": "echo", "object": "chat.completion.chunk", "created": 0, "model": "echo",
              "choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 5,
                                       "total_tokens": 10}}
     await send({"type": "http.response.body",
-                "body": _chunk({}, "stop") + b"data: " + json.dumps(usage).encode() + b"\n\n"
-                + b"data: [DONE]\n\n"})
+                "body": chunk({}, "stop", model="echo") + event(usage) + b"data: [DONE]\n\n"})
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ import sys
 
 import uvicorn
 
+from upstream_kit import health, start_sse
+
 
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-    if scope["type"] != "http":
+    if scope["type"] != "http" or await health(scope, send):
         return
-    if scope["path"].endswith("/health"):
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-        return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/event-stream")]})
+    await start_sse(send)
     chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
              "choices": [{"index": 0, "delta": {"content": "첫 조각"}, "finish_reason": None}]}
     await send({"type": "http.response.body", "more_body": True,

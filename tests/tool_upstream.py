@@ -16,6 +16,8 @@ import sys
 
 import uvicorn
 
+from upstream_kit import chunk, event, health, read_body, send_json, start_sse
+
 RECORD = sys.argv[2] if len(sys.argv) > 2 else "/dev/null"
 
 
@@ -39,25 +41,10 @@ def decide(request: dict) -> tuple[list[dict], str]:
              "function": {"name": n, "arguments": a}} for i, (n, a) in enumerate(calls)], ""
 
 
-def _chunk(delta: dict, finish: str | None = None) -> bytes:
-    data = {"id": "t", "object": "chat.completion.chunk", "created": 0, "model": "t",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
-
-
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-    if scope["type"] != "http":
+    if scope["type"] != "http" or await health(scope, send):
         return
-    body, more = b"", True
-    while more:
-        message = await receive()
-        body += message.get("body", b"")
-        more = message.get("more_body", False)
-    if scope["path"].endswith("/health"):
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-        return
-    request = json.loads(body)
+    request = json.loads(await read_body(receive))
     with open(RECORD, "a", encoding="utf-8") as f:
         f.write(json.dumps(request, ensure_ascii=False) + "\n")
     calls, answer = decide(request)
@@ -66,31 +53,26 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         message = {"role": "assistant", "content": answer or None}
         if calls:
             message["tool_calls"] = calls
-        payload = json.dumps({
+        await send_json(send, {
             "id": "t", "object": "chat.completion", "created": 0, "model": "t",
             "choices": [{"index": 0, "message": message,
                          "finish_reason": "tool_calls" if calls else "stop"}],
-            "usage": usage}, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": payload})
+            "usage": usage})
         return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/event-stream")]})
-    parts = [_chunk({"role": "assistant", "content": ""})]
+    await start_sse(send)
+    parts = [chunk({"role": "assistant", "content": ""})]
     for i, call in enumerate(calls):
         args = call["function"]["arguments"]
         half = len(args) // 2
-        parts.append(_chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
-                                             "function": {"name": call["function"]["name"],
-                                                          "arguments": args[:half]}}]}))
-        parts.append(_chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]}))
+        parts.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                            "function": {"name": call["function"]["name"],
+                                                         "arguments": args[:half]}}]}))
+        parts.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]}))
     for i in range(0, len(answer), 4):
-        parts.append(_chunk({"content": answer[i:i + 4]}))
-    parts.append(_chunk({}, "tool_calls" if calls else "stop"))
-    tail = {"id": "t", "object": "chat.completion.chunk", "created": 0, "model": "t",
-            "choices": [], "usage": usage}
-    parts.append(b"data: " + json.dumps(tail).encode() + b"\n\n" + b"data: [DONE]\n\n")
+        parts.append(chunk({"content": answer[i:i + 4]}))
+    parts.append(chunk({}, "tool_calls" if calls else "stop"))
+    parts.append(event({"id": "t", "object": "chat.completion.chunk", "created": 0, "model": "t",
+                        "choices": [], "usage": usage}) + b"data: [DONE]\n\n")
     for i, part in enumerate(parts):
         await send({"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1})
 

@@ -156,6 +156,17 @@ class ToolSourceSettings(_Section):
     """Allow loopback, private and link-local addresses (e.g. a service on this machine)."""
     timeout: float = Field(30.0, gt=0)
 
+    def effect_of(self, tool: str, writes: bool) -> Literal["read", "write"]:
+        """The operator's lists first, then `effect`, then what the source says (`writes`:
+        an MCP destructive hint, or an HTTP method other than GET)."""
+        import fnmatch
+
+        if any(fnmatch.fnmatchcase(tool, p) for p in self.write_tools):
+            return "write"
+        if any(fnmatch.fnmatchcase(tool, p) for p in self.read_tools):
+            return "read"
+        return "write" if self.effect == "write" or writes else "read"
+
 
 class McpServerSettings(ToolSourceSettings):
     """`[mcp_servers.NAME]`, as Claude Desktop's `mcpServers`: `command` (+ `args`, `env`) for

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jaju.api.auth import authenticate, get_state, require_admin
 from jaju.api.openai import _parse
 from jaju.errors import InvalidRequest, NotFound
+from jaju.tools.hub import CorePlugin
 from jaju.tools.model import ToolContext
 from jaju.tools.policy import policy_for
 from jaju.tools.registry import ToolError
@@ -97,9 +98,10 @@ async def switch_plugin(name: str, action: str, request: Request) -> dict[str, A
     caller = require_admin(request)
     if action not in ("enable", "disable"):
         raise NotFound(f"unknown action {action!r}; use enable or disable")
-    info = _plugin(request, name)
-    if info.kind == "builtin" and not info.tools:
-        raise InvalidRequest(f"'{name}'은(는) 핵심 플러그인이라 끌 수 없습니다 / '{name}' is a core "
-                             "plugin and cannot be switched", code="core_plugin")
-    get_state(request).store.set_plugin_enabled(name, action == "enable", caller.actor)
-    return dict(_plugin(request, name).to_dict())
+    try:
+        info = get_state(request).hub.switch(name, action == "enable", caller.actor)
+    except CorePlugin as e:
+        raise InvalidRequest(str(e), code="core_plugin") from e
+    if info is None:
+        raise NotFound(f"플러그인 '{name}'이(가) 없습니다 / no plugin named '{name}'")
+    return dict(info.to_dict())

@@ -142,7 +142,7 @@ async def chat_completions(request: Request) -> Response:
             await asyncio.to_thread(content.inbound, body)
         if gate is not None:
             body = gate.inbound(body)
-        tools = _tool_use(call, body, gate)
+        tools = _tool_use(call, body, gate) if assistant.tools else None
         if body.stream:
             chunks = assistant.stream(body, call.caller.tenant, tools)
             if gate is not None:

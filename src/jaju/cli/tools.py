@@ -154,18 +154,18 @@ def plugins_show(
 
 
 def _switch(name: str, enabled: bool, config: Path | None, home: Path | None) -> None:
+    from jaju.tools.hub import CorePlugin
+
     async def run() -> Any:
         async with _hub(config, home, 0.0) as state:
-            info = state.hub.plugin(name)
-            if info is not None and not (info.kind == "builtin" and not info.tools):
-                state.store.set_plugin_enabled(name, enabled, "cli")
-            return info
+            return state.hub.switch(name, enabled, "cli")
 
-    info = asyncio.run(run())
+    try:
+        info = asyncio.run(run())
+    except CorePlugin as e:
+        fail(str(e), code=1)
     if info is None:
         fail(f"플러그인 '{name}'이(가) 없습니다 / no plugin named '{name}'", code=1)
-    if info.kind == "builtin" and not info.tools:
-        fail(f"'{name}'은(는) 핵심 플러그인이라 끌 수 없습니다 / '{name}' is a core plugin", code=1)
     word = "enabled / 켰습니다" if enabled else "disabled / 껐습니다"
     err.print(f"{name}: {word}. A running server applies this to the next call"
               + ("; a Python plugin is (un)loaded at its next start." if info.kind == "python"

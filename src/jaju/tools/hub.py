@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from jaju.store import Store
 
 
+class CorePlugin(Exception):
+    """A core plugin cannot be switched off."""
+
+
 @dataclass
 class PluginInfo:
     name: str
@@ -96,11 +100,10 @@ class ToolHub:
             if plugin is None:
                 continue
             kind = "builtin" if name in DEFAULT_PLUGINS else "python"
-            dist = self.pm.get_plugin(name)
             version = __version__ if kind == "builtin" else ""
             if name in entry_points and entry_points[name].dist is not None:
                 version = entry_points[name].dist.version  # type: ignore[union-attr]
-            found.append(PluginInfo(name, kind, version, (getattr(dist, "__doc__", "") or "")
+            found.append(PluginInfo(name, kind, version, (getattr(plugin, "__doc__", "") or "")
                                     .strip().split("\n")[0], name not in off,
                                     tools=sorted(tools.get(name, []))))
         for name, ep in entry_points.items():
@@ -129,3 +132,16 @@ class ToolHub:
 
     def plugin(self, name: str) -> PluginInfo | None:
         return next((p for p in self.plugins() if p.name == name), None)
+
+    def switch(self, name: str, enabled: bool, actor: str) -> PluginInfo | None:
+        """Enable or disable a plugin (kept in the store, audited); None if there is no such
+        plugin. Core plugins (backends, parsers, guards: builtin without tools) refuse."""
+        info = self.plugin(name)
+        if info is None:
+            return None
+        if info.kind == "builtin" and not info.tools:
+            raise CorePlugin(f"'{name}'은(는) 핵심 플러그인이라 끌 수 없습니다 / '{name}' is a "
+                             "core plugin and cannot be switched")
+        assert self.store is not None
+        self.store.set_plugin_enabled(name, enabled, actor)
+        return self.plugin(name)

@@ -12,7 +12,6 @@ annotations can only make a tool stricter (`destructive_hint` -> write), never l
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 import os
 import shutil
@@ -56,6 +55,12 @@ def _describe(e: BaseException) -> str:
     if isinstance(e, BaseExceptionGroup):
         return "; ".join(_describe(x) for x in e.exceptions)
     return f"{type(e).__name__}: {e}"
+
+
+def _destructive(annotations: Any) -> bool:
+    """A server's own hint can only make a tool stricter, never looser."""
+    return annotations is not None and getattr(annotations, "destructive_hint", None) is True \
+        and getattr(annotations, "read_only_hint", None) is not True
 
 
 def _text(result: Any) -> str:
@@ -196,25 +201,13 @@ class McpServer:
 
     # --- tools ----------------------------------------------------------------------------------
 
-    def _effect(self, tool: str, annotations: Any) -> str:
-        if any(fnmatch.fnmatchcase(tool, p) for p in self.conf.write_tools):
-            return "write"
-        if any(fnmatch.fnmatchcase(tool, p) for p in self.conf.read_tools):
-            return "read"
-        if self.conf.effect == "write":
-            return "write"
-        if annotations is not None and getattr(annotations, "destructive_hint", None) is True \
-                and getattr(annotations, "read_only_hint", None) is not True:
-            return "write"
-        return "read"
-
     def _register(self, listed: list[Any]) -> None:
         self.registry.remove_source(self.name)
         for t in listed:
             permissions = Permissions(
                 network=tuple(self.conf.network), knowledge=tuple(self.conf.knowledge),
                 pii=self.conf.pii,
-                effect=self._effect(t.name, t.annotations))  # type: ignore[arg-type]
+                effect=self.conf.effect_of(t.name, _destructive(t.annotations)))
             self.registry.add(Tool(name=f"{self.name}.{t.name}", description=t.description or "",
                                    parameters=t.input_schema, run=self._runner(t.name),
                                    permissions=permissions, source=self.name))

@@ -11,7 +11,6 @@ taken from the environment variable the config names. GET operations read; the o
 from __future__ import annotations
 
 import base64
-import fnmatch
 import json
 import os
 import re
@@ -107,15 +106,6 @@ class OpenApiService:
             await self._client.aclose()
             self._client = None
 
-    def _effect(self, tool: str, method: str) -> str:
-        if any(fnmatch.fnmatchcase(tool, p) for p in self.conf.write_tools):
-            return "write"
-        if any(fnmatch.fnmatchcase(tool, p) for p in self.conf.read_tools):
-            return "read"
-        if self.conf.effect == "write":
-            return "write"
-        return "read" if method in READ_METHODS else "write"
-
     def tools(self) -> list[Tool]:
         found = []
         for path, item in (self.spec.get("paths") or {}).items():
@@ -163,7 +153,7 @@ class OpenApiService:
         description = op.get("description") or op.get("summary") or f"{method.upper()} {path}"
         permissions = Permissions(network=self.egress.hosts, pii=self.conf.pii,
                                   knowledge=tuple(self.conf.knowledge),
-                                  effect=self._effect(name, method))  # type: ignore[arg-type]
+                                  effect=self.conf.effect_of(name, method not in READ_METHODS))
 
         async def run(**arguments: Any) -> Any:
             return await self._call(method, path, where, arguments)
