@@ -77,7 +77,24 @@ def test_everyday_words_reach_formal_articles(statutes_db):
     kb = index.get("anyone", "statutes")
     hits = index.search(kb, "사장이 직원을 때리면 처벌받나요?", 5)
     assert ("근로기준법", "제8조") in [(h.source["title"], h.source["article"]) for h in hits]
+    # one-syllable verbs are dictionary entries too: 줍다 → 점유이탈물, 깎다 → 감급
+    hits = index.search(kb, "길에서 주운 지갑을 그냥 가지면 죄가 되나요?", 5)
+    assert ("형법", "제360조") in [(h.source["title"], h.source["article"]) for h in hits]
+    hits = index.search(kb, "지각했다고 월급을 반이나 깎았어요", 5)
+    assert ("근로기준법", "제95조") in [(h.source["title"], h.source["article"]) for h in hits]
     index.close()
+
+
+def test_synonym_dictionary_keys(analyzer, tmp_path):
+    from jaju.knowledge import synonyms
+
+    path = tmp_path / "words.tsv"
+    path.write_text("# comment\n깎다\t감급\n안 주다\t미지급\n월급\t임금\n", encoding="utf-8")
+    mapping = synonyms.load(str(path), analyzer)
+    assert mapping["깎"] == ["감급"]  # a one-syllable verb stem is a key
+    assert "안 주" in mapping and "주" not in mapping  # a phrase never shrinks to one syllable
+    added = synonyms.expand(analyzer.morphemes("월급날에 깎았어요", keep_stopwords=True), mapping)
+    assert sorted(added) == ["감급", "임금"]  # "월급날" contains "월급"
 
 
 def test_reingest_is_idempotent_and_changes_replace(index, tmp_path, parser_table):

@@ -45,7 +45,7 @@ def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
         if " " not in words.strip() and words.strip().endswith("다"):
             keys.add(words.strip()[:-1])  # a verb in dictionary form: its stem
         for key in keys - {""}:
-            if len(key) == 1 and key != words.strip():
+            if len(key) == 1 and " " in words.strip():
                 continue  # a phrase that shrank to one syllable would match far too much
             mapping.setdefault(key, [])
             mapping[key] += [v for v in dict.fromkeys(values) if v not in mapping[key]]
