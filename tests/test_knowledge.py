@@ -364,3 +364,8 @@ def test_search_filters(make_client, statutes_db):
     r = client.post("/v1/knowledge/statutes/search", json={"query": "폭행",
                                                            "filters": {"color": "red"}})
     assert r.status_code == 422
+
+
+def test_middle_dot_separates_words(analyzer):
+    # "수집ㆍ이용" in statute titles: two words, not a third made of a stray vowel
+    assert analyzer.morphemes("개인정보의 수집ㆍ이용") == ["개인", "정보", "수집", "이용"]

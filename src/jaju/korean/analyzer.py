@@ -25,8 +25,10 @@ KIWI_SPAN = 400
 
 
 def normalize(text: str) -> str:
-    """NFC, and compatibility forms folded for search (full-width letters, circled numbers)."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """NFC, and compatibility forms folded for search (full-width letters, circled numbers).
+    The Korean middle dot of statute titles ("수집ㆍ이용") is the letter U+318D, which NFKC
+    would turn into a conjoining vowel that Kiwi reads as a word: it becomes punctuation."""
+    return unicodedata.normalize("NFKC", text.replace("\u318d", "\u00b7")).lower()
 
 
 @dataclass(frozen=True)
