@@ -135,7 +135,8 @@ def everyday(work: Path, analyzer: Analyzer, signals_list: list[tuple[str, ...]]
     sets = {"dev": _cases("everyday_statutes.jsonl"),
             "held-out": _cases("everyday_statutes_heldout.jsonl"),
             "fresh": _cases("everyday_statutes_fresh.jsonl"),
-            "fresh-2": _cases("everyday_statutes_fresh2.jsonl")}
+            "fresh-2": _cases("everyday_statutes_fresh2.jsonl"),
+            "fresh-3": _cases("everyday_statutes_fresh3.jsonl")}
     index = KnowledgeIndex(work / "statutes.db", analyzer)
     kb = index.create("bench", "statutes")
     ingest(index, kb, sorted((ROOT / "data" / "statutes").glob("*.md")),
@@ -145,8 +146,9 @@ def everyday(work: Path, analyzer: Analyzer, signals_list: list[tuple[str, ...]]
     plain = kb
     with_synonyms = index.set_synonyms(kb, synonym_dicts.load("everyday-legal", analyzer))
     rows = ["| signals | synonyms | dev R@5 | dev MRR@10 | held-out R@5 | held-out MRR@10 | "
-            "fresh R@5 | fresh MRR@10 | fresh-2 R@5 | fresh-2 MRR@10 | all R@5 | all MRR@10 |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "fresh R@5 | fresh MRR@10 | fresh-2 R@5 | fresh-2 MRR@10 | fresh-3 R@5 | "
+            "fresh-3 MRR@10 | all R@5 | all MRR@10 |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     variants = [(s, with_synonyms, "everyday-legal") for s in signals_list]
     variants.insert(0, (signals_list[0], plain, "none"))
     for signals, base, label in variants:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jaju.errors import ConfigError
-from jaju.korean.analyzer import Analyzer
+from jaju.korean.analyzer import Analyzer, normalize
 
 HERE = Path(__file__).parent
 
@@ -39,7 +39,7 @@ def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
             if not term:
                 continue
             if " " not in term:  # a single formal word: keep it whole, as documents spell it
-                values.append(term.lower())
+                values.append(normalize(term))
             values += analyzer.morphemes(term)
         keys = {" ".join(analyzer.morphemes(words, keep_stopwords=True))}
         if " " not in words.strip() and words.strip().endswith("다"):
