@@ -89,10 +89,12 @@ def test_synonym_dictionary_keys(analyzer, tmp_path):
     from jaju.knowledge import synonyms
 
     path = tmp_path / "words.tsv"
-    path.write_text("# comment\n깎다\t감급\n안 주다\t미지급\n월급\t임금\n", encoding="utf-8")
+    path.write_text("# comment\n깎다\t감급\n안 주다\t미지급\n월급\t임금\n해도 된다\t승낙\n",
+                    encoding="utf-8")
     mapping = synonyms.load(str(path), analyzer)
     assert mapping["깎"] == ["감급"]  # a one-syllable verb stem is a key
     assert "안 주" in mapping and "주" not in mapping  # a phrase never shrinks to one syllable
+    assert "하 되" not in mapping  # nor to stopwords only, which every question has
     added = synonyms.expand(analyzer.morphemes("월급날에 깎았어요", keep_stopwords=True), mapping)
     assert sorted(added) == ["감급", "임금"]  # "월급날" contains "월급"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jaju.errors import ConfigError
-from jaju.korean.analyzer import Analyzer, normalize
+from jaju.korean.analyzer import STOP_MORPHS, Analyzer, normalize
 
 HERE = Path(__file__).parent
 
@@ -47,6 +47,8 @@ def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
         for key in keys - {""}:
             if len(key) == 1 and " " in words.strip():
                 continue  # a phrase that shrank to one syllable would match far too much
+            if all(part in STOP_MORPHS for part in key.split(" ")):
+                continue  # "해도 된다" is only 하 + 되: it would match every question
             mapping.setdefault(key, [])
             mapping[key] += [v for v in dict.fromkeys(values) if v not in mapping[key]]
     return mapping
