@@ -140,7 +140,7 @@ EVERYDAY_SETS = [
     ("fresh", "everyday_statutes_fresh.jsonl", "session 3, before pass 3; blind 0.733 / 0.717"),
     ("fresh-2", "everyday_statutes_fresh2.jsonl", "after pass 3, before 4; blind 0.567 / 0.650"),
     ("fresh-3", "everyday_statutes_fresh3.jsonl", "after pass 4, before 5; blind 0.724 / 0.759"),
-    ("fresh-4", "everyday_statutes_fresh4.jsonl", "after pass 5; blind: this run"),
+    ("fresh-4", "everyday_statutes_fresh4.jsonl", "after pass 5, before 6; blind 0.647 / 0.627"),
 ]
 EVERYDAY_MODES = [  # (column, signals, with the dictionary)
     ("lexical, no dictionary", ("morph", "gram"), False),
