@@ -13,6 +13,7 @@ from jaju.errors import ConfigError
 from jaju.korean.analyzer import STOP_MORPHS, Analyzer, normalize
 
 HERE = Path(__file__).parent
+MAX_KEY_PARTS = 8  # longer phrases are not looked for in a query
 
 
 def available() -> list[str]:
@@ -56,16 +57,20 @@ def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
 
 def expand(morphemes: list[str], mapping: dict[str, list[str]]) -> list[str]:
     """Formal-term morphemes for every dictionary phrase found (contiguously) in `morphemes`
-    (the query's morphemes with stopwords kept, as the keys were analysed)."""
+    (the query's morphemes with stopwords kept, as the keys were analysed).
+
+    Looks up the query's own runs of morphemes, so the cost follows the query, not the size
+    of the dictionary (it runs on every search of a knowledge base with one)."""
     if not mapping:
         return []
-    added: list[str] = []
-    n = len(morphemes)
-    for key, values in mapping.items():
-        parts = key.split(" ")
-        size = len(parts)
-        if any(morphemes[i:i + size] == parts for i in range(n - size + 1)):
-            added += values
-        elif size == 1 and len(key) >= 2 and any(m.startswith(key) for m in morphemes):
-            added += values  # a compound noun: "월급날" contains "월급"
-    return added
+    longest = min(len(morphemes), MAX_KEY_PARTS)
+    found: dict[str, None] = {}
+    for i, first in enumerate(morphemes):
+        for size in range(1, longest + 1):
+            key = " ".join(morphemes[i:i + size])
+            if key in mapping:
+                found[key] = None
+        for end in range(2, len(first)):  # a compound noun: "월급날" contains "월급"
+            if first[:end] in mapping:
+                found[first[:end]] = None
+    return [term for key in found for term in mapping[key]]
