@@ -6,12 +6,11 @@ Run: python echo_upstream.py PORT RECORD_FILE"""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import uvicorn
 
-from upstream_kit import chunk, event, health, read_body, send_json, start_sse
+from upstream_kit import chunk, event, health, read_request, send_json, start_sse
 
 RECORD = sys.argv[2] if len(sys.argv) > 2 else "/dev/null"
 
@@ -19,9 +18,7 @@ RECORD = sys.argv[2] if len(sys.argv) > 2 else "/dev/null"
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
     if scope["type"] != "http" or await health(scope, send):
         return
-    request = json.loads(await read_body(receive))
-    with open(RECORD, "a", encoding="utf-8") as f:
-        f.write(json.dumps(request, ensure_ascii=False) + "\n")
+    request = await read_request(receive, RECORD)
     last = next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")
     answer = f"들은 내용: {last}"
     if not request.get("stream"):

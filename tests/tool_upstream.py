@@ -10,13 +10,12 @@ Run: python tool_upstream.py PORT RECORD_FILE"""
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 
 import uvicorn
 
-from upstream_kit import chunk, event, health, read_body, send_json, start_sse
+from upstream_kit import chunk, event, health, read_request, send_json, start_sse
 
 RECORD = sys.argv[2] if len(sys.argv) > 2 else "/dev/null"
 
@@ -44,9 +43,7 @@ def decide(request: dict) -> tuple[list[dict], str]:
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
     if scope["type"] != "http" or await health(scope, send):
         return
-    request = json.loads(await read_body(receive))
-    with open(RECORD, "a", encoding="utf-8") as f:
-        f.write(json.dumps(request, ensure_ascii=False) + "\n")
+    request = await read_request(receive, RECORD)
     calls, answer = decide(request)
     usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
     if not request.get("stream"):

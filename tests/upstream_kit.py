@@ -16,6 +16,14 @@ async def read_body(receive: Any) -> bytes:
     return body
 
 
+async def read_request(receive: Any, record: str) -> dict[str, Any]:
+    """The JSON request, appended as one line to the `record` file for the test to inspect."""
+    request: dict[str, Any] = json.loads(await read_body(receive))
+    with open(record, "a", encoding="utf-8") as f:
+        f.write(json.dumps(request, ensure_ascii=False) + "\n")
+    return request
+
+
 async def health(scope: Any, send: Any) -> bool:
     """Answer /health with 200 ok; False for any other path."""
     if not scope["path"].endswith("/health"):
