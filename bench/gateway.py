@@ -109,6 +109,17 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
         wait_http(f"http://127.0.0.1:{jport}/health", jaju)
         # both gateways authenticate every request with a key
         targets = {"direct": (direct, "none"), "jaju": (f"http://127.0.0.1:{jport}/v1", jkey)}
+        if args.compare_src:  # the same benchmark on another checkout's code, in this run
+            benv = {**os.environ, "JAJU_HOME": str(work / "home-before"),
+                    "PYTHONPATH": str(Path(args.compare_src) / "src")}
+            bkey = subprocess.run([JAJU, "keys", "create", "--tenant", "bench"], env=benv,
+                                  capture_output=True, text=True, check=True).stdout.strip()
+            bport = free_port()
+            before = subprocess.Popen([JAJU, "serve", "--config", str(cfg), "--port",
+                                       str(bport), "--log-level", "warning"], env=benv)
+            procs.append(before)
+            wait_http(f"http://127.0.0.1:{bport}/health", before)
+            targets["jaju-before"] = (f"http://127.0.0.1:{bport}/v1", bkey)
 
         if not args.skip_litellm:
             exe = ensure_litellm()
@@ -246,6 +257,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--compare-src", help="also run jaju from this checkout (e.g. the commit "
+                    "before a change), as the path jaju-before")
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--skip-llamacpp", action="store_true")
     ap.add_argument("--tokens", type=int, default=256)

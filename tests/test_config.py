@@ -54,7 +54,7 @@ temperature = 0.1
 
 @pytest.mark.parametrize("text, fragment", [
     ("[server]\nport = 'eighty'", "server.port"),
-    ("[backends.x]\ntype = 'gpt'", "backends.x"),
+    ("[backends.x]\ntype = 'llamacpp'", "backends.x.path"),
     ("[assistants.a]\nbackend = 'missing'", "not defined"),
     ("[server]\nprot = 1", "server.prot"),
     ("[server", "invalid TOML"),

@@ -111,7 +111,10 @@ def test_keys_and_limits_live(server):
     usage = run_jaju("usage", "--json", home=server.home)
     rows = json.loads(usage.stdout)
     acme = [r for r in rows if r["tenant"] == "acme"]
-    assert acme[0]["requests"] == 2 and acme[0]["model"] == "extractive"
+    answered = next(r for r in acme if r["model"] == "extractive")
+    assert answered["requests"] == 2 and answered["errors"] == 0
+    refused = [r for r in acme if r["model"] == "-"]  # the 429, counted before parsing
+    assert refused and refused[0]["requests"] == 1 and refused[0]["errors"] == 1
 
 
 def test_client_disconnect_mid_stream_is_recorded(server):

@@ -17,14 +17,16 @@ from typing import Any
 
 import pytest
 
+from jaju.caller import Caller
 from jaju.config import Settings
-from jaju.guards.actions import PiiPolicy
+from jaju.guards.base import GuardChain, GuardContext
+from jaju.guards.builtin import PiiGuard
+from jaju.guards.pii import detect
 from jaju.state import AppState
 from jaju.tools import Permissions, ToolError, tool
 from jaju.tools.egress import Egress, EgressRefused, egress_transport
 from jaju.tools.mcp import network_sandbox
 from jaju.tools.model import ToolContext
-from jaju.tools.pii import ToolPii
 from jaju.tools.policy import policy_for
 
 from conftest import free_port, start_script
@@ -55,7 +57,11 @@ async def hub(tmp_path: Path, config: dict[str, Any], wait: float = 20) -> Async
 
 async def call(state: AppState, name: str, args: Any, tenant: str = "local", **kw: Any) -> Any:
     return await state.hub.registry.call(name, args, policy=policy_for(state.settings, tenant),
-                                         tenant=tenant, actor=f"{tenant}/test", **kw)
+                                         caller=Caller(tenant, label=f"{tenant}/test"), **kw)
+
+
+def pii_guard(state: AppState, policy: dict[str, str]) -> PiiGuard:
+    return PiiGuard(policy, GuardContext(Caller("local"), "", state.gateway.audit(Caller("local"))))
 
 
 async def code_of(state: AppState, name: str, args: Any, **kw: Any) -> str:
@@ -136,7 +142,7 @@ async def test_python_tool_http_client_goes_through_egress():
     for url in ("http://127.0.0.1:9/", "http://169.254.169.254/latest/meta-data",
                 "http://undeclared.example.com/"):
         with pytest.raises(ToolError) as e:
-            await reg.call("web.fetch", {"url": url}, policy=ToolPolicy())
+            await reg.call("web.fetch", {"url": url}, policy=ToolPolicy(), caller=Caller("local"))
         assert "egress" in e.value.message and "refused" in e.value.message
 
 
@@ -343,22 +349,23 @@ async def test_pii_guard_on_tool_arguments_and_results(tmp_path):
     config = {"mcp_servers": {"plain": stdio_server(log),
                               "trusted": stdio_server(trusted_log, pii=True)}}
     async with hub(tmp_path, config) as state:
-        pii = ToolPii(PiiPolicy.from_mapping({"default": "pseudonymise"}))
-        placeholder = pii.vault.placeholder(__import__("jaju.guards.pii", fromlist=["x"])
-                                            .detect(f"주민번호 {RRN}")[0])
+        guard = pii_guard(state, {"default": "pseudonymise"})
+        pii = GuardChain([guard])
+        placeholder = guard.vault.placeholder(detect(f"주민번호 {RRN}")[0])
         # a tool without the pii permission never sees the real value ...
-        result = await call(state, "plain.echo", {"text": f"번호 {placeholder}"}, pii=pii)
+        result = await call(state, "plain.echo", {"text": f"번호 {placeholder}"}, guards=pii)
         assert calls_seen(log)[-1]["arguments"]["text"] == f"번호 {placeholder}"
-        raw = await call(state, "plain.echo", {"text": f"번호 {RRN}"}, pii=pii)
+        raw = await call(state, "plain.echo", {"text": f"번호 {RRN}"}, guards=pii)
         assert RRN not in json.dumps(calls_seen(log), ensure_ascii=False)
         assert RRN not in json.dumps(raw, ensure_ascii=False)
         # ... a trusted one gets it, and its result is pseudonymised on the way back
-        result = await call(state, "trusted.echo", {"text": f"번호 {placeholder}"}, pii=pii)
+        result = await call(state, "trusted.echo", {"text": f"번호 {placeholder}"}, guards=pii)
         assert calls_seen(trusted_log)[-1]["arguments"]["text"] == f"번호 {RRN}"
         assert RRN not in json.dumps(result, ensure_ascii=False) and placeholder in result["result"]
-        blocking = ToolPii(PiiPolicy.from_mapping({"RRN": "block"}))
-        assert await code_of(state, "plain.echo", {"text": RRN}, pii=blocking) == "pii_blocked"
-        details = [d for a, t, o, d in audit(state) if a == "tool.call" and "pii" in d]
+        blocking = GuardChain([pii_guard(state, {"RRN": "block"})])
+        assert await code_of(state, "plain.echo", {"text": RRN}, guards=blocking) == "pii_blocked"
+        details = [d for a, t, o, d in audit(state) if a == "guard.pii"
+                   and d["direction"] in ("tool_arguments", "tool_result")]
         assert details and RRN not in json.dumps(audit(state), ensure_ascii=False)
 
 

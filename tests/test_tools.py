@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from jaju.caller import Caller
 from jaju.store import Store
 from jaju.tools import Permissions, ToolError, ToolPolicy, ToolRegistry, tool
 
@@ -75,7 +76,7 @@ def registry(tmp_path):
 
 def call(reg, name, args, **kw):
     return asyncio.run(reg.call(name, args, policy=kw.pop("policy", ToolPolicy(timeout=0.5)),
-                                **kw))
+                                caller=kw.pop("caller", Caller("local")), **kw))
 
 
 def test_policy(registry):

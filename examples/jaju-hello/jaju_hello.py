@@ -7,7 +7,7 @@ how jaju finds it once installed (`pip install ./examples/jaju-hello`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from jaju.hookspecs import hookimpl
 from jaju.tools import tool
@@ -20,5 +20,5 @@ def greet(name: str, style: Literal["polite", "casual"] = "polite") -> str:
 
 
 @hookimpl
-def register_tools(register: Callable[..., None], state: Any) -> None:
+def register_tools(register: Callable[..., None]) -> None:
     register(greet, namespace="hello")

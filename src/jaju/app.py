@@ -17,8 +17,8 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
 
     from jaju.api import admin, errors, guard, health, knowledge, openai
     from jaju.api.limits import BodyLimit
+    from jaju.api.mcp import McpHttp
     from jaju.config import is_loopback
-    from jaju.tools.mcp_server import McpHttp
 
     settings = settings or Settings()
     state = AppState.build(settings, load_plugins=load_plugins)

@@ -13,7 +13,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from jaju.errors import ConfigError
 
@@ -75,9 +83,30 @@ class ExtractiveBackend(_Section):
     type: Literal["extractive"]
 
 
-BackendSettings = Annotated[
-    LlamaCppBackend | OpenAIBackend | ExtractiveBackend, Field(discriminator="type")
+class BackendSettings(BaseModel):
+    """`[backends.NAME]` as written: `type` names a backend type that a plugin registered
+    (`register_backends`); the other keys are checked against that type's settings model when
+    the app is built. The built-in types (llamacpp, openai, extractive) are checked at once."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+
+BUILTIN_BACKENDS: dict[str, type[BaseModel]] = {
+    "llamacpp": LlamaCppBackend, "openai": OpenAIBackend, "extractive": ExtractiveBackend}
+
+
+def _backend_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in BUILTIN_BACKENDS else "plugin"
+
+
+AnyBackend = Annotated[
+    Annotated[LlamaCppBackend, Tag("llamacpp")] | Annotated[OpenAIBackend, Tag("openai")]
+    | Annotated[ExtractiveBackend, Tag("extractive")] | Annotated[BackendSettings, Tag("plugin")],
+    Discriminator(_backend_kind),
 ]
+"""A backend section: built-in types are checked at once, others when plugins are loaded."""
 
 
 PII_TYPES = {"RRN", "ARN", "PASSPORT", "DRIVER", "BRN", "CRN", "CARD", "PHONE", "ACCOUNT",
@@ -105,6 +134,14 @@ class ContentSettings(_Section):
 
 
 class GuardSettings(_Section):
+    """`[guards]` (and `[tenants.NAME.guards]`, `[assistants.NAME.guards]`): which guards run,
+    in what order, and each one's settings. A plugin guard's settings are its own section,
+    `[guards.NAME]`, checked against the model it registered when the app is built."""
+
+    model_config = ConfigDict(extra="allow")
+    order: list[str] | None = None
+    """Guards that run, in this order (default: pii, content, injection, then every plugin
+    guard that has a section). The most specific level that sets `order` wins."""
     pii: dict[str, str] = Field(default_factory=dict)
     """PII action per type (RRN, CARD, ...) and `default`: allow, mask, pseudonymise, block."""
     injection: Literal["flag", "strip", "quarantine"] | None = None
@@ -227,14 +264,14 @@ class AssistantSettings(_Section):
     max_tool_rounds: int = Field(4, ge=1, le=16)
 
 
-def _default_backends() -> dict[str, BackendSettings]:
+def _default_backends() -> dict[str, Any]:
     return {"extractive": ExtractiveBackend(type="extractive")}
 
 
 class Settings(_Section):
     home: Path = Field(default_factory=default_home)
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
-    backends: dict[str, BackendSettings] = Field(default_factory=lambda: _default_backends())
+    backends: dict[str, AnyBackend] = Field(default_factory=lambda: _default_backends())
     assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     tenants: dict[str, TenantSettings] = Field(default_factory=dict)
@@ -242,22 +279,15 @@ class Settings(_Section):
     mcp_servers: dict[str, McpServerSettings] = Field(default_factory=dict)
     openapi: dict[str, OpenApiSettings] = Field(default_factory=dict)
 
-    def content_policy(self, tenant: str, model: str) -> ContentSettings | None:
-        """The most specific content policy: assistant, then tenant, then global."""
-        if model in self.assistants and self.assistants[model].guards.content is not None:
-            return self.assistants[model].guards.content
-        if tenant in self.tenants and self.tenants[tenant].guards.content is not None:
-            return self.tenants[tenant].guards.content
-        return self.guards.content
-
-    def pii_actions(self, tenant: str, model: str) -> dict[str, str]:
-        """Global, then the tenant's, then the assistant's: the most specific wins."""
-        merged = dict(self.guards.pii)
+    def guard_levels(self, tenant: str, model: str) -> list[GuardSettings]:
+        """The guard settings that apply to `model` called by `tenant`, most general first:
+        global, the tenant's, the assistant's."""
+        levels = [self.guards]
         if tenant in self.tenants:
-            merged.update(self.tenants[tenant].guards.pii)
+            levels.append(self.tenants[tenant].guards)
         if model in self.assistants:
-            merged.update(self.assistants[model].guards.pii)
-        return merged
+            levels.append(self.assistants[model].guards)
+        return levels
 
     @model_validator(mode="after")
     def _check_names(self) -> Settings:
@@ -303,13 +333,20 @@ class Settings(_Section):
         try:
             return cls.model_validate(data)
         except ValidationError as e:
-            lines = [
-                f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-            ]
+            lines = [f"  {key_path(err['loc'])}: {err['msg']}" for err in e.errors()]
             where = f" ({path})" if path else ""
             raise ConfigError(
                 f"설정이 올바르지 않습니다 / invalid configuration{where}:\n" + "\n".join(lines)
             ) from e
+
+
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """A validation error's location as the jaju.toml key path: `backends.x.path` (the
+    union tag pydantic adds after a backend's name is dropped)."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 2 and parts[0] == "backends" and parts[2] in {*BUILTIN_BACKENDS, "plugin"}:
+        del parts[2]
+    return ".".join(parts)
 
 
 def is_loopback(host: str) -> bool:

@@ -2,6 +2,7 @@
 
 Each hook receives a `register` callback; call it once per thing the plugin provides.
 Built-in features are registered the same way, by the default plugins in `jaju.plugins`.
+docs/plugins.md documents every hook with an example.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ hookimpl = pluggy.HookimplMarker("jaju")
 
 
 @hookspec
-def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    """Register backend types: register("type", factory(name, settings) -> Backend)."""
+def register_backends(register: Callable[..., None]) -> None:
+    """Register backend types: register("type", factory(name, settings) -> Backend, Settings)."""
 
 
 @hookspec
@@ -26,10 +27,10 @@ def register_parsers(register: Callable[[list[str], Callable[..., Any]], None]) 
 
 
 @hookspec
-def register_guards(register: Callable[[str, Callable[[str], Any]], None]) -> None:
-    """Register text checks: register("name", check(text) -> JSON-able result)."""
+def register_guards(register: Callable[[type[Any]], None]) -> None:
+    """Register guards: register(GuardClass), a `jaju.guards.Guard` subclass with a `name`."""
 
 
 @hookspec
-def register_tools(register: Callable[..., None], state: Any) -> None:
-    """Register tools: register(tool, namespace="plugin"); `state` gives shared services."""
+def register_tools(register: Callable[..., None], services: Any) -> None:
+    """Register tools: register(tool, namespace="plugin"); `services` is a `ToolServices`."""

@@ -4,6 +4,7 @@ entry-point group of installed packages."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pluggy
@@ -31,14 +32,23 @@ def get_plugin_manager(*, load_entrypoints: bool = True,
     return pm
 
 
-def backend_factories(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
-    factories: dict[str, Callable[..., Any]] = {}
+@dataclass(frozen=True)
+class BackendType:
+    """A backend type a plugin registered: how to build one, and its `[backends.X]` model."""
 
-    def register(kind: str, factory: Callable[..., Any]) -> None:
-        factories[kind] = factory
+    factory: Callable[..., Any]
+    settings_model: type[Any] | None = None
+
+
+def backend_types(pm: pluggy.PluginManager) -> dict[str, BackendType]:
+    found: dict[str, BackendType] = {}
+
+    def register(kind: str, factory: Callable[..., Any], settings_model: type[Any] | None = None
+                 ) -> None:
+        found[kind] = BackendType(factory, settings_model)
 
     pm.hook.register_backends(register=register)
-    return factories
+    return found
 
 
 def parsers(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
@@ -53,12 +63,14 @@ def parsers(pm: pluggy.PluginManager) -> dict[str, Callable[..., Any]]:
     return found
 
 
-def guards(pm: pluggy.PluginManager) -> dict[str, Callable[[str], Any]]:
-    """Text checks by name (pii, content, injection, and any a plugin adds)."""
-    found: dict[str, Callable[[str], Any]] = {}
+def guard_types(pm: pluggy.PluginManager) -> dict[str, type[Any]]:
+    """Guard classes by name (pii, content, injection, and any a plugin adds)."""
+    found: dict[str, type[Any]] = {}
 
-    def register(name: str, check: Callable[[str], Any]) -> None:
-        found[name] = check
+    def register(guard: type[Any]) -> None:
+        if not getattr(guard, "name", ""):
+            raise TypeError(f"guard {guard!r} has no name")
+        found[guard.name] = guard
 
     pm.hook.register_guards(register=register)
     return found

@@ -6,16 +6,72 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from jaju.assistants import Assistant
 from jaju.backends.base import Backend
 from jaju.config import Settings
-from jaju.errors import ConfigError, NotFound, UpstreamUnavailable
+from jaju.errors import ConfigError
+from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex
 from jaju.limits import RateLimiter
-from jaju.plugins import backend_factories, get_plugin_manager, guards
+from jaju.pipeline import Gateway
+from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types
 from jaju.store import Store
+from jaju.tools.hub import ToolHub
+from jaju.tools.services import ToolServices
 
 log = logging.getLogger("jaju")
+
+
+def build_backend(name: str, conf: Any, types: dict[str, BackendType]) -> Backend:
+    """The backend `[backends.NAME]` describes, its settings checked against its type's model."""
+    kind = types.get(conf.type)
+    if kind is None:
+        raise ConfigError(f"backends.{name}.type: 알 수 없는 백엔드 종류 / unknown backend type "
+                          f"{conf.type!r} (registered: {', '.join(sorted(types))})")
+    if kind.settings_model is not None and not isinstance(conf, kind.settings_model):
+        try:
+            conf = kind.settings_model.model_validate(conf.model_dump())
+        except ValidationError as e:
+            raise ConfigError("설정이 올바르지 않습니다 / invalid configuration:\n" + "\n".join(
+                f"  backends.{name}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in e.errors())) from e
+    backend: Backend = kind.factory(name, conf)
+    return backend
+
+
+class LazyIndex:
+    """The knowledge index, opened on first use (loading Kiwi takes a second or two)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.index: KnowledgeIndex | None = None
+
+    def __call__(self) -> KnowledgeIndex:
+        if self.index is None:
+            self.index = KnowledgeIndex(self.settings.db_path)
+        return self.index
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
+
+def check_config(settings: Settings, *, load_plugins: bool = True) -> list[str]:
+    """Validate `settings` as `jaju serve` would, with the installed plugins, without opening
+    the store or starting anything. Raises ConfigError; returns what was checked."""
+    pm = get_plugin_manager(load_entrypoints=load_plugins)
+    types = backend_types(pm)
+    backends = {name: build_backend(name, conf, types) for name, conf in settings.backends.items()}
+    GuardSet(guard_types(pm), settings)
+    for name, spec in settings.assistants.items():
+        if spec.tools and not backends[spec.backend].capabilities.tools:
+            raise ConfigError(f"assistants.{name}.tools: 백엔드 '{spec.backend}'은(는) 도구를 "
+                              f"호출할 수 없습니다 / backend {spec.backend!r} cannot call tools")
+    return [*(f"backends.{n}" for n in backends), *(f"assistants.{n}" for n in settings.assistants),
+            *(f"mcp_servers.{n}" for n in settings.mcp_servers),
+            *(f"openapi.{n}" for n in settings.openapi)]
 
 
 @dataclass
@@ -24,63 +80,47 @@ class AppState:
     store: Store
     backends: dict[str, Backend]
     models: dict[str, Assistant]
-    limiter: RateLimiter = field(default_factory=RateLimiter)
+    hub: ToolHub
+    gateway: Gateway
+    limiter: RateLimiter
+    open_knowledge: LazyIndex
     failed: dict[str, str] = field(default_factory=dict)
     """Backends that could not start, with the reason; their models answer 503."""
     keys_required: bool = False
-    guards: dict[str, Any] = field(default_factory=dict)
-    """Text checks from the `register_guards` hook, by name."""
-    hub: Any = None
-    """The ToolHub: every tool from plugins, MCP servers and OpenAPI services."""
-    _knowledge: KnowledgeIndex | None = None
-    _content_guard: Any = None
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
-        from jaju.tools.hub import ToolHub
-
         store = Store(settings.db_path)
         pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=store.disabled_plugins())
-        factories = backend_factories(pm)
-        backends: dict[str, Backend] = {}
-        for name, conf in settings.backends.items():
-            if conf.type not in factories:
-                raise ConfigError(f"unknown backend type {conf.type!r} for backend {name!r}")
-            backends[name] = factories[conf.type](name, conf)
-        models = {name: Assistant(name, backend) for name, backend in backends.items()}
-        state = cls(settings=settings, store=store, backends=backends, models=models,
-                    keys_required=store.has_keys(), guards=guards(pm))
-        state.hub = ToolHub(settings, pm, state, store)
+        types = backend_types(pm)
+        backends = {name: build_backend(name, conf, types)
+                    for name, conf in settings.backends.items()}
+        models = {name: Assistant(name=name, backend=backend)
+                  for name, backend in backends.items()}
+        guards = GuardSet(guard_types(pm), settings)
+        knowledge = LazyIndex(settings)
+        services = ToolServices(settings.model_copy(deep=True), knowledge)
+        hub = ToolHub(settings, pm, services, store)
+        failed: dict[str, str] = {}
+        limiter = RateLimiter()
+        gateway = Gateway(settings=settings, store=store, limiter=limiter, models=models,
+                          failed=failed, guards=guards, tools=hub.registry, knowledge=knowledge)
+        state = cls(settings=settings, store=store, backends=backends, models=models, hub=hub,
+                    gateway=gateway, limiter=limiter, failed=failed,
+                    keys_required=store.has_keys(), open_knowledge=knowledge)
         for name, spec in settings.assistants.items():
             backend = backends[spec.backend]
             if spec.tools and not backend.capabilities.tools:
                 raise ConfigError(f"assistant {name!r} has tools, but backend {spec.backend!r} "
                                   "cannot call tools")
-            defaults = {k: v for k in ("temperature", "top_p", "max_tokens")
-                        if (v := getattr(spec, k)) is not None}
-            models[name] = Assistant(name, backend, spec.description,
-                                     spec.system_prompt, defaults, list(spec.knowledge),
-                                     state.knowledge if spec.knowledge else None, spec.top_k,
-                                     spec.guards.injection or settings.guards.injection
-                                     or "strip", list(spec.tools), spec.tool_choice,
-                                     spec.max_tool_rounds)
+            models[name] = Assistant.from_settings(
+                name, spec, backend, state.knowledge if spec.knowledge else None)
         return state
-
-    @property
-    def content_guard(self) -> Any:
-        """The content-safety guard, loaded on first use."""
-        if self._content_guard is None:
-            from jaju.guards.content import ContentGuard
-
-            self._content_guard = ContentGuard()
-        return self._content_guard
 
     @property
     def knowledge(self) -> KnowledgeIndex:
         """The knowledge index, opened on first use (loading Kiwi takes a second or two)."""
-        if self._knowledge is None:
-            self._knowledge = KnowledgeIndex(self.settings.db_path)
-        return self._knowledge
+        return self.open_knowledge()
 
     async def start(self) -> None:
         if any(a.knowledge for a in self.models.values()):
@@ -99,16 +139,7 @@ class AppState:
         for backend in self.backends.values():
             await backend.aclose()
         self.store.close()
-        if self._knowledge is not None:
-            self._knowledge.close()
+        self.open_knowledge.close()
 
     def model(self, name: str) -> Assistant:
-        assistant = self.models.get(name)
-        if assistant is None:
-            raise NotFound(f"모델 '{name}'이(가) 없습니다 / the model '{name}' does not exist",
-                           param="model")
-        reason = self.failed.get(assistant.backend.name)
-        if reason:
-            raise UpstreamUnavailable(f"모델 '{name}'을(를) 사용할 수 없습니다 / model '{name}' "
-                                      f"is unavailable: {reason}")
-        return assistant
+        return self.gateway.model(name)

@@ -6,28 +6,14 @@ refuses to listen on anything but loopback then). Once a key exists every reques
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import Request
 
+from jaju.caller import LOCAL_TENANT, Caller
 from jaju.errors import AuthenticationFailed, PermissionDenied
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent
 
-LOCAL_TENANT = "local"
-
-
-@dataclass(frozen=True)
-class Caller:
-    tenant: str
-    key_id: str | None = None
-    qpm: int | None = None
-    tpm: int | None = None
-    admin: bool = False
-
-    @property
-    def actor(self) -> str:
-        return f"{self.tenant}/{self.key_id}" if self.key_id else self.tenant
+__all__ = ["Caller", "authenticate", "get_state", "require_admin"]
 
 
 def get_state(request: Request) -> AppState:

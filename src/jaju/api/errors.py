@@ -1,7 +1,9 @@
-"""One place that turns errors into OpenAI-style error JSON and status codes."""
+"""Error responses: every error, FastAPI's own included, as OpenAI-style error JSON (the body
+and status come from `jaju.errors.error_body`, the one place they are made)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,14 +12,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from jaju.errors import ApiError, InvalidRequest, NotFound, RateLimited, ValidationFailed
+from jaju.errors import ApiError, InvalidRequest, NotFound, RateLimited, ValidationFailed, error_body
 
 log = logging.getLogger("jaju")
 
 
-def error_response(error: ApiError) -> JSONResponse:
+def error_response(error: BaseException) -> JSONResponse:
+    status, body = error_body(error)
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
-    return JSONResponse(error.to_dict(), status_code=error.status_code, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def sse_event(data: dict[str, Any]) -> bytes:
+    """One server-sent event: `data: {...}` (a chunk, or an error as the stream's last event)."""
+    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
 
 
 def validation_error(exc: RequestValidationError) -> ApiError:
@@ -47,7 +55,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return error_response(NotFound("경로가 없습니다 / no such endpoint", code="not_found"))
+            return error_response(NotFound("경로가 없습니다 / no such endpoint"))
         error = InvalidRequest(str(exc.detail), code="http_error")
         error.status_code = exc.status_code
         return error_response(error)
@@ -55,5 +63,4 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        error = ApiError("내부 오류 / internal error")
-        return error_response(error)
+        return error_response(exc)

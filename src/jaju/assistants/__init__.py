@@ -1,5 +1,5 @@
-"""Assistants: a backend plus a system prompt and default settings, exposed as a model id."""
+"""Assistants: a backend plus a system prompt, settings, knowledge and tools, as a model id."""
 
-from jaju.assistants.assistant import Assistant
+from jaju.assistants.assistant import Assistant, Turn
 
-__all__ = ["Assistant"]
+__all__ = ["Assistant", "Turn"]

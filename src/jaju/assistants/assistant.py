@@ -1,39 +1,78 @@
-"""An `Assistant` composes a backend with a system prompt, default settings and knowledge.
+"""An `Assistant` composes a backend with a system prompt, default settings, knowledge and tools.
 
 With knowledge attached, the assistant retrieves evidence for the last user message from the
-caller's knowledge bases (and shared ones) and either puts it, numbered, in front of a
-generative model, asking for [n] citations, or — on the `extractive` backend — answers by
-quoting the best sentences itself. Responses then carry a top-level `citations` list
-(in streaming, on the chunk that carries `finish_reason`). A bare backend is an assistant
-with nothing attached, so the gateway has one kind of model.
+caller's knowledge bases (and shared ones), passes it through the request's guards, and hands
+it to the backend: numbered in the system prompt, for a generative model to cite as [n], and as
+`Evidence` for a backend that quotes it (`extractive`). Responses then carry a top-level
+`citations` list (in streaming, on the chunk that carries `finish_reason`). With tools, the
+tool loop runs them. A bare backend is an assistant with nothing attached, so the gateway has
+one kind of model.
+
+Every request the assistant sends its backend passes the guards' `upstream` step first.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jaju.api.protocol import (
-    ChatRequest,
-    Message,
-    chunk,
-    completion,
-    estimate_tokens,
-    new_id,
-    usage_dict,
-)
 from jaju.assistants.toolloop import ToolLoop, ToolUse
-from jaju.backends.base import Backend
+from jaju.backends.base import Backend, Capabilities
+from jaju.caller import Caller
 from jaju.errors import NotFound
-from jaju.guards import injection
-from jaju.knowledge.answer import cited, evidence_prompt, extractive_answer
+from jaju.guards.base import GuardChain
+from jaju.knowledge.answer import Evidence, evidence_prompt
 from jaju.knowledge.index import Hit, KnowledgeIndex
+from jaju.protocol import ChatRequest, Message
+
+if TYPE_CHECKING:
+    from jaju.config import AssistantSettings
 
 
-@dataclass
+@dataclass(frozen=True)
+class Turn:
+    """One request as an assistant runs it: who asks, the guards that apply, and the tools
+    the request may use (None: no tool loop)."""
+
+    caller: Caller
+    guards: GuardChain
+    tools: ToolUse | None = None
+
+
+class GuardedBackend:
+    """A backend seen through the request's guards: every request passes `upstream` first."""
+
+    def __init__(self, backend: Backend, guards: GuardChain) -> None:
+        self.backend, self.guards = backend, guards
+        self.name = backend.name
+        self.capabilities: Capabilities = backend.capabilities
+
+    async def complete(self, request: ChatRequest, *,
+                       evidence: Evidence | None = None) -> dict[str, Any]:
+        return await self.backend.complete(await self.guards.upstream(request), evidence=evidence)
+
+    async def stream(self, request: ChatRequest, *, evidence: Evidence | None = None
+                     ) -> AsyncGenerator[dict[str, Any], None]:
+        inner = self.backend.stream(await self.guards.upstream(request), evidence=evidence)
+        try:
+            async for data in inner:
+                yield data
+        finally:
+            await inner.aclose()
+
+    async def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        return await self.backend.embed(texts)
+
+    async def start(self) -> None:
+        await self.backend.start()
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+@dataclass(kw_only=True)
 class Assistant:
     name: str
     backend: Backend
@@ -44,46 +83,63 @@ class Assistant:
     knowledge: list[str] = field(default_factory=list)
     index: KnowledgeIndex | None = None
     top_k: int = 5
-    injection: str = "strip"
-    """flag, strip or quarantine retrieved passages and tool results that carry instructions."""
     tools: list[str] = field(default_factory=list)
     """Tool-name globs this assistant offers the model and runs itself (the tool loop)."""
     tool_choice: str = "auto"
     max_tool_rounds: int = 4
+
+    @classmethod
+    def from_settings(cls, name: str, spec: AssistantSettings, backend: Backend,
+                      index: KnowledgeIndex | None) -> Assistant:
+        """The assistant `[assistants.NAME]` describes, on its backend."""
+        return cls(name=name, backend=backend, description=spec.description,
+                   system_prompt=spec.system_prompt,
+                   defaults={k: v for k in ("temperature", "top_p", "max_tokens")
+                             if (v := getattr(spec, k)) is not None},
+                   knowledge=list(spec.knowledge), index=index if spec.knowledge else None,
+                   top_k=spec.top_k, tools=list(spec.tools), tool_choice=spec.tool_choice,
+                   max_tool_rounds=spec.max_tool_rounds)
 
     @property
     def owned_by(self) -> str:
         return "jaju" if self.system_prompt or self.defaults or self.knowledge or self.tools \
             else self.backend.name
 
-    def _loop(self, request: ChatRequest, tool_use: ToolUse | None) -> ToolLoop | None:
+    def _loop(self, request: ChatRequest, turn: Turn, backend: GuardedBackend) -> ToolLoop | None:
         """The tool loop, when this assistant runs tools and the client brought none of its
         own (a client's `tools` means plain gateway mode: tool_calls go back untouched)."""
-        if not self.tools or tool_use is None or request.tools \
+        if not self.tools or turn.tools is None or request.tools \
                 or not self.backend.capabilities.tools:
             return None
-        use = replace(tool_use, policy=tool_use.policy.narrow(self.tools))
-        return ToolLoop(self.backend, use, self.max_tool_rounds, self.tool_choice, self.injection)
+        use = replace(turn.tools, policy=turn.tools.policy.narrow(self.tools))
+        return ToolLoop(backend, use, turn.caller, turn.guards, self.max_tool_rounds,
+                        self.tool_choice)
 
-    def prepare(self, request: ChatRequest, evidence: list[Hit] | None = None) -> ChatRequest:
+    def prepare(self, request: ChatRequest, evidence: Evidence | None = None) -> ChatRequest:
+        """The request as the backend gets it: defaults filled in, the system prompt and (for
+        a generative backend) the numbered evidence in front."""
         updates: dict[str, Any] = {
             k: v for k, v in self.defaults.items() if getattr(request, k, None) is None
         }
-        system = "\n\n".join(p for p in (self.system_prompt,
-                                         evidence_prompt(evidence) if evidence else "") if p)
+        numbered = evidence_prompt(evidence.hits) if evidence is not None and evidence.hits \
+            and self.backend.capabilities.generative else ""
+        system = "\n\n".join(p for p in (self.system_prompt, numbered) if p)
         if system:
             updates["messages"] = [Message(role="system", content=system), *request.messages]
         return request.model_copy(update=updates) if updates else request
 
     # --- knowledge ------------------------------------------------------------------------------
 
-    async def retrieve(self, request: ChatRequest, tenant: str) -> list[Hit]:
+    async def evidence(self, request: ChatRequest, turn: Turn) -> Evidence | None:
+        """What the knowledge bases say about the last user message (None without knowledge),
+        after the guards' `evidence` step (injection screening)."""
         if not self.knowledge or self.index is None:
-            return []
+            return None
         query = _last_user_text(request)
-        if not query.strip():
-            return []
-        return await asyncio.to_thread(self._search, query, tenant)
+        tenant = turn.caller.tenant
+        hits = await asyncio.to_thread(self._search, query, tenant) if query.strip() else []
+        hits = await turn.guards.evidence(hits)
+        return Evidence(query, hits, self.index.analyzer, self._synonyms(tenant))
 
     def _search(self, query: str, tenant: str) -> list[Hit]:
         assert self.index is not None
@@ -95,24 +151,7 @@ class Assistant:
                 continue  # a knowledge base this tenant cannot see adds nothing
             hits += self.index.search(kb, query, self.top_k)
         hits.sort(key=lambda h: -h.score)
-        return self._screen(hits[: self.top_k])
-
-    def _screen(self, hits: list[Hit]) -> list[Hit]:
-        """Retrieved text is data, not instructions: strip, drop or flag what reads like an
-        injection, as configured. It can never change which tools run or what is allowed."""
-        kept = []
-        for hit in hits:
-            result = injection.check(hit.text)
-            if not result.flagged:
-                kept.append(hit)
-                continue
-            hit.source["injection"] = result.categories
-            if self.injection == "quarantine":
-                continue
-            if self.injection == "strip":
-                hit.text = injection.strip(hit.text)
-            kept.append(hit)
-        return kept
+        return hits[: self.top_k]
 
     def _synonyms(self, tenant: str) -> dict[str, list[str]]:
         assert self.index is not None
@@ -123,65 +162,37 @@ class Assistant:
                 merged.update(kb.synonyms)
         return merged
 
-    @property
-    def quotes(self) -> bool:
-        """Answers by quoting evidence (the backend generates nothing)."""
-        return bool(self.knowledge) and not self.backend.capabilities.generative
-
-    async def _quote(self, request: ChatRequest, tenant: str) -> tuple[str, list[dict[str, Any]]]:
-        assert self.index is not None
-        hits = await self.retrieve(request, tenant)
-        query = _last_user_text(request)
-        return await asyncio.to_thread(extractive_answer, query, hits, self.index.analyzer,
-                                       self._synonyms(tenant))
-
     # --- generation -----------------------------------------------------------------------------
 
-    async def complete(self, request: ChatRequest, tenant: str = "local",
-                       tool_use: ToolUse | None = None) -> dict[str, Any]:
-        if self.quotes:
-            text, citations = await self._quote(request, tenant)
-            prompt = sum(estimate_tokens(m.text) for m in request.messages)
-            result = completion(request.model, {"role": "assistant", "content": text}, "stop",
-                                usage_dict(prompt, estimate_tokens(text)))
-            result["citations"] = citations
-            return result
-        evidence = await self.retrieve(request, tenant)
-        loop = self._loop(request, tool_use)
+    async def complete(self, request: ChatRequest, turn: Turn) -> dict[str, Any]:
+        evidence = await self.evidence(request, turn)
+        backend = GuardedBackend(self.backend, turn.guards)
         prepared = self.prepare(request, evidence)
-        result = await (loop.complete(prepared) if loop else self.backend.complete(prepared))
-        if self.knowledge:
+        loop = self._loop(request, turn, backend)
+        result = await (loop.complete(prepared) if loop
+                        else backend.complete(prepared, evidence=evidence))
+        if evidence is not None and "citations" not in result:
             message = (result.get("choices") or [{}])[0].get("message") or {}
-            result["citations"] = cited(message.get("content") or "", evidence)
+            result["citations"] = evidence.cited(message.get("content") or "")
         return result
 
-    async def stream(self, request: ChatRequest, tenant: str = "local",
-                     tool_use: ToolUse | None = None) -> AsyncGenerator[dict[str, Any], None]:
-        if self.quotes:
-            text, citations = await self._quote(request, tenant)
-            cid = new_id()
-            yield chunk(request.model, cid, {"role": "assistant", "content": ""})
-            for piece in re.findall(r"\S+\s*|\s+", text):
-                yield chunk(request.model, cid, {"content": piece})
-            last = chunk(request.model, cid, {}, "stop")
-            last["citations"] = citations
-            last["usage"] = usage_dict(sum(estimate_tokens(m.text) for m in request.messages),
-                                       estimate_tokens(text))
-            yield last
-            return
-        evidence = await self.retrieve(request, tenant)
-        parts: list[str] = []
-        loop = self._loop(request, tool_use)
+    async def stream(self, request: ChatRequest, turn: Turn
+                     ) -> AsyncGenerator[dict[str, Any], None]:
+        evidence = await self.evidence(request, turn)
+        backend = GuardedBackend(self.backend, turn.guards)
         prepared = self.prepare(request, evidence)
-        inner = loop.stream(prepared) if loop else self.backend.stream(prepared)
+        loop = self._loop(request, turn, backend)
+        inner = loop.stream(prepared) if loop else backend.stream(prepared, evidence=evidence)
+        parts: list[str] = []
         try:
             async for data in inner:
                 for choice in data.get("choices") or ():
                     content = (choice.get("delta") or {}).get("content")
                     if content:
                         parts.append(content)
-                    if choice.get("finish_reason") and self.knowledge:
-                        data["citations"] = cited("".join(parts), evidence)
+                    if choice.get("finish_reason") and evidence is not None \
+                            and "citations" not in data:
+                        data["citations"] = evidence.cited("".join(parts))
                 yield data
         finally:
             await inner.aclose()

@@ -4,8 +4,9 @@ results back, and repeat up to a limit; then answer. Streaming passes the model'
 as it comes. The response reports every call made in `tool_runs`
 (`[{"name", "arguments", "status", "duration_ms", "error"?}]`).
 
-Tool results are data, not instructions: a result that reads like a prompt injection is
-stripped or dropped like retrieved evidence, and whatever it says, it cannot enable a tool.
+Tool results are data, not instructions: they pass the request's guards (`tool_result`), so a
+result that reads like a prompt injection is stripped or dropped like retrieved evidence, and
+whatever it says, it cannot enable a tool.
 """
 
 from __future__ import annotations
@@ -17,35 +18,34 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
-from jaju.api.protocol import ChatRequest, Message, ToolDef, chunk, new_id, usage_dict
 from jaju.backends.base import Backend
-from jaju.guards import injection
+from jaju.caller import Caller
+from jaju.errors import ToolError
+from jaju.guards.base import GuardChain
+from jaju.protocol import ChatRequest, Message, ToolDef, chunk, new_id, usage_dict
 from jaju.tools.model import ToolContext
-from jaju.tools.pii import ToolPii
 from jaju.tools.policy import ToolPolicy
-from jaju.tools.registry import ToolError, ToolRegistry
+from jaju.tools.registry import ToolRegistry
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToolUse:
-    """Who runs tools in this turn, and under which rules."""
+    """The tools of one request, and the rules they run under."""
 
     registry: ToolRegistry
     policy: ToolPolicy
-    tenant: str = "local"
-    actor: str = "local"
     confirmed: frozenset[str] = frozenset()
     """Write tools the request confirms (`confirm_tools`)."""
-    pii: ToolPii | None = None
 
 
 @dataclass
 class ToolLoop:
     backend: Backend
     use: ToolUse
+    caller: Caller
+    guards: GuardChain
     max_rounds: int = 4
     first_choice: str = "auto"
-    injection_action: str = "strip"
     runs: list[dict[str, Any]] = field(default_factory=list)
     wire: dict[str, str] = field(default_factory=dict)
     """Names as the model sees them (OpenAI allows no dots) -> registry names."""
@@ -54,7 +54,7 @@ class ToolLoop:
 
     def offer(self) -> list[ToolDef]:
         defs = []
-        caller = ToolContext(self.use.tenant, self.use.actor)
+        caller = ToolContext(self.caller.tenant, self.caller.actor)
         for tool in self.use.registry.visible(self.use.policy):
             if tool.unavailable:
                 continue
@@ -90,18 +90,10 @@ class ToolLoop:
         report: dict[str, Any] = {"name": name, "arguments": _loads(raw)}
         try:
             result = await self.use.registry.call(
-                name, raw, policy=self.use.policy, tenant=self.use.tenant, actor=self.use.actor,
-                confirmed=name in self.use.confirmed, pii=self.use.pii)
+                name, raw, caller=self.caller, policy=self.use.policy,
+                confirmed=name in self.use.confirmed, guards=self.guards)
             content = json.dumps(result, ensure_ascii=False)
             report["status"] = "ok"
-            screened = injection.check(content)
-            if screened.flagged:
-                report["injection"] = screened.categories
-                content = (json.dumps({"error": "quarantined", "message": "the result was "
-                                       "withheld: it carried instructions"})
-                           if self.injection_action == "quarantine" else
-                           injection.strip(content) if self.injection_action == "strip"
-                           else content)
         except ToolError as e:
             content = json.dumps(e.to_dict(), ensure_ascii=False)
             report["status"], report["error"] = e.code, e.message

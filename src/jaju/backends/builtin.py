@@ -1,10 +1,11 @@
-"""Default plugin: the built-in backend types."""
+"""Default plugin: the built-in backend types, each with its settings model."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from jaju.config import ExtractiveBackend, LlamaCppBackend, OpenAIBackend
 from jaju.hookspecs import hookimpl
 
 
@@ -27,7 +28,7 @@ def _extractive(name: str, settings: Any) -> Any:
 
 
 @hookimpl
-def register_backends(register: Callable[[str, Callable[..., Any]], None]) -> None:
-    register("llamacpp", _llamacpp)
-    register("openai", _openai)
-    register("extractive", _extractive)
+def register_backends(register: Callable[..., None]) -> None:
+    register("llamacpp", _llamacpp, LlamaCppBackend)
+    register("openai", _openai, OpenAIBackend)
+    register("extractive", _extractive, ExtractiveBackend)

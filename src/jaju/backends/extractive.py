@@ -1,17 +1,25 @@
 """The `extractive` backend: the embedded default when no generative model is configured.
 
-It generates nothing. With knowledge attached it answers by quoting the best evidence; with no
-knowledge it says plainly, in Korean and English, that no generative model is configured and how
-to add one.
+It generates nothing. Given evidence (an assistant with knowledge) it answers by quoting the
+most relevant sentences of the best passages, each with its citation number; with no evidence
+it says plainly, in Korean and English, that no generative model is configured and how to add
+one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from jaju.api.protocol import (
+from jaju.backends.base import Capabilities
+from jaju.errors import InvalidRequest
+from jaju.knowledge import synonyms
+from jaju.knowledge.answer import Evidence, citation, label
+from jaju.korean.analyzer import Analyzer
+from jaju.protocol import (
     ChatRequest,
     chunk,
     completion,
@@ -19,8 +27,6 @@ from jaju.api.protocol import (
     new_id,
     usage_dict,
 )
-from jaju.backends.base import Capabilities
-from jaju.errors import InvalidRequest
 
 NO_MODEL_ANSWER = (
     "생성 모델이 설정되어 있지 않습니다. 지금은 jaju의 기본 `extractive` 백엔드가 응답하고 있어, "
@@ -33,6 +39,11 @@ NO_MODEL_ANSWER = (
     "Serve a GGUF file with `jaju serve --model FILE.gguf`, or add a `[backends.NAME]` section "
     "(llamacpp or openai) to jaju.toml (see `jaju init`)."
 )
+MAX_SENTENCES = 4
+NO_EVIDENCE = ("지식 베이스에서 질문과 관련된 내용을 찾지 못했습니다. 다른 표현으로 다시 질문해 "
+               "보세요. / Nothing relevant was found in the knowledge base.")
+EXTRACTIVE_NOTE = ("※ 생성 모델 없이 문서에서 관련 문장을 그대로 인용한 답변입니다. / "
+                   "Quoted from the documents (no generative model).")
 
 
 class ExtractiveBackend:
@@ -66,7 +77,11 @@ class ExtractiveBackend:
                 code="unsupported_feature",
             )
 
-    def _answer(self, request: ChatRequest) -> tuple[str, str]:
+    def _answer(self, request: ChatRequest, evidence: Evidence | None
+                ) -> tuple[str, str, list[dict[str, Any]] | None]:
+        if evidence is not None:
+            text, citations = quote(evidence)
+            return text, "stop", citations
         text = NO_MODEL_ANSWER
         finish = "stop"
         for stop in request.stop_list:
@@ -76,25 +91,32 @@ class ExtractiveBackend:
         if limit is not None and estimate_tokens(text) > limit:
             text = text[: max(1, limit * 4 // 3)]
             finish = "length"
-        return text, finish
+        return text, finish, None
 
     def _prompt_tokens(self, request: ChatRequest) -> int:
         return sum(estimate_tokens(m.text) for m in request.messages)
 
-    async def complete(self, request: ChatRequest) -> dict[str, Any]:
+    async def complete(self, request: ChatRequest, *,
+                       evidence: Evidence | None = None) -> dict[str, Any]:
         self._check(request)
-        text, finish = self._answer(request)
+        text, finish, citations = await asyncio.to_thread(self._answer, request, evidence)
         usage = usage_dict(self._prompt_tokens(request), estimate_tokens(text))
-        return completion(request.model, {"role": "assistant", "content": text}, finish, usage)
+        result = completion(request.model, {"role": "assistant", "content": text}, finish, usage)
+        if citations is not None:
+            result["citations"] = citations
+        return result
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, request: ChatRequest, *,
+                     evidence: Evidence | None = None) -> AsyncGenerator[dict[str, Any], None]:
         self._check(request)
-        text, finish = self._answer(request)
+        text, finish, citations = await asyncio.to_thread(self._answer, request, evidence)
         cid = new_id()
         yield chunk(request.model, cid, {"role": "assistant", "content": ""})
         for piece in re.findall(r"\S+\s*|\s+", text):
             yield chunk(request.model, cid, {"content": piece})
         last = chunk(request.model, cid, {}, finish)
+        if citations is not None:
+            last["citations"] = citations
         last["usage"] = usage_dict(self._prompt_tokens(request), estimate_tokens(text))
         yield last
 
@@ -105,3 +127,60 @@ class ExtractiveBackend:
             param="model",
             code="unsupported_feature",
         )
+
+
+# --- quoting ------------------------------------------------------------------------------------
+
+
+def _units(text: str, analyzer: Analyzer) -> list[str]:
+    """Lines (statute 항 and 호 are lines), long lines cut into sentences."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if len(line) > 300:
+            out += [s.text.strip() for s in analyzer.sentences(line) if s.text.strip()]
+        else:
+            out.append(line)
+    return out
+
+
+def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
+    """The best sentences of the top evidence, each with its citation number."""
+    query, hits, analyzer = evidence.query, evidence.hits, evidence.analyzer
+    mapping = evidence.synonyms
+    if not hits:
+        return NO_EVIDENCE, []
+    terms = analyzer.morphemes(query)
+    terms += synonyms.expand(analyzer.morphemes(query, keep_stopwords=True), mapping or {})
+    wanted = set(terms)
+    best = hits[0].score or 1.0
+    candidates: list[tuple[float, int, int, str]] = []
+    for h_index, hit in enumerate(hits[:3]):
+        if hit.score < 0.5 * best:
+            break
+        units = _units(hit.text, analyzer)
+        for u_index, unit in enumerate(units):
+            morphs = analyzer.morphemes(unit)
+            overlap = len(wanted.intersection(morphs))
+            if not overlap and u_index > 0:
+                continue
+            score = overlap / math.sqrt(1 + len(morphs)) + hit.score / best
+            if u_index == 0 and hit.source.get("article"):
+                score += 0.5  # the article's title line says what the article is about
+            candidates.append((score, h_index, u_index, unit))
+    chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
+    chosen.sort(key=lambda c: (c[1], c[2]))
+    used: dict[int, list[str]] = {}
+    for _, h_index, _, unit in chosen:
+        used.setdefault(h_index, []).append(unit)
+    lines = ["질문과 관련된 근거입니다. / Relevant passages:", ""]
+    citations = []
+    for number, (h_index, units) in enumerate(used.items(), 1):
+        hit = hits[h_index]
+        quote = " ".join(units)
+        lines.append(f"[{number}] {label(hit.source)}: {quote}")
+        citations.append(citation(number, hit, quote))
+    lines += ["", EXTRACTIVE_NOTE]
+    return "\n".join(lines), citations

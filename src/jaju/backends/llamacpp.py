@@ -17,10 +17,10 @@ from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
 
-from jaju.api.protocol import ChatRequest, chunk, completion, new_id, usage_dict
 from jaju.backends.base import Capabilities
 from jaju.config import LlamaCppBackend as LlamaCppSettings
 from jaju.errors import ConfigError, InvalidRequest, UpstreamError, UpstreamUnavailable
+from jaju.protocol import ChatRequest, chunk, completion, new_id, usage_dict
 
 TOOL_PROMPT = (
     "You can call tools. Reply with one JSON object only: "
@@ -177,7 +177,7 @@ class LlamaCppBackend:
             raise UpstreamUnavailable(f"모델이 로드되지 않았습니다 / model '{self.name}' is not loaded")
         return await self._pool.get()
 
-    async def complete(self, request: ChatRequest) -> dict[str, Any]:
+    async def complete(self, request: ChatRequest, *, evidence: Any = None) -> dict[str, Any]:
         messages, grammar, wrapped = self._prepare(request)
         cancel = threading.Event()
         llm = await self._acquire()
@@ -203,7 +203,8 @@ class LlamaCppBackend:
         message, finish = _message_from_output(text, finish, wrapped)
         return completion(request.model, message, finish, usage)
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, request: ChatRequest, *,
+                     evidence: Any = None) -> AsyncGenerator[dict[str, Any], None]:
         messages, grammar, wrapped = self._prepare(request)
         cancel = threading.Event()
         loop = asyncio.get_running_loop()

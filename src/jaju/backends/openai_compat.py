@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from jaju.api.protocol import ChatRequest
 from jaju.backends.base import Capabilities
 from jaju.config import OpenAIBackend as OpenAISettings
 from jaju.errors import ApiError, InvalidRequest, UpstreamError, UpstreamUnavailable
+from jaju.protocol import ChatRequest
 
 RETRY_STATUSES = {502, 503, 504}
 COOLDOWN_SECONDS = 5.0
@@ -128,7 +128,7 @@ class OpenAICompatBackend:
         return await self._send("/chat/completions", self._body(request, stream=True),
                                 stream=True)
 
-    async def complete(self, request: ChatRequest) -> dict[str, Any]:
+    async def complete(self, request: ChatRequest, *, evidence: Any = None) -> dict[str, Any]:
         response = await self._send("/chat/completions", self._body(request, stream=False),
                                     stream=False)
         try:
@@ -142,7 +142,8 @@ class OpenAICompatBackend:
         data["model"] = request.model
         return data
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[dict[str, Any], None]:
+    async def stream(self, request: ChatRequest, *,
+                     evidence: Any = None) -> AsyncGenerator[dict[str, Any], None]:
         response = await self.start_stream(request)
         done = False
         try:

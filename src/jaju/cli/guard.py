@@ -77,10 +77,10 @@ def mask_command(
 @guard_app.command("check")
 def check(text: Annotated[str, typer.Argument(help="The text to check.")]) -> None:
     """PII, content safety and prompt injection on one text, as JSON."""
-    from jaju.plugins import get_plugin_manager, guards
+    from jaju.plugins import get_plugin_manager, guard_types
 
     if not text.strip():
         fail("빈 텍스트 / empty text")
-    checks = guards(get_plugin_manager())
-    typer.echo(json.dumps({name: fn(text) for name, fn in checks.items()}, ensure_ascii=False,
-                          indent=2))
+    reports = {name: kind.check(text) for name, kind in guard_types(get_plugin_manager()).items()}
+    typer.echo(json.dumps({k: v for k, v in reports.items() if v is not None},
+                          ensure_ascii=False, indent=2))

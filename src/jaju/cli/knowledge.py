@@ -248,7 +248,7 @@ def ask(
     home: HomeOption = None,
 ) -> None:
     """Ask an assistant once, in-process, and print the answer and its sources."""
-    from jaju.api.protocol import ChatRequest
+    from jaju.caller import Caller
     from jaju.state import AppState
 
     settings = load_settings(config, home)
@@ -257,10 +257,10 @@ def ask(
     async def run() -> dict[str, Any]:
         await state.start()
         try:
-            model = state.model(assistant)
-            request = ChatRequest.model_validate(
-                {"model": assistant, "messages": [{"role": "user", "content": question}]})
-            return await model.complete(request, tenant)
+            body = {"model": assistant, "messages": [{"role": "user", "content": question}]}
+            result = await state.gateway.chat(Caller(tenant, label=f"cli:{tenant}"), body)
+            assert isinstance(result, dict)
+            return result
         finally:
             await state.aclose()
 

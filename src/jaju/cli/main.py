@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, guard, keys, knowledge, serve, tools, usage
+from jaju.cli import audit, config, guard, keys, knowledge, serve, tools, usage
 
 app = typer.Typer(
     name="jaju",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("init")(serve.init)
+app.add_typer(config.app, name="config")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.command("usage")(usage.usage)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jaju.caller import Caller
 from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
 
 app = typer.Typer(help="Tools from plugins, MCP servers and OpenAPI services, under policy.",
@@ -43,11 +44,8 @@ async def _hub(config: Path | None, home: Path | None, wait: float) -> AsyncIter
         state.store.close()
 
 
-def _card(tool: Any, tenant: str | None = None) -> dict[str, Any]:
-    from jaju.api.admin import _tool_card
-    from jaju.tools.model import ToolContext
-
-    return _tool_card(tool, ToolContext(tenant, f"cli:{tenant}") if tenant else None)
+def _cli(tenant: str) -> Caller:
+    return Caller(tenant, label=f"cli:{tenant}")
 
 
 @app.command("list")
@@ -59,12 +57,11 @@ def list_(
     home: HomeOption = None,
 ) -> None:
     """List the tools the tenant may use, with their schema and permissions."""
-    from jaju.tools.policy import policy_for
-
     async def run() -> list[dict[str, Any]]:
         async with _hub(config, home, wait) as state:
-            return [_card(t, tenant) for t in
-                    state.hub.registry.visible(policy_for(state.settings, tenant))]
+            gateway, caller = state.gateway, _cli(tenant)
+            context = gateway.tool_context(caller)
+            return [t.card(context) for t in gateway.visible_tools(caller)]
 
     tools = asyncio.run(run())
     if as_json:
@@ -88,14 +85,12 @@ def call(
     home: HomeOption = None,
 ) -> None:
     """Call a tool (policy applies: enabled, schema, confirmation, limits, egress, audit)."""
-    from jaju.tools.policy import policy_for
-    from jaju.tools.registry import ToolError
+    from jaju.errors import ToolError
 
     async def run() -> Any:
         async with _hub(config, home, wait) as state:
-            return await state.hub.registry.call(
-                name, arguments, policy=policy_for(state.settings, tenant), tenant=tenant,
-                actor=f"cli:{tenant}", confirmed=confirm)
+            return await state.gateway.call_tool(_cli(tenant), name, arguments,
+                                                 confirmed=confirm)
 
     try:
         result = asyncio.run(run())
@@ -144,7 +139,7 @@ def plugins_show(
             info = state.hub.plugin(name)
             if info is None:
                 return None
-            tools = [_card(state.hub.registry.tools[t]) for t in info.tools]
+            tools = [state.hub.registry.tools[t].card() for t in info.tools]
             return {**info.to_dict(), "tools": tools}
 
     found = asyncio.run(run())
@@ -203,6 +198,6 @@ def mcp_serve(
 
     async def run() -> None:
         async with _hub(config, home, wait) as state:
-            await serve_stdio(state, tenant)
+            await serve_stdio(state.gateway, tenant)
 
     asyncio.run(run())

@@ -13,18 +13,13 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from jaju.errors import PiiBlocked
 from jaju.guards.pii import TYPE_NAMES, Finding, detect
 
 ACTIONS = ("allow", "mask", "pseudonymise", "block")
 PLACEHOLDER = re.compile(r"<(" + "|".join(TYPE_NAMES.values()) + r")_(\d{1,4})>")
 HOLD_BACK = 40
 """Characters held back in streaming: longer than any placeholder or identifier."""
-
-
-class PiiBlocked(Exception):
-    def __init__(self, types: list[str]) -> None:
-        super().__init__(", ".join(types))
-        self.types = types
 
 
 @dataclass(frozen=True)

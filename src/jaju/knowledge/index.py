@@ -413,9 +413,6 @@ def _index_text(chunk: Chunk) -> str:
     return (" ".join(chunk.heading) + "\n" + chunk.text) if chunk.heading else chunk.text
 
 
-FILTER_KEYS = {"format", "title", "article", "heading"}
-
-
 def _matches(source: dict[str, Any], filters: dict[str, str]) -> bool:
     for key, wanted in filters.items():
         value = str(source.get(key) or "")

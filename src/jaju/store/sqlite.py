@@ -154,7 +154,7 @@ class Store:
 
     # --- plugins --------------------------------------------------------------------------------
 
-    def set_plugin_enabled(self, name: str, enabled: bool, actor: str = "admin") -> None:
+    def set_plugin_enabled(self, name: str, enabled: bool, actor: str) -> None:
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(

@@ -22,15 +22,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from jaju.errors import EgressRefused
+
 Resolver = Callable[[str, int], list[str]]
-
-
-class EgressRefused(Exception):
-    """A request the egress guard refused; the message names the host and the reason."""
-
-    def __init__(self, host: str, reason: str) -> None:
-        super().__init__(f"외부 접속이 거부되었습니다 / egress to '{host}' refused: {reason}")
-        self.host, self.reason = host, reason
 
 
 def system_resolve(host: str, port: int) -> list[str]:

@@ -21,6 +21,7 @@ from jaju.tools.registry import ToolRegistry
 if TYPE_CHECKING:
     from jaju.config import Settings
     from jaju.store import Store
+    from jaju.tools.services import ToolServices
 
 
 class CorePlugin(Exception):
@@ -49,20 +50,21 @@ def entry_point_plugins() -> dict[str, metadata.EntryPoint]:
 
 
 class ToolHub:
-    def __init__(self, settings: Settings, pm: pluggy.PluginManager, state: Any,
+    def __init__(self, settings: Settings, pm: pluggy.PluginManager, services: ToolServices,
                  store: Store | None) -> None:
         self.settings, self.pm, self.store = settings, pm, store
         self.registry = ToolRegistry(store, disabled_sources=self.disabled)
         self.mcp: dict[str, McpServer] = {}
         self.openapi: dict[str, OpenApiService] = {}
         self.load_errors: dict[str, str] = {}
-        for impl in pm.hook.register_tools.get_hookimpls():
-            def register(tool: Any, namespace: str | None = None,
-                         _source: str = impl.plugin_name) -> None:
+        plugins = [name for name, plugin in pm.list_name_plugin() if plugin is not None]
+        for source in plugins:  # one plugin at a time, so each tool knows its plugin
+            def register(tool: Any, namespace: str | None = None, _source: str = source) -> None:
                 tool.source = _source
                 self.registry.add(tool, namespace)
-            kwargs = {"register": register, "state": state}
-            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            others = [p for p in plugins if p != source]
+            pm.subset_hook_caller("register_tools", remove_plugins=[
+                pm.get_plugin(p) for p in others])(register=register, services=services)
         for name, conf in settings.openapi.items():
             if conf.enabled:
                 service = OpenApiService(name, conf)

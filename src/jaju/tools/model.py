@@ -61,6 +61,18 @@ class Tool:
         return {"type": "function", "function": {
             "name": self.name, "description": self.description, "parameters": self.parameters}}
 
+    def card(self, context: ToolContext | None = None) -> dict[str, Any]:
+        """The tool as `GET /v1/tools` and `jaju tools list --json` show it (parameters as
+        `context`'s caller sees them, when given)."""
+        schema = self.openai_schema()["function"]
+        if context is not None:
+            schema["parameters"] = self.parameters_for(context)
+        return {**schema, "source": self.source,
+                "permissions": {**self.permissions.__dict__,
+                                "network": list(self.permissions.network),
+                                "knowledge": list(self.permissions.knowledge)},
+                "available": self.unavailable is None, "unavailable": self.unavailable}
+
 
 @dataclass(frozen=True)
 class ToolContext:

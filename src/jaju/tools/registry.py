@@ -3,9 +3,10 @@
 The model proposes; jaju disposes. A call runs only if the tool is enabled for the caller (and
 its plugin is), its arguments validate against its schema, a `write` tool is confirmed, it is
 under its rate limit, and it finishes within its timeout with a JSON result under the size cap.
-Arguments and results pass the PII guard. Every call and every refusal is audited (tool name,
-outcome, reason — never argument values). Refusals and failures come back as `ToolError` with a
-message the model can act on.
+Arguments and results pass the request's guards (`tool_arguments`, `tool_result`: the PII
+policy, injection screening, any plugin guard). Every call and every refusal is audited (tool
+name, outcome, reason — never argument values). Refusals and failures come back as `ToolError`
+with a message the model can act on.
 """
 
 from __future__ import annotations
@@ -13,30 +14,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
-from jaju.guards.actions import PiiBlocked
+from jaju.caller import Caller
+from jaju.errors import ApiError, ToolError
+from jaju.guards.base import GuardChain
 from jaju.store.sqlite import AuditEvent, Store
 from jaju.tools.model import Tool, ToolContext
-from jaju.tools.pii import ToolPii
 from jaju.tools.policy import ToolPolicy, ToolRateLimiter
 
 MAX_RESULT_BYTES = 64_000
 
 __all__ = ["MAX_RESULT_BYTES", "ToolError", "ToolPolicy", "ToolRegistry"]
-
-
-class ToolError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-    def to_dict(self) -> dict[str, str]:
-        return {"error": self.code, "message": self.message}
 
 
 class ToolRegistry:
@@ -109,10 +101,12 @@ class ToolRegistry:
                                f"arguments do not match the schema: {problems}")
         return arguments
 
-    async def call(self, name: str, arguments: dict[str, Any] | str, *, policy: ToolPolicy,
-                   tenant: str = "local", actor: str = "local", confirmed: bool = False,
-                   pii: ToolPii | None = None) -> Any:
+    async def call(self, name: str, arguments: dict[str, Any] | str, *, caller: Caller,
+                   policy: ToolPolicy, confirmed: bool = False,
+                   guards: GuardChain | None = None) -> Any:
+        """Run tool `name` for `caller` under `policy`, or raise ToolError saying why not."""
         started = time.perf_counter()
+        actor, tenant = caller.actor, caller.tenant
         tool = self.tools.get(name)
         if tool is None or not policy.allows(name) or tool.source in self.disabled_sources():
             # an unknown tool and a tool this caller may not use look the same
@@ -131,17 +125,13 @@ class ToolRegistry:
         if wait is not None:
             raise self._refuse(actor, name, "rate_limited", f"도구 호출 한도를 넘었습니다 / "
                                f"rate limit for '{name}' reached; retry in {wait}s")
-        decisions: Counter[str] = Counter()
-        if pii is not None:
+        if guards:
             try:
-                checked = pii.arguments(checked, tool.permissions.pii, decisions)
-            except PiiBlocked as e:
-                raise self._refuse(actor, name, "pii_blocked", "도구 인자에 보호 정책상 보낼 수 "
-                                   "없는 개인정보가 있습니다 / the arguments contain personal "
-                                   f"data that policy blocks: {', '.join(e.types)}") from e
+                checked = await guards.tool_arguments(tool, checked)
+            except ApiError as e:
+                raise self._refuse(actor, name, e.code or "blocked", e.message) from e
         if tool.wants_context:
-            checked = {**checked,
-                       "context": ToolContext(tenant, actor, tool.permissions.network)}
+            checked = {**checked, "context": ToolContext(tenant, actor, tool.permissions.network)}
         try:
             if asyncio.iscoroutinefunction(tool.run):
                 result = await asyncio.wait_for(tool.run(**checked), policy.timeout)
@@ -164,16 +154,11 @@ class ToolRegistry:
         if len(encoded.encode("utf-8")) > MAX_RESULT_BYTES:
             raise self._refuse(actor, name, "result_too_large", f"tool '{name}' returned more "
                                f"than {MAX_RESULT_BYTES} bytes", outcome="error")
-        if pii is not None:
+        if guards:
             try:
-                result = pii.result(result, decisions)
-            except PiiBlocked as e:
-                raise self._refuse(actor, name, "pii_blocked", "도구 결과에 보호 정책상 전달할 수 "
-                                   "없는 개인정보가 있습니다 / the result contains personal data "
-                                   f"that policy blocks: {', '.join(e.types)}",
+                result = await guards.tool_result(tool, result)
+            except ApiError as e:
+                raise self._refuse(actor, name, e.code or "blocked", e.message,
                                    outcome="error") from e
-        detail: dict[str, Any] = {"ms": round((time.perf_counter() - started) * 1000, 1)}
-        if decisions:
-            detail["pii"] = dict(decisions)
-        self._audit(actor, name, "ok", detail)
+        self._audit(actor, name, "ok", {"ms": round((time.perf_counter() - started) * 1000, 1)})
         return result

@@ -7,11 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jaju.errors import JajuError
+from jaju.errors import ParseError
 
-
-class ParseError(JajuError):
-    """A file could not be read: corrupt, encrypted, empty or unsupported. Says why."""
+__all__ = ["Block", "ParseError", "ParsedDocument", "Parser", "decode_text", "nfc"]
 
 
 @dataclass

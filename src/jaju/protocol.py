@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Model(BaseModel):
@@ -190,3 +190,47 @@ def chunk(
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free estimate (about 4 UTF-8 bytes a token) for backends without one."""
     return max(1, (len(text.encode("utf-8")) + 3) // 4) if text else 0
+
+
+# --- jaju's own endpoints -----------------------------------------------------------------------
+
+FILTER_KEYS = frozenset({"format", "title", "article", "heading"})
+"""Source fields a knowledge search can filter on."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchRequest(_Strict):
+    """POST /v1/knowledge/{kb}/search"""
+
+    query: str = Field(max_length=2000)
+    k: int = Field(10, ge=1, le=100)
+    document: str | None = None
+    """Only hits from this document (its path or file name)."""
+    filters: dict[str, str] = Field(default_factory=dict)
+    """Only hits whose source matches: format, title, article (exact), heading (substring)."""
+
+    @field_validator("filters")
+    @classmethod
+    def _known(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - FILTER_KEYS
+        if unknown:
+            raise ValueError(f"unknown filter {sorted(unknown)}; use {sorted(FILTER_KEYS)}")
+        return value
+
+
+class CheckRequest(_Strict):
+    """POST /v1/guard/check"""
+
+    text: str = Field(max_length=1_000_000)
+
+
+class ToolCallRequest(_Strict):
+    """POST /v1/tools/{name}/call (admin)"""
+
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    confirm: bool = False
+    tenant: str | None = None
+    """Run as this tenant (default: the admin key's own)."""

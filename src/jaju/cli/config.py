@@ -1,0 +1,24 @@
+"""`jaju config check`: validate a configuration as `jaju serve` would, plugins included."""
+
+from __future__ import annotations
+
+import typer
+
+from jaju.cli.common import ConfigOption, HomeOption, fail, load_settings
+
+app = typer.Typer(help="Configuration (jaju.toml).", no_args_is_help=True)
+
+
+@app.command("check")
+def check(config: ConfigOption = None, home: HomeOption = None) -> None:
+    """Check jaju.toml with the installed plugins (backend types, guards, tools); exit 2 with
+    the key path of each problem. Starts nothing and writes nothing."""
+    from jaju.errors import ConfigError
+    from jaju.state import check_config
+
+    settings = load_settings(config, home)
+    try:
+        checked = check_config(settings)
+    except ConfigError as e:
+        fail(str(e))
+    typer.echo(f"설정이 올바릅니다 / configuration is valid: {', '.join(checked)}")

@@ -1,0 +1,330 @@
+"""The guard contract: what a guard is, and the chain that runs a request's guards in order.
+
+A guard inspects or rewrites what crosses a boundary of one request. It is a `Guard` subclass
+with any of these steps (each passes its input through unless overridden):
+
+    inbound(request)              the client's request, before anything else sees it
+    upstream(request)             the final request to the backend (system prompt, evidence,
+                                  tool definitions and results included), every round
+    evidence(passages)            passages retrieved from knowledge bases
+    outbound(result)              the whole answer, before the client sees it
+    stream()                      a `TextStream` for a streamed answer (text in, text out)
+    tool_arguments(tool, args)    arguments on their way to a tool
+    tool_result(tool, result)     a tool's result on its way back to the model
+
+Steps may be plain functions (run in a worker thread, off the event loop) or coroutines.
+One instance serves one request, so a guard may keep state between its steps (the PII guard's
+placeholders). A step refuses by raising `jaju.errors.Blocked` (400); any other exception
+refuses the request too (fail closed) as a 500 that names the guard.
+
+Guards are registered by plugins (`register_guards`), the built-in ones included, and chosen,
+ordered and configured in jaju.toml under `[guards]`, `[tenants.NAME.guards]` and
+`[assistants.NAME.guards]`. Inbound-side steps run in the configured order; outbound steps in
+the reverse order (the first guard in is the last out, like middleware).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from jaju.caller import Caller
+from jaju.config import GuardSettings, Settings
+from jaju.errors import ConfigError, InternalError, JajuError
+from jaju.protocol import ChatRequest
+
+log = logging.getLogger("jaju")
+
+STEPS = ("inbound", "upstream", "evidence", "outbound", "stream", "tool_arguments",
+         "tool_result")
+
+
+class Passage(Protocol):
+    """A retrieved passage (`jaju.knowledge.Hit`): its text and where it came from."""
+
+    text: str
+    source: dict[str, Any]
+
+
+class ToolInfo(Protocol):
+    """What a guard learns of a tool (`jaju.tools.Tool`): its name and permissions (whose
+    `pii` flag says whether it may see real personal data)."""
+
+    name: str
+    permissions: Any
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """One request as guards see it: who asks, which model, and where decisions are recorded."""
+
+    caller: Caller
+    model: str
+    audit: Callable[[str, str, str | None, dict[str, Any]], None]
+    """audit(action, outcome, target, detail) appends to the audit log as this caller."""
+
+    def record(self, guard: str, outcome: str, detail: dict[str, Any]) -> None:
+        """Audit a guard's decision (types and counts, never the values it found)."""
+        self.audit(f"guard.{guard}", outcome, self.model, detail)
+
+
+class TextStream:
+    """A guard's step over a streamed answer. `feed` gets each piece of text and returns what
+    may be shown now (hold back what you still need to see); `flush` returns the rest at the
+    end; `close` runs once when the stream ends, however it ends (for auditing)."""
+
+    def feed(self, text: str) -> str:
+        return text
+
+    def flush(self) -> str:
+        return ""
+
+    def arguments(self, text: str) -> str:
+        """A piece of a streamed tool call's arguments (gateway mode)."""
+        return text
+
+    def close(self) -> None:
+        return None
+
+
+class Guard:
+    """Base class of guards. Set `name`, optionally `settings_model` (the pydantic model of
+    the guard's `[guards.NAME]` section), and override the steps you need."""
+
+    name: ClassVar[str] = ""
+    settings_model: ClassVar[type[BaseModel] | None] = None
+    default: ClassVar[bool] = False
+    """Runs when no `order` is configured even if its section is absent (built-in guards)."""
+
+    def __init__(self, settings: Any, turn: GuardContext) -> None:
+        self.settings, self.turn = settings, turn
+
+    @property
+    def active(self) -> bool:
+        """False when this guard has nothing to do for this request (it is then skipped)."""
+        return True
+
+    @classmethod
+    def merge(cls, levels: list[Any]) -> Any:
+        """Settings from global, tenant and assistant levels (None where a level sets none),
+        most general first. Default: the most specific one wins."""
+        return next((s for s in reversed(levels) if s is not None), None)
+
+    @classmethod
+    def check(cls, text: str) -> Any:
+        """A report on `text` for `POST /v1/guard/check` and `jaju guard check`; None when the
+        guard offers none."""
+        return None
+
+    def inbound(self, request: ChatRequest) -> ChatRequest:
+        return request
+
+    def upstream(self, request: ChatRequest) -> ChatRequest:
+        return request
+
+    def evidence(self, passages: list[Any]) -> list[Any]:
+        return passages
+
+    def outbound(self, result: dict[str, Any]) -> dict[str, Any]:
+        return result
+
+    def stream(self) -> TextStream | None:
+        return None
+
+    def tool_arguments(self, tool: ToolInfo, arguments: dict[str, Any]) -> dict[str, Any]:
+        return arguments
+
+    def tool_result(self, tool: ToolInfo, result: Any) -> Any:
+        return result
+
+
+def overrides(guard: Guard, step: str) -> bool:
+    return getattr(type(guard), step) is not getattr(Guard, step)
+
+
+async def _run(guard: Guard, step: str, *args: Any) -> Any:
+    fn = getattr(guard, step)
+    try:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        return await asyncio.to_thread(fn, *args)
+    except JajuError:
+        raise
+    except Exception as e:
+        log.exception("guard %s failed in %s", guard.name, step)
+        raise InternalError(f"보호 장치 '{guard.name}'이(가) 실패해 요청을 거부했습니다 / guard "
+                            f"'{guard.name}' failed, so the request was refused: "
+                            f"{type(e).__name__}", code="guard_failed") from e
+
+
+class GuardChain:
+    """The active guards of one request, in order. Each step runs only the guards that
+    implement it, so a request with nothing to guard costs nothing."""
+
+    def __init__(self, guards: list[Guard]) -> None:
+        self.guards = [g for g in guards if g.active]
+
+    def __bool__(self) -> bool:
+        return bool(self.guards)
+
+    def _with(self, step: str, reverse: bool = False) -> list[Guard]:
+        found = [g for g in self.guards if overrides(g, step)]
+        return found[::-1] if reverse else found
+
+    async def _through(self, step: str, value: Any, *, reverse: bool = False) -> Any:
+        for guard in self._with(step, reverse):
+            value = await _run(guard, step, value)
+        return value
+
+    async def inbound(self, request: ChatRequest) -> ChatRequest:
+        result: ChatRequest = await self._through("inbound", request)
+        return result
+
+    async def upstream(self, request: ChatRequest) -> ChatRequest:
+        result: ChatRequest = await self._through("upstream", request)
+        return result
+
+    async def evidence(self, passages: list[Any]) -> list[Any]:
+        result: list[Any] = await self._through("evidence", passages)
+        return result
+
+    async def outbound(self, result: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = await self._through("outbound", result, reverse=True)
+        return answer
+
+    async def tool_arguments(self, tool: ToolInfo, arguments: dict[str, Any]) -> dict[str, Any]:
+        for guard in self._with("tool_arguments"):
+            arguments = await _run(guard, "tool_arguments", tool, arguments)
+        return arguments
+
+    async def tool_result(self, tool: ToolInfo, result: Any) -> Any:
+        for guard in self._with("tool_result"):
+            result = await _run(guard, "tool_result", tool, result)
+        return result
+
+    async def outbound_stream(self, chunks: AsyncGenerator[dict[str, Any], None]
+                              ) -> AsyncGenerator[dict[str, Any], None]:
+        """The streamed answer through every guard's `TextStream` (reverse order): the text
+        of each chunk's delta, what is held back flushed at the end."""
+        steps = [s for g in self._with("stream", reverse=True) if (s := g.stream()) is not None]
+        try:
+            async for data in chunks:
+                for choice in data.get("choices") or ():
+                    if not isinstance(choice.get("delta"), dict):
+                        choice["delta"] = {}
+                    delta = choice["delta"]
+                    if isinstance(delta.get("content"), str):
+                        delta["content"] = _feed(steps, delta["content"])
+                    if choice.get("finish_reason"):
+                        rest = _flush(steps)
+                        if rest:
+                            delta["content"] = (delta.get("content") or "") + rest
+                    for call in delta.get("tool_calls") or ():
+                        fn = call.get("function") or {}
+                        if isinstance(fn.get("arguments"), str):
+                            for step in steps:
+                                fn["arguments"] = step.arguments(fn["arguments"])
+                yield data
+            rest = _flush(steps)
+            if rest:
+                yield {"object": "chat.completion.chunk", "choices": [
+                    {"index": 0, "delta": {"content": rest}, "finish_reason": None}]}
+        finally:
+            await chunks.aclose()
+            for step in steps:
+                step.close()
+
+
+def _feed(steps: list[TextStream], text: str) -> str:
+    for step in steps:
+        text = step.feed(text) if text else text
+    return text
+
+
+def _flush(steps: list[TextStream]) -> str:
+    """Flush the steps in order; what one releases still passes the steps after it."""
+    text = ""
+    for step in steps:
+        text = (step.feed(text) if text else "") + step.flush()
+    return text
+
+
+class GuardSet:
+    """The guards one jaju has (registered by plugins) and the settings that choose them. Built
+    once per app; `chain` makes the guards of one request."""
+
+    def __init__(self, types: dict[str, type[Guard]], settings: Settings) -> None:
+        self.types, self.settings = types, settings
+        self._check_settings()
+
+    def _levels(self) -> list[tuple[str, GuardSettings]]:
+        s = self.settings
+        return [("guards", s.guards),
+                *((f"tenants.{n}.guards", t.guards) for n, t in s.tenants.items()),
+                *((f"assistants.{n}.guards", a.guards) for n, a in s.assistants.items())]
+
+    def _check_settings(self) -> None:
+        """Every plugin guard's section validates against its model; every name exists."""
+        known = ", ".join(sorted(self.types))
+        for path, level in self._levels():
+            for name in level.order or ():
+                if name not in self.types:
+                    raise ConfigError(f"{path}.order: 등록된 보호 장치가 아닙니다 / no guard named "
+                                      f"{name!r} is registered (registered: {known})")
+            for name, value in list((level.model_extra or {}).items()):
+                guard = self.types.get(name)
+                if guard is None:
+                    raise ConfigError(f"{path}.{name}: 등록된 보호 장치가 아닙니다 / no guard "
+                                      f"named {name!r} is registered (registered: {known})")
+                if guard.settings_model is not None and not isinstance(value, BaseModel):
+                    try:
+                        level.model_extra[name] = guard.settings_model.model_validate(  # type: ignore[index]
+                            value)
+                    except ValidationError as e:
+                        raise ConfigError("설정이 올바르지 않습니다 / invalid configuration:\n" +
+                                          "\n".join(f"  {path}.{name}."
+                                                    f"{'.'.join(str(p) for p in err['loc'])}: "
+                                                    f"{err['msg']}" for err in e.errors())) from e
+
+    def _value(self, level: GuardSettings, name: str) -> Any:
+        if name in type(level).model_fields:
+            return getattr(level, name)
+        return (level.model_extra or {}).get(name)
+
+    def order(self, levels: list[GuardSettings]) -> list[str]:
+        """The guards that run, in order: the most specific `order`, or the default guards
+        followed by every plugin guard that has settings at some level."""
+        for level in reversed(levels):
+            if level.order is not None:
+                return list(level.order)
+        names = [n for n, g in self.types.items() if g.default]
+        names += [n for n in self.types if n not in names
+                  and any(self._value(level, n) is not None for level in levels)]
+        return names
+
+    def chain(self, caller: Caller, model: str,
+              audit: Callable[[str, str, str | None, dict[str, Any]], None]) -> GuardChain:
+        """The guards of one request by `caller` to `model`, each with its merged settings."""
+        levels = self.settings.guard_levels(caller.tenant, model)
+        context = GuardContext(caller, model, audit)
+        guards = []
+        for name in self.order(levels):
+            kind = self.types[name]
+            guards.append(kind(kind.merge([self._value(level, name) for level in levels]),
+                               context))
+        return GuardChain(guards)
+
+    def check(self, text: str) -> dict[str, Any]:
+        """Every guard's report on `text` (`POST /v1/guard/check`)."""
+        found = {}
+        for name, kind in self.types.items():
+            result = kind.check(text)
+            if result is not None:
+                found[name] = result
+        return found

@@ -1,0 +1,331 @@
+"""`Gateway`: one request's way through jaju, the same for every entry point.
+
+    limits ─▶ parse ─▶ guards.inbound ─▶ assistant (knowledge, tools; every backend request
+    passes guards.upstream) ─▶ guards.outbound ─▶ usage + audit
+
+The HTTP routers, `jaju ask`, the MCP server and the console all call a `Gateway` method with a
+`Caller`; none of them assembles the steps itself. Every request is recorded — on success, on
+error, and when the client goes away (status 499) — as one usage row and one audit record.
+
+Streaming: `chat` returns an async iterator of chunk dicts once the first chunk is in hand, so
+a backend that fails up front raises a real error (and HTTP status). A failure after that is
+the iterator's last item, `{"error": {...}}`; the record is written before that item (or the
+iterator's end), so a client that saw the end can already see its usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from jaju.assistants import Assistant, Turn
+from jaju.assistants.toolloop import ToolUse
+from jaju.caller import Caller
+from jaju.config import Settings
+from jaju.errors import (
+    ApiError,
+    InvalidRequest,
+    ModelNotFound,
+    RateLimited,
+    UpstreamError,
+    UpstreamUnavailable,
+    ValidationFailed,
+    as_api_error,
+)
+from jaju.guards.base import GuardChain, GuardSet
+from jaju.knowledge.index import KnowledgeIndex
+from jaju.limits import RateLimiter
+from jaju.protocol import (
+    ChatRequest,
+    CheckRequest,
+    EmbeddingRequest,
+    SearchRequest,
+    estimate_tokens,
+)
+from jaju.store.sqlite import AuditEvent, Store, UsageRecord
+from jaju.tools.model import Tool, ToolContext
+from jaju.tools.policy import policy_for
+from jaju.tools.registry import ToolRegistry
+
+log = logging.getLogger("jaju")
+T = TypeVar("T", bound=BaseModel)
+CLIENT_CLOSED = 499
+
+ChatStream = AsyncGenerator[dict[str, Any], None]
+"""A started streaming answer: `chat.completion.chunk` dicts, then possibly `{"error": ...}`."""
+
+
+def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
+    """A request body as `model`: 400 for what is not a JSON object, 422 for a bad field."""
+    if isinstance(body, model):
+        return body
+    data: Any = body
+    if isinstance(body, bytes | str):
+        if not body:
+            raise InvalidRequest("요청 본문이 없습니다 / request body is required")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise InvalidRequest(f"요청 본문이 올바른 JSON이 아닙니다 / request body is not valid "
+                                 f"JSON: {e}", code="invalid_json") from e
+    if not isinstance(data, dict):
+        raise InvalidRequest("요청 본문은 JSON 객체여야 합니다 / request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        raise ValidationFailed(f"잘못된 요청 값 / invalid value for '{param}': {first['msg']}",
+                               param=param, code="invalid_value") from e
+
+
+class Call:
+    """Bookkeeping for one request: counted against the caller's limits when it begins, one
+    usage row and one audit record (in one transaction) when it ends."""
+
+    def __init__(self, gateway: Gateway, caller: Caller, endpoint: str) -> None:
+        self.gateway, self.caller, self.endpoint = gateway, caller, endpoint
+        self.started = time.perf_counter()
+        self.model: str | None = None
+        self.stream = False
+        self.done = False
+
+    def finish(self, status: int, prompt_tokens: int = 0, completion_tokens: int = 0,
+               error: str | None = None, prompt: Any = None, completion: str | None = None,
+               outcome: str | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        caller, gateway = self.caller, self.gateway
+        if caller.key_id:
+            gateway.limiter.spend_tokens(caller.key_id, prompt_tokens + completion_tokens,
+                                         tpm=caller.tpm)
+        store_content = gateway.settings.server.store_content
+        usage = UsageRecord(
+            endpoint=self.endpoint, status=status,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            tenant=caller.tenant, key_id=caller.key_id, model=self.model, stream=self.stream,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, error=error,
+            prompt=json.dumps(prompt, ensure_ascii=False) if store_content and prompt else None,
+            completion=completion if store_content else None,
+        )
+        outcome = outcome or ("ok" if status < 400 else
+                              "client_closed" if status == CLIENT_CLOSED else "error")
+        audit = AuditEvent(caller.actor, self.endpoint, outcome, self.model,
+                           {"status": status, "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens, "stream": self.stream,
+                            **({"error": error} if error else {})})
+        gateway.store.record(usage, audit)
+
+    def fail(self, error: BaseException) -> None:
+        api = as_api_error(error)
+        self.finish(api.status_code, error=api.code or api.error_type)
+
+
+class Gateway:
+    def __init__(self, *, settings: Settings, store: Store, limiter: RateLimiter,
+                 models: dict[str, Assistant], failed: dict[str, str], guards: GuardSet,
+                 tools: ToolRegistry, knowledge: Callable[[], KnowledgeIndex]) -> None:
+        self.settings, self.store, self.limiter = settings, store, limiter
+        self.models, self.failed, self.guards, self.tools = models, failed, guards, tools
+        self._knowledge = knowledge
+
+    # --- bookkeeping ----------------------------------------------------------------------------
+
+    def begin(self, caller: Caller, endpoint: str) -> Call:
+        """Count a request against the caller's limits (a 429 is recorded and raised)."""
+        call = Call(self, caller, endpoint)
+        if caller.key_id:
+            try:
+                self.limiter.check(caller.key_id, qpm=caller.qpm, tpm=caller.tpm)
+            except RateLimited as e:
+                call.finish(e.status_code, error=e.code, outcome="denied")
+                raise
+        return call
+
+    def audit(self, caller: Caller) -> Callable[[str, str, str | None, dict[str, Any]], None]:
+        """An audit function recording as `caller` (for guards)."""
+        def record(action: str, outcome: str, target: str | None, detail: dict[str, Any]) -> None:
+            self.store.audit(AuditEvent(caller.actor, action, outcome, target, detail))
+        return record
+
+    def model(self, name: str) -> Assistant:
+        assistant = self.models.get(name)
+        if assistant is None:
+            raise ModelNotFound(f"모델 '{name}'이(가) 없습니다 / the model '{name}' does not exist",
+                                param="model")
+        reason = self.failed.get(assistant.backend.name)
+        if reason:
+            raise UpstreamUnavailable(f"모델 '{name}'을(를) 사용할 수 없습니다 / model '{name}' "
+                                      f"is unavailable: {reason}")
+        return assistant
+
+    def guard_chain(self, caller: Caller, model: str) -> GuardChain:
+        return self.guards.chain(caller, model, self.audit(caller))
+
+    # --- chat -----------------------------------------------------------------------------------
+
+    async def chat(self, caller: Caller, body: bytes | dict[str, Any] | ChatRequest
+                   ) -> dict[str, Any] | ChatStream:
+        """A chat completion: the answer dict, or (for `stream: true`) a started ChatStream."""
+        call = self.begin(caller, "chat.completions")
+        try:
+            request = parse(body, ChatRequest)
+            call.model, call.stream = request.model, request.stream
+            assistant = self.model(request.model)
+            guards = self.guard_chain(caller, request.model)
+            tools = ToolUse(self.tools, policy_for(self.settings, caller.tenant),
+                            frozenset(request.confirm_tools or ())) if assistant.tools else None
+            turn = Turn(caller, guards, tools)
+            request = await guards.inbound(request)
+            if request.stream:
+                chunks = guards.outbound_stream(assistant.stream(request, turn))
+                first = await anext(chunks, None)
+                if first is None:
+                    await chunks.aclose()
+                    raise UpstreamError("백엔드가 빈 스트림을 보냈습니다 / the backend sent an "
+                                        "empty stream")
+                return self._stream(call, request, first, chunks)
+            result = await assistant.complete(request, turn)
+            result = await guards.outbound(result)
+        except Exception as e:
+            call.fail(e)
+            raise
+        usage = result.get("usage") or {}
+        message = (result.get("choices") or [{}])[0].get("message") or {}
+        call.finish(200, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
+                    prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                    completion=message.get("content"))
+        return result
+
+    async def _stream(self, call: Call, request: ChatRequest, first: dict[str, Any],
+                      chunks: ChatStream) -> ChatStream:
+        status, error, parts = CLIENT_CLOSED, None, []
+        usage: dict[str, Any] = {}
+        last: dict[str, Any] | None = None
+        pending: dict[str, Any] | None = first
+        try:
+            while pending is not None:
+                data = pending
+                if data.get("usage"):
+                    usage = data["usage"]
+                    if not request.include_usage:
+                        data = {k: v for k, v in data.items() if k != "usage"}
+                        if not data.get("choices"):
+                            data = {}
+                for choice in data.get("choices") or ():
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        parts.append(content)
+                if data:
+                    yield data
+                pending = await anext(chunks, None)
+            status = 200
+        except Exception as e:
+            if not isinstance(e, ApiError):
+                log.exception("stream failed")  # a bug, not a client's or upstream's fault
+            api = as_api_error(e)
+            status, error, last = api.status_code, api.code or api.error_type, api.to_dict()
+        finally:
+            await chunks.aclose()  # stops generation / closes the upstream connection
+            text = "".join(parts)
+            prompt_tokens = int(usage.get("prompt_tokens") or
+                                sum(estimate_tokens(m.text) for m in request.messages))
+            completion_tokens = int(usage.get("completion_tokens") or
+                                    (len(parts) if status == CLIENT_CLOSED else
+                                     estimate_tokens(text)))
+            call.finish(status, prompt_tokens, completion_tokens, error,
+                        prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                        completion=text)
+        if last is not None:
+            yield last  # after the record is written
+
+    # --- other endpoints ------------------------------------------------------------------------
+
+    async def embed(self, caller: Caller, body: bytes | dict[str, Any] | EmbeddingRequest
+                    ) -> dict[str, Any]:
+        call = self.begin(caller, "embeddings")
+        try:
+            request = parse(body, EmbeddingRequest)
+            call.model = request.model
+            try:
+                texts = request.texts
+            except ValueError as e:
+                raise InvalidRequest(str(e), param="input") from e
+            if not texts or any(not t for t in texts):
+                raise InvalidRequest("input은 비어 있지 않은 문자열이어야 합니다 / input must be "
+                                     "non-empty text", param="input")
+            vectors, tokens = await self.model(request.model).embed(texts)
+        except Exception as e:
+            call.fail(e)
+            raise
+        call.finish(200, tokens)
+        return {
+            "object": "list",
+            "data": [{"object": "embedding", "index": i,
+                      "embedding": _base64(v) if request.encoding_format == "base64" else v}
+                     for i, v in enumerate(vectors)],
+            "model": request.model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+
+    async def search(self, caller: Caller, kb: str,
+                     body: bytes | dict[str, Any] | SearchRequest) -> dict[str, Any]:
+        """Search one knowledge base the caller may read (404 otherwise)."""
+        call = self.begin(caller, "knowledge.search")
+        call.model = kb
+        try:
+            request = parse(body, SearchRequest)
+            index = self._knowledge()
+            base = await asyncio.to_thread(index.get, caller.tenant, kb)
+            hits = await asyncio.to_thread(index.search, base, request.query, request.k,
+                                           document=request.document, filters=request.filters)
+        except Exception as e:
+            call.fail(e)
+            raise
+        call.finish(200)
+        return {"object": "list", "kb": kb, "query": request.query,
+                "hits": [h.to_dict() for h in hits]}
+
+    async def check(self, caller: Caller, body: bytes | dict[str, Any] | CheckRequest
+                    ) -> dict[str, Any]:
+        """Every registered guard's report on a text."""
+        call = self.begin(caller, "guard.check")
+        try:
+            request = parse(body, CheckRequest)
+            result = await asyncio.to_thread(self.guards.check, request.text)
+        except Exception as e:
+            call.fail(e)
+            raise
+        call.finish(200)
+        return result
+
+    # --- tools ----------------------------------------------------------------------------------
+
+    def visible_tools(self, caller: Caller) -> list[Tool]:
+        return self.tools.visible(policy_for(self.settings, caller.tenant))
+
+    def tool_context(self, caller: Caller) -> ToolContext:
+        return ToolContext(caller.tenant, caller.actor)
+
+    async def call_tool(self, caller: Caller, name: str, arguments: dict[str, Any] | str, *,
+                        confirmed: bool = False) -> Any:
+        """Run a tool for `caller` outside a chat (admin API, CLI, MCP clients): the tenant's
+        policy and guards apply as in the tool loop. Raises ToolError."""
+        return await self.tools.call(
+            name, arguments, caller=caller, policy=policy_for(self.settings, caller.tenant),
+            confirmed=confirmed, guards=self.guard_chain(caller, ""))
+
+
+def _base64(vector: list[float]) -> str:
+    """OpenAI's base64 encoding: little-endian float32, base64 (the `openai` client's default)."""
+    import base64
+    import struct
+
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")

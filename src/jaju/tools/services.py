@@ -1,0 +1,42 @@
+"""`ToolServices`: what jaju offers the tools a plugin registers (the `services` argument of
+`register_tools`). Small on purpose: a tool gets knowledge search within the caller's tenant,
+an HTTP client that only reaches the hosts it declared, and a read-only copy of the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from jaju.config import Settings
+    from jaju.knowledge.index import KnowledgeIndex
+
+
+@dataclass(frozen=True)
+class ToolServices:
+    settings: Settings
+    """A copy of the running configuration (changing it changes nothing)."""
+    _knowledge: Callable[[], KnowledgeIndex]
+
+    def knowledge_bases(self, tenant: str) -> list[str]:
+        """Names of the knowledge bases `tenant` may read (its own and shared ones)."""
+        return sorted({kb.name for kb in self._knowledge().bases(tenant)})
+
+    def search(self, tenant: str, kb: str, query: str, k: int = 5) -> list[dict[str, Any]]:
+        """The best `k` passages of knowledge base `kb` as `tenant` sees it (404 `NotFound`
+        for a base the tenant cannot read, exactly as for one that does not exist)."""
+        index = self._knowledge()
+        return [h.to_dict() for h in index.search(index.get(tenant, kb), query, max(1, min(k, 20)))]
+
+    def http_client(self, network: tuple[str, ...], **kwargs: Any) -> httpx.AsyncClient:
+        """An httpx.AsyncClient whose every request passes the egress guard: only the hosts in
+        `network`, never loopback, private or link-local addresses."""
+        import httpx
+
+        from jaju.tools.egress import Egress, egress_transport
+
+        return httpx.AsyncClient(transport=egress_transport(Egress(network)), **kwargs)
