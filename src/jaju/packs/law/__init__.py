@@ -36,7 +36,7 @@ def pack() -> dict[str, Any]:
     out["assistants"] = raw.get("assistants", [])
     out["knowledge"] = [{**k, "sources": [str(HERE / s) for s in k.get("sources", [])]}
                         for k in raw.get("knowledge", [])]
-    functions: dict[str, Callable[..., Any]] = {f.__name__: f for f in tools.TOOLS}
+    functions: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in tools.TOOLS}
     out["tools"] = [{**t, "function": functions[t["name"]]} for t in raw.get("tools", [])]
     out["synonyms"] = raw.get("synonyms", {}).get("dictionaries", [])
     out["evals"] = [{**e, "path": str(HERE / e["path"])} for e in raw.get("evals", [])]

@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -299,7 +300,8 @@ ALIASES = {
     "남녀고용평등법": "남녀고용평등과 일ㆍ가정 양립 지원에 관한 법률",
     "스토킹처벌법": "스토킹범죄의 처벌 등에 관한 법률", "스토킹방지법": "스토킹범죄의 처벌 등에 관한 법률",
     "주임법": "주택임대차보호법", "상임법": "상가건물 임대차보호법",
-    "상가임대차법": "상가건물 임대차보호법", "전세사기특별법": "전세사기피해자 지원 및 주거안정에 관한 특별법",
+    "상가임대차법": "상가건물 임대차보호법",
+    "전세사기특별법": "전세사기피해자 지원 및 주거안정에 관한 특별법",
     "자배법": "자동차손해배상 보장법", "자동차손해배상법": "자동차손해배상 보장법",
     "가족관계등록법": "가족관계의 등록 등에 관한 법률", "채권추심법": "채권의 공정한 추심에 관한 법률",
     "통신사기피해환급법": "전기통신금융사기 피해 방지 및 피해금 환급에 관한 특별법",
@@ -457,6 +459,7 @@ def lookup_article(
     return {"result": result, "articles": [cite], "notes": []}
 
 
-TOOLS = [legal_period_end, dismissal_notice_pay, annual_leave_days, overtime_pay,
-         weekly_holiday_pay, severance_pay, minimum_wage_check, lookup_article]
+TOOLS: list[Callable[..., dict[str, Any]]] = [
+    legal_period_end, dismissal_notice_pay, annual_leave_days, overtime_pay, weekly_holiday_pay,
+    severance_pay, minimum_wage_check, lookup_article]
 """Every tool of the pack, in the order an assistant offers them."""
