@@ -9,6 +9,11 @@
 
 Every chunk keeps where it came from: character offsets into the document text (blocks joined
 by blank lines), page or section, article, and heading path.
+
+Supplementary provisions (부칙) restart their article numbers, so an article after a `부칙`
+heading or a `부칙 <제8372호,2007.4.11>` line is labelled `부칙 제2조`, never `제2조`: a citation
+reads "근로기준법 부칙 제2조" and cannot pass for the main act's 제2조. The amendment line it
+follows is added to its heading path (which 부칙 of the many a statute has).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from jaju.knowledge.parsers.base import Block
 ARTICLE = re.compile(r"^제\s*(\d+)\s*조(?:\s*의\s*(\d+))?(?=\s*[(（]|$)")
 """An article starts with its number and its title in brackets: 제23조(해고 등의 제한), or is a
 heading block holding just the number. "제2조 중 ..." (amendment text) is not an article."""
+SUPPLEMENTARY = re.compile(r"^부\s*칙(?:\s*[<(（〈][^\n]*)?$")
+"""A 부칙 heading or the line opening one amendment's 부칙: "부칙", "부칙 <제8372호,2007.4.11>"."""
+SUPPLEMENTARY_PREFIX = "부칙 "
 SEPARATOR = "\n\n"
 
 
@@ -49,6 +57,11 @@ def article_of(text: str) -> str | None:
     return f"제{match.group(1)}조" + (f"의{match.group(2)}" if match.group(2) else "")
 
 
+def is_supplementary(article: str | None) -> bool:
+    """Whether an article label names a 부칙 article ("부칙 제2조")."""
+    return bool(article) and str(article).startswith(SUPPLEMENTARY_PREFIX)
+
+
 def document_text(blocks: list[Block]) -> str:
     return SEPARATOR.join(b.text for b in blocks)
 
@@ -67,17 +80,31 @@ def chunk_blocks(
         pos += len(b.text) + len(SEPARATOR)
 
     groups: list[tuple[str | None, list[int]]] = []
+    amendment: dict[int, str] = {}  # group index -> the 부칙 line its article follows
     in_article = False
+    supplementary: str | None = None  # inside a 부칙: its opening line
     for i, b in enumerate(blocks):
+        if SUPPLEMENTARY.match(b.text.strip()):
+            supplementary = b.text.strip()
+        elif b.kind == "heading" and not article_of(b.text.split(" ", 1)[0]):
+            supplementary = None  # another part of the document (a 부칙 heading sets it again)
+        if supplementary is None and any(SUPPLEMENTARY.match(h) for h in b.heading):
+            supplementary = "부칙"
         article = article_of(b.text) or (article_of(b.text.split(" ", 1)[0])
                                           if b.kind == "heading" else None)
         if article:
+            if supplementary is not None:
+                article = SUPPLEMENTARY_PREFIX + article
+                if supplementary != "부칙" and supplementary not in b.heading:
+                    amendment[len(groups)] = supplementary
             groups.append((article, [i]))
             in_article = True
             continue
         if b.kind == "heading":
             in_article = False  # a chapter heading ends the article before it
             continue  # headings live on in the heading path of what follows
+        if supplementary is not None and SUPPLEMENTARY.match(b.text.strip()):
+            in_article = False  # the next amendment's 부칙 ends the article before it
         if in_article:
             groups[-1][1].append(i)  # 항 and 호 stay with their article
             continue
@@ -90,8 +117,9 @@ def chunk_blocks(
             groups.append((None, [i]))
 
     chunks: list[Chunk] = []
-    for article, members in groups:
+    for number, (article, members) in enumerate(groups):
         first = blocks[members[0]]
+        heading = first.heading + ((amendment[number],) if number in amendment else ())
         units: list[_Unit] = []
         for i in members:
             text, start = blocks[i].text, offsets[i]
@@ -107,7 +135,7 @@ def chunk_blocks(
             if title and piece_no > 0 and not body.startswith(title):
                 body = f"{title}\n{body}"
             chunks.append(Chunk(body, piece[0].start, piece[-1].end, first.page, article,
-                                first.heading))
+                                heading))
     return chunks
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaju.errors import InvalidRequest, NotFound
 from jaju.knowledge import synonyms
-from jaju.knowledge.chunking import Chunk
+from jaju.knowledge.chunking import SUPPLEMENTARY_PREFIX, Chunk
 from jaju.knowledge.embed import Embedder, make_embedder
 from jaju.korean.analyzer import Analyzer, bigrams
 from jaju.store.migrations import migrate
@@ -32,7 +32,8 @@ SHARED_TENANT = "*"
 CANDIDATES = 100
 WEIGHTS = {"morph": 1.0, "gram": 0.6, "dense": 0.5}
 SUPPLEMENTARY_WEIGHT = 0.5
-"""Statutes' 부칙 (supplementary provisions: dates, transitions) rarely answer a question."""
+"""Statutes' 부칙 (supplementary provisions: dates, transitions) rarely answer a question, so
+their chunks count this much — unless the query itself asks for a 부칙."""
 
 
 @dataclass(frozen=True)
@@ -326,12 +327,13 @@ class KnowledgeIndex:
                 value = WEIGHTS[name] * score / best
                 fused[rowid] = fused.get(rowid, 0.0) + value
                 parts.setdefault(rowid, {})[name] = score
-        if fused:
-            with self._lock:
+        if fused and "부칙" not in query.replace(" ", ""):
+            with self._lock:  # 부칙 chunks: under a 부칙 heading, or labelled "부칙 제N조"
                 marks = ",".join("?" * len(fused))
                 for rowid, in self._db.execute(
-                        f"SELECT id FROM kb_chunks WHERE id IN ({marks}) AND heading LIKE ?",
-                        [*fused, "%부칙%"]):
+                        f"SELECT id FROM kb_chunks WHERE id IN ({marks}) "
+                        "AND (heading LIKE ? OR article LIKE ?)",
+                        [*fused, "%부칙%", SUPPLEMENTARY_PREFIX + "%"]):
                     fused[rowid] *= SUPPLEMENTARY_WEIGHT
         ranked = sorted(fused.items(), key=lambda item: -item[1])
         return self._hits(kb, ranked, parts, k, document, filters or {})

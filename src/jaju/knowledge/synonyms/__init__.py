@@ -44,7 +44,10 @@ def load(name_or_path: str, analyzer: Analyzer) -> dict[str, list[str]]:
             values += analyzer.morphemes(term)
         keys = {" ".join(analyzer.morphemes(words, keep_stopwords=True))}
         if " " not in words.strip() and words.strip().endswith("다"):
-            keys.add(words.strip()[:-1])  # a verb in dictionary form: its stem
+            stem = words.strip()[:-1]  # a verb in dictionary form: its stem
+            if len(stem) > 1 and all(len(k) == 1 for k in keys):
+                keys = set()  # 속이다 analysed as 속 + 이다: "속이 쓰려요" is not 사기
+            keys.add(stem)
         for key in keys - {""}:
             if len(key) == 1 and " " in words.strip():
                 continue  # a phrase that shrank to one syllable would match far too much

@@ -1,0 +1,126 @@
+"""The law pack's retrieval on its evaluation sets: R@1, R@5, MRR@10.
+
+The pack's statutes (src/jaju/packs/law/data/statutes) go into one knowledge base with the
+shipped everyday-legal dictionary, exactly as
+
+    jaju ingest src/jaju/packs/law/data/statutes --kb law --synonyms everyday-legal
+    jaju search "질문" --kb law
+
+do it (the same `ingest` and `KnowledgeIndex.search`, lexical signals, default weights). A
+question counts at rank r when the r-th distinct article among the hits (law title + article,
+부칙 articles labelled `부칙 제N조` and so never a main-act article) is one of its gold
+citations.
+
+Run: .venv/bin/python bench/law_pack.py [--set frozen|dev|all] [--misses] [--signals morph,gram]
+The frozen set is measured, never tuned on (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from jaju.knowledge import KnowledgeIndex  # noqa: E402
+from jaju.knowledge import synonyms as synonym_dicts  # noqa: E402
+from jaju.knowledge.ingest import ingest  # noqa: E402
+from jaju.korean import Analyzer  # noqa: E402
+from jaju.plugins import get_plugin_manager, parsers  # noqa: E402
+
+PACK = ROOT / "src" / "jaju" / "packs" / "law" / "data"
+SETS = {"frozen": PACK / "eval" / "frozen.jsonl", "dev": PACK / "eval" / "dev.jsonl"}
+
+
+def _key(law: str, article: str) -> str:
+    return f"{law.replace(' ', '')}|{article}"
+
+
+def gold_keys(citations: list[str]) -> set[str]:
+    """"근로기준법 제60조" -> {"근로기준법|제60조"}; a 부칙 citation keeps its "부칙 " prefix."""
+    keys = set()
+    for citation in citations:
+        law, _, article = citation.partition(" 부칙 ")
+        if article:
+            keys.add(_key(law, "부칙 " + article))
+        else:
+            law, article = citation.rsplit(" ", 1)
+            keys.add(_key(law, article))
+    return keys
+
+
+def rank_of(hits: list[dict], wanted: set[str], depth: int = 10) -> int | None:
+    seen: list[str] = []
+    for hit in hits:
+        key = _key(str(hit["source"].get("title") or ""), str(hit["source"].get("article") or ""))
+        if key in seen:
+            continue
+        seen.append(key)
+        if len(seen) > depth:
+            return None
+        if key in wanted:
+            return len(seen)
+    return None
+
+
+def metrics(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks) or 1
+    return {"R@1": sum(r == 1 for r in ranks) / n,
+            "R@5": sum(r is not None and r <= 5 for r in ranks) / n,
+            "MRR@10": sum(1 / r for r in ranks if r) / n}
+
+
+def load(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--set", choices=[*SETS, "all"], default="frozen")
+    ap.add_argument("--signals", default="morph,gram")
+    ap.add_argument("--synonyms", default="everyday-legal", help="'' for none")
+    ap.add_argument("--misses", action="store_true", help="print the questions missed at R@1")
+    args = ap.parse_args()
+    signals = tuple(args.signals.split(","))
+    analyzer = Analyzer()
+    names = list(SETS) if args.set == "all" else [args.set]
+    with tempfile.TemporaryDirectory() as tmp:
+        index = KnowledgeIndex(Path(tmp) / "law.db", analyzer)
+        kb = index.create("bench", "law")
+        if args.synonyms:
+            kb = index.set_synonyms(kb, synonym_dicts.load(args.synonyms, analyzer))
+        started = time.perf_counter()
+        report = ingest(index, kb, sorted((PACK / "statutes").glob("*.md")),
+                        parsers(get_plugin_manager(load_entrypoints=False)))
+        assert not report.failures, report.failures[:3]
+        print(f"ingest: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        rows = ["| set | questions | R@1 | R@5 | MRR@10 |", "|---|---|---|---|---|"]
+        for name in names:
+            cases = load(SETS[name])
+            ranks = []
+            for case in cases:
+                hits = [h.to_dict() for h in index.search(kb, case["question"], 30,
+                                                          signals=signals)]
+                rank = rank_of(hits, gold_keys(case["gold"]))
+                ranks.append(rank)
+                if args.misses and rank != 1:
+                    top = [f"{h['source'].get('title')} {h['source'].get('article')}"
+                           for h in hits[:3]]
+                    print(f"{case['id']} rank={rank} {case['question']}\n    gold {case['gold']}"
+                          f"\n    top  {top}", file=sys.stderr)
+            m = metrics(ranks)
+            rows.append(f"| {name} | {len(cases)} | {m['R@1']:.3f} | {m['R@5']:.3f} | "
+                        f"{m['MRR@10']:.3f} |")
+        index.close()
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

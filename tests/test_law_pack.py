@@ -1,0 +1,415 @@
+"""The law pack: its data, its verified tools (worked examples computed by hand from the
+statute text, the computation in each comment), 부칙 labelling, and the dictionary-hijack test."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from jaju.knowledge import KnowledgeIndex
+from jaju.knowledge import synonyms as synonym_dicts
+from jaju.knowledge.chunking import chunk_blocks
+from jaju.knowledge.ingest import ingest
+from jaju.knowledge.parsers.base import Block
+from jaju.knowledge.parsers.text import parse_markdown
+from jaju.packs import law
+from jaju.packs.law import tools
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK = Path(law.__file__).parent
+STATUTES = PACK / "data" / "statutes"
+
+
+# --- the pack's description and data -------------------------------------------------------------
+
+
+def test_pack_description_is_complete():
+    pack = law.pack()
+    assert pack["name"] == "law"
+    for assistant in pack["assistants"]:
+        assert "조" in assistant["system_prompt"]  # it asks for article citations
+        assert "답하지" in assistant["system_prompt"] or "다루지" in assistant["system_prompt"]
+        assert set(assistant["tools"]) <= {t["name"] for t in pack["tools"]}
+    sources = pack["knowledge"][0]["sources"]
+    assert all(Path(s).exists() for s in sources)
+    assert {t["name"] for t in pack["tools"]} == {f.__name__ for f in tools.TOOLS}
+    for t in pack["tools"]:
+        assert t["function"] is getattr(tools, t["name"])
+    for ev in pack["evals"]:
+        assert Path(ev["path"]).exists()
+    assert pack["synonyms"] == ["everyday-legal"]
+
+
+def test_every_statute_is_listed_in_source_md_with_its_checksum():
+    import hashlib
+
+    source = (PACK / "data" / "SOURCE.md").read_text(encoding="utf-8")
+    for path in STATUTES.glob("*.md"):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"`{path.name}` `{digest}`" in source, path.name
+
+
+def test_eval_sets_cite_articles_that_exist():
+    titles = {s.title.replace(" ", ""): s for s in tools.statutes().values()}
+    for name in ("frozen.jsonl", "dev.jsonl"):
+        rows = [json.loads(x) for x in (PACK / "data" / "eval" / name).read_text(
+            encoding="utf-8").splitlines() if x.strip()]
+        assert len(rows) >= (150 if name == "frozen.jsonl" else 40)
+        for row in rows:
+            assert row["question"] and row["gold"]
+            for citation in row["gold"]:
+                law_name, article = citation.rsplit(" ", 1)
+                assert article in titles[law_name.replace(" ", "")].articles, citation
+            if "tool" in row:  # the expected tool call gives the expected result
+                fn = getattr(tools, row["tool"]["name"])
+                result = fn(**row["tool"]["arguments"])["result"]
+                for key, value in row["tool"]["result"].items():
+                    assert result[key] == value, (row["id"], key)
+
+
+# --- 부칙 ------------------------------------------------------------------------------------------
+
+
+def test_supplementary_articles_are_labelled_and_never_pass_for_main_articles(analyzer):
+    doc = parse_markdown(STATUTES / "근로기준법.md")
+    chunks = chunk_blocks(doc.blocks, split_sentences=lambda t: [(0, len(t))])
+    supp = [c for c in chunks if c.article and c.article.startswith("부칙 ")]
+    main = [c for c in chunks if c.article and not c.article.startswith("부칙 ")]
+    assert supp and all("부칙" in c.heading for c in supp)
+    assert not any("부칙" in c.heading for c in main)
+    # 부칙 <제8372호,2007.4.11> 제2조 is (시행일에 관한 경과조치); the main act's 제2조 is (정의)
+    second = [c for c in supp if c.article == "부칙 제2조" and "부칙 <제8372호,2007.4.11>" in c.heading]
+    assert len(second) == 1 and second[0].text.startswith("제2조 (시행일에 관한 경과조치)")
+    assert all(c.text.startswith("제2조 (정의)") for c in main if c.article == "제2조")
+    # each 부칙 article carries the amendment it belongs to in its heading path
+    assert all(any(h.startswith("부칙") and "<" in h for h in c.heading) for c in supp)
+
+
+def test_supplementary_marker_in_other_formats():
+    # a document without Markdown headings (e.g. HWP): the 부칙 line itself opens the section
+    blocks = [Block("제1조(목적) 이 규정은 목적을 정한다."), Block("제2조(정의) 용어의 뜻."),
+              Block("부칙 <제12호, 2024.1.1>"), Block("제1조(시행일) 이 규정은 공포한 날부터 시행한다."),
+              Block("제2조(경과조치) 종전의 규정에 따른다.")]
+    chunks = chunk_blocks(blocks, split_sentences=lambda t: [(0, len(t))])
+    assert [c.article for c in chunks] == ["제1조", "제2조", None, "부칙 제1조", "부칙 제2조"]
+    assert chunks[-1].heading == ("부칙 <제12호, 2024.1.1>",)
+
+
+def test_supplementary_articles_rank_below_the_main_act(tmp_path, analyzer, parser_table):
+    index = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
+    kb = index.create("t", "law")
+    ingest(index, kb, [STATUTES / "근로기준법.md"], parser_table)
+    hits = index.search(kb, "시행일에 관한 경과조치", 30)
+    supp = [h for h in hits if "부칙" in h.source.get("heading", "")]
+    assert supp  # 경과조치 are 부칙 matter: they are found, and labelled as 부칙 articles
+    assert all(h.source.get("article") is None or h.source["article"].startswith("부칙 ")
+               for h in supp)
+    assert all(not str(h.source.get("article", "")).startswith("부칙") for h in hits
+               if "부칙" not in h.source.get("heading", ""))
+    # asking for a 부칙 by name lifts the demotion; filters find one exactly
+    hits = index.search(kb, "부칙 시행일", 5)
+    assert hits[0].source["article"].startswith("부칙 ")
+    hits = index.search(kb, "경과조치", 5, filters={"article": "부칙 제2조"})
+    assert hits and {h.source["article"] for h in hits} == {"부칙 제2조"}
+    main = index.search(kb, "해고 예고", 5)
+    assert (main[0].source["title"], main[0].source["article"]) == ("근로기준법", "제26조")
+    index.close()
+
+
+# --- the dictionary-hijack test ------------------------------------------------------------------
+
+NEUTRAL = ROOT / "tests" / "fixtures" / "neutral_questions.txt"
+COMMON_SHARE = 0.03
+"""A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
+cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
+SUFFIX_HIJACKS = 2
+"""A key that lost a noun suffix (사기꾼 → 사기) hijacks when the bare word occurs in this many
+everyday legal questions without the suffix and the entry adds terms the bare word's own entry
+(if any) does not have."""
+
+
+def _entries() -> list[tuple[int, str, list[str]]]:
+    path = synonym_dicts.HERE / "everyday-legal.tsv"
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            words, terms = line.split("\t", 1)
+            out.append((number, words.strip(), [t.strip() for t in terms.split(",")]))
+    return out
+
+
+def _legal_questions() -> list[str]:
+    files = sorted((ROOT / "bench" / "data").glob("everyday_statutes*.jsonl"))
+    files.append(PACK / "data" / "eval" / "dev.jsonl")  # never the frozen set
+    rows = [json.loads(x) for f in files for x in f.read_text(encoding="utf-8").splitlines()
+            if x.strip()]
+    return [r.get("q") or r["question"] for r in rows]
+
+
+def _keys_of(entry: str, analyzer, tmp_path: Path) -> set[str]:
+    """The keys the loader makes of one entry (so the test sees what search matches)."""
+    path = tmp_path / "one.tsv"
+    path.write_text(f"{entry}\t용어\n", encoding="utf-8")
+    return set(synonym_dicts.load(str(path), analyzer))
+
+
+def _fires(key: str, questions: list[list[str]]) -> int:
+    return sum(1 for m in questions if synonym_dicts.expand(m, {key: ["x"]}))
+
+
+def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
+    neutral = [x for x in NEUTRAL.read_text(encoding="utf-8").splitlines()
+               if x.strip() and not x.startswith("#")]
+    neutral_m = [analyzer.morphemes(q, keep_stopwords=True) for q in neutral]
+    legal = _legal_questions()
+    legal_m = [analyzer.morphemes(q, keep_stopwords=True) for q in legal]
+    mapping = synonym_dicts.load("everyday-legal", analyzer)
+    own: dict[str, set[str]] = {}  # entries written exactly as their key
+    for _, words, terms in _entries():
+        if " ".join(analyzer.morphemes(words, keep_stopwords=True)) == words:
+            own.setdefault(words, set()).update(terms)
+    problems = []
+    for number, words, terms in _entries():
+        written = words[:-1] if " " not in words and words.endswith("다") else words
+        for key in _keys_of(words, analyzer, tmp_path):
+            share = _fires(key, neutral_m) / len(neutral_m)
+            if share >= COMMON_SHARE:  # 1. too common
+                problems.append(f"{number}: {words} → key '{key}' fires on {share:.0%} of the "
+                                "neutral questions")
+            # 2. a longer word shrunk to a one-syllable morpheme (살려고 → 살, 손님 → 손):
+            # the one syllable is what gets matched, and it means many things
+            if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
+                problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
+            # 3. a noun suffix dropped (사기꾼 → 사기): the key matches the bare word
+            tokens = analyzer._kiwi.tokenize(words)
+            if " " not in words and key != written and any(t.tag == "XSN" for t in tokens):
+                bare = sum(1 for q, m in zip(legal, legal_m, strict=True)
+                           if words not in q and synonym_dicts.expand(m, {key: ["x"]}))
+                if bare >= SUFFIX_HIJACKS and not set(terms) <= own.get(key, set()):
+                    problems.append(f"{number}: {words} → '{key}' also matches {bare} questions "
+                                    f"about '{key}' itself, with {terms}")
+    assert not problems, "\n".join(problems)
+    # the two of issue #14
+    assert "긴급피난" not in synonym_dicts.expand(analyzer.morphemes(
+        "15살인데 편의점 알바 해도 돼요?", keep_stopwords=True), mapping)
+    assert "명예훼손" not in synonym_dicts.expand(analyzer.morphemes(
+        "중고거래에서 돈만 받고 물건을 안 보냈어요. 사기죄인가요?", keep_stopwords=True), mapping)
+
+
+def test_a_verb_whose_analysis_shrinks_keeps_only_its_stem(analyzer, tmp_path):
+    # 속이다 is analysed 속 + 이다; its key is the stem 속이 ("속였어요"), never 속 ("속이 쓰려요")
+    assert _keys_of("속이다", analyzer, tmp_path) == {"속이"}
+    mapping = {"속이": ["기망"]}
+    assert synonym_dicts.expand(analyzer.morphemes("저를 속였어요", keep_stopwords=True),
+                                mapping) == ["기망"]
+    assert synonym_dicts.expand(analyzer.morphemes("속이 쓰려요", keep_stopwords=True),
+                                mapping) == []
+    assert _keys_of("깎다", analyzer, tmp_path) == {"깎"}  # a one-syllable stem stays
+
+
+# --- periods: 민법 제157조, 제159조, 제160조, 제161조 -------------------------------------------------
+
+
+@pytest.mark.parametrize(("start", "amount", "unit", "midnight", "nominal", "end"), [
+    # 1개월, 기준일 2026-01-30: 초일 불산입(제157조) → 기산일 1/31. 제160조②: 최종 월(2월)의
+    # 기산일 해당일(2/31)의 전일 — 2월에 31일이 없으므로 제160조③ 그 월의 말일 2/28. 2/28은
+    # 토요일, 3/1 삼일절(일요일), 3/2 삼일절 대체공휴일 → 제161조 그 익일들로 밀려 3/3(화) 만료.
+    ("2026-01-30", 1, "month", False, "2026-02-28", "2026-03-03"),
+    # 10일, 기준일 2026-09-14: 기산일 9/15, 9/15+9 = 9/24(목, 추석 전날) → 9/25 추석, 9/26 추석
+    # 다음날(토), 9/27 일요일. 설·추석 연휴의 대체공휴일은 일요일과 겹칠 때만이라 토요일인
+    # 9/26에는 없음 → 9/28(월) 만료 (음력 공휴일).
+    ("2026-09-14", 10, "day", False, "2026-09-24", "2026-09-28"),
+    # 10일, 기준일 2026-02-06: 기산일 2/7 → 2/16(월, 설날 전날), 2/17 설날, 2/18 설날 다음날 →
+    # 2/19(목) 만료.
+    ("2026-02-06", 10, "day", False, "2026-02-16", "2026-02-19"),
+    # 14일, 기준일 2026-03-09(월): 기산일 3/10 → 3/23(월), 평일이라 그대로.
+    ("2026-03-09", 14, "day", False, "2026-03-23", "2026-03-23"),
+    # 7일, 2026-04-01 오전 0시부터 시작: 제157조 단서로 초일 산입 → 4/1~4/7(화).
+    ("2026-04-01", 7, "day", True, "2026-04-07", "2026-04-07"),
+    # 1년, 기준일 2025-06-03: 기산일 2025-06-04, 최종 연의 해당일 2026-06-04의 전일 2026-06-03
+    # (수, 지방선거일 공휴일) → 6/4(목) 만료.
+    ("2025-06-03", 1, "year", False, "2026-06-03", "2026-06-04"),
+    # 2주, 기준일 2026-04-21(화): 기산일 4/22(수), 최종 주의 해당일(5/6 수)의 전일 5/5(어린이날)
+    # → 5/6(수) 만료.
+    ("2026-04-21", 2, "week", False, "2026-05-05", "2026-05-06"),
+])
+def test_legal_period_end(start, amount, unit, midnight, nominal, end):
+    out = tools.legal_period_end(start, amount, unit, midnight)
+    assert (out["result"]["nominal_end"], out["result"]["end"]) == (nominal, end)
+    assert "민법 제157조" in out["articles"] and "민법 제159조" in out["articles"]
+    assert ("민법 제161조" in out["articles"]) == (nominal != end)
+    assert ("민법 제160조" in out["articles"]) == (unit != "day")
+
+
+def test_non_working_days_include_substitute_and_lunar_holidays():
+    import datetime as dt
+
+    assert tools.non_working_reason(dt.date(2026, 3, 2)) == "삼일절 대체 휴일"
+    assert tools.non_working_reason(dt.date(2026, 9, 25)) == "추석"
+    assert tools.non_working_reason(dt.date(2026, 9, 26)) == "토요일"
+    assert tools.non_working_reason(dt.date(2026, 9, 27)) == "일요일"
+    assert tools.non_working_reason(dt.date(2026, 9, 28)) is None
+
+
+# --- labour ----------------------------------------------------------------------------------------
+
+
+def test_dismissal_notice_pay():
+    # 제26조: 30일 전에 예고하지 않으면 30일분 이상의 통상임금. 일 통상임금 120,000원 ×
+    # 30일 = 3,600,000원.
+    out = tools.dismissal_notice_pay(120000, notice_days=0, months_of_service=26)
+    assert out["result"]["amount"] == 3_600_000 and out["articles"] == ["근로기준법 제26조"]
+    # 10일 전에만 예고: 30일 전 예고가 아니므로 여전히 30일분 → 80,000 × 30 = 2,400,000원.
+    assert tools.dismissal_notice_pay(80000, notice_days=10)["result"]["amount"] == 2_400_000
+    # 30일 전 예고: 수당 없음.
+    assert tools.dismissal_notice_pay(80000, notice_days=30)["result"]["amount"] == 0
+    # 제26조제1호: 계속 근로 3개월 미만이면 적용하지 않음 (2개월 → 0원).
+    assert tools.dismissal_notice_pay(100000, months_of_service=2)["result"]["amount"] == 0
+
+
+@pytest.mark.parametrize(("years", "rate", "months", "days"), [
+    (0, 1.0, 5, 5),     # 제60조②: 1년 미만, 5개월 개근 → 1일 × 5 = 5일
+    (0, 1.0, 11, 11),   # 11개월 개근 → 11일 (1년 미만은 최대 11일)
+    (1, 0.98, 0, 15),   # 제60조①: 1년, 80% 이상 출근 → 15일
+    (2, 0.9, 0, 15),    # 2년: 최초 1년 초과 1년 — 2년이 안 되어 가산 없음 → 15일
+    (3, 0.9, 0, 16),    # 제60조④: 3년 → 최초 1년 초과 2년에 1일 → 15 + 1 = 16일
+    (7, 1.0, 0, 18),    # 7년 → 초과 6년 ÷ 2 = 3일 → 18일
+    (21, 1.0, 0, 25),   # 21년 → 초과 20년 ÷ 2 = 10일 → 25일 (한도 25일)
+    (30, 1.0, 0, 25),   # 30년 → 15 + 14 = 29일이지만 한도 25일
+    (4, 0.7, 8, 8),     # 제60조②: 출근율 70% (80% 미만), 8개월 개근 → 8일
+])
+def test_annual_leave_days(years, rate, months, days):
+    out = tools.annual_leave_days(years, rate, months)
+    assert out["result"]["days"] == days and out["articles"] == ["근로기준법 제60조"]
+
+
+def test_overtime_pay():
+    # 제56조①: 연장 3시간, 시급 12,000원 → 임금 36,000 + 가산 50% 18,000 = 54,000원.
+    out = tools.overtime_pay(12000, overtime_hours=3)
+    assert out["result"] == {"base": 36000, "premium": 18000, "total": 54000,
+                             "premium_parts": {"overtime": 18000, "holiday": 0, "night": 0}}
+    assert out["articles"] == ["근로기준법 제56조"]
+    # 제56조②: 휴일 10시간, 시급 15,000원 → 임금 150,000; 8시간 × 50% = 60,000;
+    # 초과 2시간 × 100% = 30,000 → 240,000원.
+    assert tools.overtime_pay(15000, holiday_hours=10)["result"]["total"] == 240000
+    # 제56조③: 야간 8시간(오후 10시~오전 6시), 시급 10,320원, 소정근로 안의 시간 →
+    # 가산만 8 × 5,160 = 41,280원.
+    out = tools.overtime_pay(10320, night_hours=8)["result"]
+    assert (out["base"], out["premium"], out["total"]) == (0, 41280, 41280)
+    # 연장이면서 야간 2시간, 시급 10,000원 → 임금 20,000 + 연장 10,000 + 야간 10,000 = 40,000원.
+    assert tools.overtime_pay(10000, overtime_hours=2, night_hours=2)["result"]["total"] == 40000
+
+
+def test_weekly_holiday_pay():
+    # 제55조 + 시행령 비례: 주 20시간 → 20/40 × 8 = 4시간 × 10,320원 = 41,280원.
+    out = tools.weekly_holiday_pay(20, 10320)
+    assert out["result"]["amount"] == 41280
+    assert out["articles"] == ["근로기준법 제55조", "근로기준법 제18조"]
+    # 주 40시간 → 8시간 × 10,030원 = 80,240원; 주 52시간도 8시간분.
+    assert tools.weekly_holiday_pay(40, 10030)["result"]["amount"] == 80240
+    assert tools.weekly_holiday_pay(52, 10030)["result"]["amount"] == 80240
+    # 제18조③: 1주 소정근로시간 15시간 미만(12시간) → 주휴일 규정 적용 없음 → 0원.
+    assert tools.weekly_holiday_pay(12, 10320)["result"]["amount"] == 0
+
+
+def test_severance_pay():
+    # 퇴직급여법 제8조①: 30일분 평균임금 × 재직일수/365. 평균임금 100,000원, 1,095일 →
+    # 30 × 100,000 × 1,095 / 365 = 30 × 100,000 × 3 = 9,000,000원.
+    out = tools.severance_pay(1095, average_daily_wage=100000)
+    assert out["result"]["amount"] == 9_000_000
+    assert out["articles"][:2] == ["근로자퇴직급여 보장법 제8조", "근로자퇴직급여 보장법 제4조"]
+    # 근로기준법 제2조①6: 3개월 임금 9,200,000원 ÷ 92일 = 100,000원; 재직 730일 →
+    # 30 × 100,000 × 2 = 6,000,000원.
+    out = tools.severance_pay(730, wages_last_3_months=9_200_000, days_last_3_months=92)
+    assert out["result"]["amount"] == 6_000_000 and "근로기준법 제2조" in out["articles"]
+    # 제2조②: 평균임금 80,000 < 통상임금 90,000 → 90,000으로; 500일 →
+    # 30 × 90,000 × 500 / 365 = 1,350,000,000 / 365 = 3,698,630.1… → 3,698,630원.
+    assert tools.severance_pay(500, average_daily_wage=80000,
+                               daily_ordinary_wage=90000)["result"]["amount"] == 3_698_630
+    # 제4조① 단서: 1년 미만(364일) → 0원; 주 14시간 → 0원.
+    assert tools.severance_pay(364, average_daily_wage=100000)["result"]["amount"] == 0
+    assert tools.severance_pay(800, average_daily_wage=50000,
+                               weekly_hours=14)["result"]["amount"] == 0
+    with pytest.raises(ValueError):
+        tools.severance_pay(800)
+
+
+def test_minimum_wage_check(tmp_path):
+    # 최저임금법 제6조, 고시된 2026년 시간급 10,320원: 10,000원 → 320원 부족.
+    out = tools.minimum_wage_check(10000, 2026)
+    assert out["result"] == {"ok": False, "minimum": 10320, "shortfall": 320, "year": 2026}
+    assert out["articles"] == ["최저임금법 제6조", "최저임금법 제10조"]
+    assert tools.minimum_wage_check(10030, 2025)["result"]["ok"] is True   # 2025: 10,030원
+    assert tools.minimum_wage_check(9859, 2024)["result"]["shortfall"] == 1  # 2024: 9,860원
+    # 제5조②: 수습 3개월 이내 → 90%: 10,320 × 0.9 = 9,288원; 9,300원이면 위반 아님.
+    out = tools.minimum_wage_check(9300, 2026, probation=True)
+    assert out["result"]["ok"] is True and out["result"]["minimum"] == 9288
+    assert "최저임금법 제5조" in out["articles"]
+    with pytest.raises(ValueError, match="2030"):
+        tools.minimum_wage_check(12000, 2030)
+    table = tools.minimum_wage_rates()
+    assert {y: r.hourly for y, r in table.items()} == {2024: 9860, 2025: 10030, 2026: 10320}
+
+
+# --- article lookup ----------------------------------------------------------------------------------
+
+
+def test_lookup_article():
+    out = tools.lookup_article("근로기준법 제26조")
+    assert out["result"]["title"] == "해고의 예고" and out["articles"] == ["근로기준법 제26조"]
+    assert out["result"]["text"].startswith("사용자는 근로자를 해고")
+    assert "30일분 이상의 통상임금" in out["result"]["text"]
+    # 형법 제347조①, as amended 2025.12.23: "…취득한 자는 20년 이하의 징역 또는 5천만원 이하의
+    # 벌금에 처한다." — the 항 alone, without ②
+    out = tools.lookup_article("형법 제347조제1항")
+    assert out["articles"] == ["형법 제347조제1항"]
+    assert out["result"]["text"].startswith("① 사람을 기망하여")
+    assert "20년 이하의 징역 또는 5천만원 이하의 벌금" in out["result"]["text"]
+    assert "②" not in out["result"]["text"]
+    out = tools.lookup_article("근로기준법 제26조제1호")
+    assert out["result"]["text"] == "1. 근로자가 계속 근로한 기간이 3개월 미만인 경우"
+    out = tools.lookup_article("개인정보보호법 제24조의2")  # spaces in the title do not matter
+    assert out["result"]["law"] == "개인정보 보호법" and out["result"]["title"] == "주민등록번호 처리의 제한"
+    assert tools.lookup_article("스토킹처벌법 제18조")["result"]["title"] == "스토킹범죄"
+
+
+def test_lookup_supplementary_article():
+    # the latest 부칙 by default: 근로기준법's last 부칙 is <제21857호,2026.8.4>
+    out = tools.lookup_article("부칙 제2조", law="근로기준법")
+    assert out["articles"] == ["근로기준법 부칙 제2조"]
+    assert out["result"]["amendment"].startswith("부칙 <제21857호")
+    # a given amendment: 부칙 <제8372호> 제2조 (시행일에 관한 경과조치)
+    out = tools.lookup_article("근로기준법 부칙 <제8372호> 제2조")
+    assert out["result"]["title"] == "시행일에 관한 경과조치"
+    assert out["result"]["text"].startswith("부칙 제1조 단서에 따라")
+    with pytest.raises(ValueError):
+        tools.lookup_article("부칙 제2조")  # which law?
+    with pytest.raises(ValueError):
+        tools.lookup_article("근로기준법 제999조")
+    with pytest.raises(ValueError):
+        tools.lookup_article("헌법 제1조")
+
+
+def test_tools_describe_themselves_for_the_tool_loop():
+    from jaju.tools.model import from_function
+
+    for fn in tools.TOOLS:
+        tool = from_function(fn)
+        assert tool.description and tool.parameters["type"] == "object", fn.__name__
+        out = fn(**_example_arguments(fn.__name__))
+        assert set(out) == {"result", "articles", "notes"} and out["articles"]
+        assert all(re.match(r".+ (부칙 )?제\d+조", a) for a in out["articles"])
+
+
+def _example_arguments(name: str) -> dict:
+    return {"legal_period_end": {"start": "2026-01-30", "amount": 1, "unit": "month"},
+            "dismissal_notice_pay": {"daily_ordinary_wage": 100000},
+            "annual_leave_days": {"years_of_service": 3},
+            "overtime_pay": {"hourly_wage": 10000, "overtime_hours": 1},
+            "weekly_holiday_pay": {"weekly_hours": 20, "hourly_wage": 10320},
+            "severance_pay": {"service_days": 400, "average_daily_wage": 100000},
+            "minimum_wage_check": {"hourly_wage": 10320, "year": 2026},
+            "lookup_article": {"citation": "민법 제157조"}}[name]
