@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -33,8 +34,11 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
         finally:
             await state.aclose()
 
-    app = FastAPI(title="jaju", version=__version__, lifespan=lifespan)
+    # /docs and /redoc would load their scripts from a CDN: off (the schema stays at /openapi.json)
+    app = FastAPI(title="jaju", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.jaju = state
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     errors.install(app)
     app.include_router(health.router)
     app.include_router(openai.router)
@@ -44,3 +48,37 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the request bodies the routers read themselves (they take the
+    raw body, so that limits are counted before parsing), for clients and API fuzzers."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    from pydantic import BaseModel
+
+    from jaju.protocol import (
+        ChatRequest,
+        CheckRequest,
+        EmbeddingRequest,
+        SearchRequest,
+        ToolCallRequest,
+    )
+
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    bodies: dict[tuple[str, str], type[BaseModel]] = {
+        ("/v1/chat/completions", "post"): ChatRequest,
+        ("/v1/embeddings", "post"): EmbeddingRequest,
+        ("/v1/knowledge/{kb}/search", "post"): SearchRequest,
+        ("/v1/guard/check", "post"): CheckRequest,
+        ("/v1/tools/{name}/call", "post"): ToolCallRequest}
+    for (path, method), model in bodies.items():
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body.pop("$defs", {}))
+        components[model.__name__] = body
+        schema["paths"][path][method]["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+    app.openapi_schema = schema
+    return schema

@@ -46,6 +46,17 @@ class ServerSettings(_Section):
     """Store prompts and completions with usage records (off by default)."""
 
 
+class LimitsSettings(_Section):
+    """`[limits]`: how much work one request may cause, so that no tenant can stall another."""
+
+    max_text_chars: int = Field(400_000, gt=0)
+    """Characters of message text one chat request may carry (413 beyond): guards analyse all
+    of it."""
+    max_query_chars: int = Field(2_000, gt=0)
+    """Characters of the question used for retrieval (the rest is cut for search only; the
+    model still gets the whole message)."""
+
+
 class LlamaCppBackend(_Section):
     type: Literal["llamacpp"]
     path: Path
@@ -271,6 +282,7 @@ def _default_backends() -> dict[str, Any]:
 class Settings(_Section):
     home: Path = Field(default_factory=default_home)
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
+    limits: LimitsSettings = Field(default_factory=lambda: LimitsSettings())
     backends: dict[str, AnyBackend] = Field(default_factory=lambda: _default_backends())
     assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())

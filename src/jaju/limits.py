@@ -73,3 +73,48 @@ class RateLimiter:
         if tpm and tokens > 0:
             window = self._tokens.setdefault(key_id, _Window())
             window.add(time.monotonic(), tokens)
+
+
+class AuthThrottle:
+    """Failed authentications per source address, so a flood can neither guess keys quickly
+    nor grow the audit log without bound: an address with `per_minute` failures in the last
+    minute is refused (429) before any key is looked up, and failures are audited at most once
+    per `window` seconds per address, each record carrying how many failures it stands for."""
+
+    def __init__(self, *, per_minute: int = 30, window: float = 10.0,
+                 max_addresses: int = 10_000) -> None:
+        self.per_minute, self.window, self.max_addresses = per_minute, window, max_addresses
+        self._recent: dict[str, deque[float]] = {}
+        self._burst: dict[str, tuple[float, int]] = {}
+        """address -> (when its current audit window began, failures not yet recorded)."""
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until `address` may try again, or None when it may try now."""
+        recent = self._recent.get(address)
+        if not recent:
+            return None
+        now = time.monotonic()
+        while recent and recent[0] <= now - WINDOW:
+            recent.popleft()
+        if len(recent) < self.per_minute:
+            return None
+        return max(1, math.ceil(recent[0] + WINDOW - now))
+
+    def failed(self, address: str) -> int | None:
+        """Count a failure. Returns the count to audit now (this failure and those held back
+        since the last record), or None when it is held back for the next record."""
+        now = time.monotonic()
+        if address not in self._recent and len(self._recent) >= self.max_addresses:
+            oldest = next(iter(self._recent))  # forget the address seen longest ago
+            self._recent.pop(oldest, None)
+            self._burst.pop(oldest, None)
+        recent = self._recent.setdefault(address, deque())
+        recent.append(now)
+        if len(recent) > self.per_minute:
+            recent.popleft()
+        started, held = self._burst.get(address, (float("-inf"), 0))
+        if now - started >= self.window:
+            self._burst[address] = (now, 0)
+            return held + 1
+        self._burst[address] = (started, held + 1)
+        return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypeVar
@@ -32,7 +33,9 @@ from jaju.errors import (
     ApiError,
     InvalidRequest,
     ModelNotFound,
+    PayloadTooLarge,
     RateLimited,
+    ToolError,
     UpstreamError,
     UpstreamUnavailable,
     ValidationFailed,
@@ -42,6 +45,7 @@ from jaju.guards.base import GuardChain, GuardSet
 from jaju.knowledge.index import KnowledgeIndex
 from jaju.limits import RateLimiter
 from jaju.protocol import (
+    MAX_NAME,
     ChatRequest,
     CheckRequest,
     EmbeddingRequest,
@@ -61,8 +65,13 @@ ChatStream = AsyncGenerator[dict[str, Any], None]
 """A started streaming answer: `chat.completion.chunk` dicts, then possibly `{"error": ...}`."""
 
 
+MAX_DEPTH = 64
+"""Deepest JSON nesting accepted in a request body."""
+
+
 def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
-    """A request body as `model`: 400 for what is not a JSON object, 422 for a bad field."""
+    """A request body as `model`: 400 for what is not a JSON object (or nests deeper than
+    MAX_DEPTH, or holds text that is not valid Unicode), 422 for a bad field."""
     if isinstance(body, model):
         return body
     data: Any = body
@@ -71,9 +80,14 @@ def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
             raise InvalidRequest("요청 본문이 없습니다 / request body is required")
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
+            if _SURROGATE.search(body if isinstance(body, bytes) else body.encode()):
+                json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone one fails here
+        except (ValueError, UnicodeError, RecursionError) as e:
             raise InvalidRequest(f"요청 본문이 올바른 JSON이 아닙니다 / request body is not valid "
-                                 f"JSON: {e}", code="invalid_json") from e
+                                 f"JSON: {str(e)[:200]}", code="invalid_json") from e
+        if _depth(data) > MAX_DEPTH:
+            raise InvalidRequest(f"요청 본문의 중첩이 너무 깊습니다 / request body nests deeper "
+                                 f"than {MAX_DEPTH} levels", code="too_deep")
     if not isinstance(data, dict):
         raise InvalidRequest("요청 본문은 JSON 객체여야 합니다 / request body must be a JSON object")
     try:
@@ -83,6 +97,23 @@ def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
         param = ".".join(str(p) for p in first["loc"]) or None
         raise ValidationFailed(f"잘못된 요청 값 / invalid value for '{param}': {first['msg']}",
                                param=param, code="invalid_value") from e
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and objects nest in parsed JSON."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+            stack += [(v, depth + 1) for v in (value.values() if isinstance(value, dict)
+                                                else value)]
+    return deepest
 
 
 class Call:
@@ -166,6 +197,12 @@ class Gateway:
                                       f"is unavailable: {reason}")
         return assistant
 
+    def _check_size(self, request: ChatRequest) -> None:
+        limit = self.settings.limits.max_text_chars
+        if sum(len(m.text) for m in request.messages) > limit:
+            raise PayloadTooLarge(f"메시지가 너무 깁니다(최대 {limit:,}자) / the messages carry more "
+                                  f"than {limit:,} characters of text", code="text_too_long")
+
     def guard_chain(self, caller: Caller, model: str) -> GuardChain:
         return self.guards.chain(caller, model, self.audit(caller))
 
@@ -178,6 +215,7 @@ class Gateway:
         try:
             request = parse(body, ChatRequest)
             call.model, call.stream = request.model, request.stream
+            self._check_size(request)
             assistant = self.model(request.model)
             guards = self.guard_chain(caller, request.model)
             tools = ToolUse(self.tools, policy_for(self.settings, caller.tenant),
@@ -279,8 +317,9 @@ class Gateway:
                      body: bytes | dict[str, Any] | SearchRequest) -> dict[str, Any]:
         """Search one knowledge base the caller may read (404 otherwise)."""
         call = self.begin(caller, "knowledge.search")
-        call.model = kb
         try:
+            _bounded(kb, "kb")
+            call.model = kb
             request = parse(body, SearchRequest)
             index = self._knowledge()
             base = await asyncio.to_thread(index.get, caller.tenant, kb)
@@ -318,9 +357,19 @@ class Gateway:
                         confirmed: bool = False) -> Any:
         """Run a tool for `caller` outside a chat (admin API, CLI, MCP clients): the tenant's
         policy and guards apply as in the tool loop. Raises ToolError."""
+        if len(name) > MAX_NAME:
+            raise ToolError("unknown_tool", f"도구 이름이 너무 깁니다 / tool name longer than "
+                            f"{MAX_NAME} characters")
         return await self.tools.call(
             name, arguments, caller=caller, policy=policy_for(self.settings, caller.tenant),
             confirmed=confirmed, guards=self.guard_chain(caller, ""))
+
+
+def _bounded(name: str, param: str) -> None:
+    """Names longer than MAX_NAME are refused before they reach any log."""
+    if len(name) > MAX_NAME:
+        raise InvalidRequest(f"이름이 너무 깁니다(최대 {MAX_NAME}자) / '{param}' is longer than "
+                             f"{MAX_NAME} characters", param=param, code="name_too_long")
 
 
 def _base64(vector: list[float]) -> str:

@@ -85,8 +85,12 @@ class StreamOptions(_Model):
     include_usage: bool = False
 
 
+MAX_NAME = 256
+"""Longest model, knowledge-base or tool name accepted (longer ones are refused, never stored)."""
+
+
 class ChatRequest(_Model):
-    model: str
+    model: str = Field(min_length=1, max_length=MAX_NAME)
     messages: list[Message] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
@@ -124,7 +128,7 @@ class ChatRequest(_Model):
 
 
 class EmbeddingRequest(_Model):
-    model: str
+    model: str = Field(min_length=1, max_length=MAX_NAME)
     input: str | list[str] | list[int] | list[list[int]]
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = None

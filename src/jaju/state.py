@@ -14,7 +14,7 @@ from jaju.config import Settings
 from jaju.errors import ConfigError
 from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex
-from jaju.limits import RateLimiter
+from jaju.limits import AuthThrottle, RateLimiter
 from jaju.pipeline import Gateway
 from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types
 from jaju.store import Store
@@ -87,6 +87,8 @@ class AppState:
     failed: dict[str, str] = field(default_factory=dict)
     """Backends that could not start, with the reason; their models answer 503."""
     keys_required: bool = False
+    auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    """Failed authentications per source address (api/auth.py)."""
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
@@ -114,7 +116,8 @@ class AppState:
                 raise ConfigError(f"assistant {name!r} has tools, but backend {spec.backend!r} "
                                   "cannot call tools")
             models[name] = Assistant.from_settings(
-                name, spec, backend, state.knowledge if spec.knowledge else None)
+                name, spec, backend, state.knowledge if spec.knowledge else None,
+                settings.limits.max_query_chars)
         return state
 
     @property

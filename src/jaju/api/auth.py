@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from jaju.caller import LOCAL_TENANT, Caller
-from jaju.errors import AuthenticationFailed, PermissionDenied
+from jaju.errors import AuthenticationFailed, PermissionDenied, RateLimited
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent
 
@@ -21,13 +21,28 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-def _deny(state: AppState, reason: str, message: str) -> AuthenticationFailed:
-    state.store.audit(AuditEvent("anonymous", "auth", "denied", None, {"reason": reason}))
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _deny(request: Request, reason: str, message: str) -> AuthenticationFailed | RateLimited:
+    """401, audited at most once per window per address with the count it stands for; an
+    address that keeps failing gets 429 instead (a valid key from it still works)."""
+    state = get_state(request)
+    address = _address(request)
+    wait = state.auth_throttle.retry_after(address)
+    count = state.auth_throttle.failed(address)
+    if count is not None:
+        state.store.audit(AuditEvent("anonymous", "auth", "denied", None,
+                                     {"reason": reason, "address": address, "count": count}))
+    if wait is not None:
+        return RateLimited("인증 실패가 너무 많습니다 / too many failed authentications from this "
+                           "address", retry_after=wait, code="too_many_auth_failures")
     return AuthenticationFailed(message)
 
 
 def authenticate(request: Request) -> Caller:
-    """FastAPI dependency: the caller, or 401."""
+    """The caller, or 401 (429 for an address that keeps failing)."""
     state = get_state(request)
     if not state.keys_required:
         state.keys_required = state.store.has_keys()
@@ -36,20 +51,21 @@ def authenticate(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise _deny(state, "missing", "API 키가 필요합니다 / an API key is required "
+        raise _deny(request, "missing", "API 키가 필요합니다 / an API key is required "
                     "(Authorization: Bearer KEY)")
     key = state.store.find_key(secret.strip())
     if key is None:
-        raise _deny(state, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
+        raise _deny(request, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
     if key.revoked_at is not None:
-        raise _deny(state, "revoked", "폐기된 API 키입니다 / this API key has been revoked")
+        raise _deny(request, "revoked", "폐기된 API 키입니다 / this API key has been revoked")
     return Caller(key.tenant, key.id, key.qpm, key.tpm, key.admin)
 
 
 def require_admin(request: Request) -> Caller:
     caller = authenticate(request)
     if not caller.admin:
-        get_state(request).store.audit(AuditEvent(caller.actor, "admin", "denied", request.url.path))
+        get_state(request).store.audit(AuditEvent(caller.actor, "admin", "denied",
+                                                  request.url.path[:200]))
         raise PermissionDenied("관리자 키가 필요합니다 / this endpoint needs an admin key "
                                "(jaju keys create --admin)")
     return caller

@@ -87,12 +87,15 @@ class Assistant:
     """Tool-name globs this assistant offers the model and runs itself (the tool loop)."""
     tool_choice: str = "auto"
     max_tool_rounds: int = 4
+    max_query_chars: int = 2_000
+    """Characters of the question used for retrieval (`[limits] max_query_chars`)."""
 
     @classmethod
     def from_settings(cls, name: str, spec: AssistantSettings, backend: Backend,
-                      index: KnowledgeIndex | None) -> Assistant:
+                      index: KnowledgeIndex | None, max_query_chars: int = 2_000) -> Assistant:
         """The assistant `[assistants.NAME]` describes, on its backend."""
         return cls(name=name, backend=backend, description=spec.description,
+                   max_query_chars=max_query_chars,
                    system_prompt=spec.system_prompt,
                    defaults={k: v for k in ("temperature", "top_p", "max_tokens")
                              if (v := getattr(spec, k)) is not None},
@@ -135,7 +138,7 @@ class Assistant:
         after the guards' `evidence` step (injection screening)."""
         if not self.knowledge or self.index is None:
             return None
-        query = _last_user_text(request)
+        query = _last_user_text(request)[: self.max_query_chars]
         tenant = turn.caller.tenant
         hits = await asyncio.to_thread(self._search, query, tenant) if query.strip() else []
         hits = await turn.guards.evidence(hits)

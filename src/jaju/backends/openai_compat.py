@@ -137,7 +137,8 @@ class OpenAICompatBackend:
             raise UpstreamError(
                 f"업스트림이 JSON이 아닌 응답을 보냈습니다 / upstream sent non-JSON ({self.name})"
             ) from e
-        if not isinstance(data.get("choices"), list):
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list) \
+                or not data["choices"]:
             raise UpstreamError(f"업스트림 응답 형식 오류 / malformed upstream answer ({self.name})")
         data["model"] = request.model
         return data
@@ -156,6 +157,8 @@ class OpenAICompatBackend:
                     break
                 try:
                     data = json.loads(payload)
+                    if not isinstance(data, dict):
+                        raise ValueError("not an object")
                 except ValueError as e:
                     raise UpstreamError(
                         f"업스트림 스트림 형식 오류 / malformed upstream stream ({self.name})"

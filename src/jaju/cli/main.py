@@ -38,4 +38,11 @@ def version() -> None:
 
 
 def main() -> None:
-    app()
+    from jaju.cli.common import err
+    from jaju.errors import JajuError
+
+    try:
+        app()
+    except JajuError as e:  # a clear message, never a traceback, for jaju's own errors
+        err.print(f"[bold red]오류 / error:[/] {e}", highlight=False)
+        raise SystemExit(2) from None

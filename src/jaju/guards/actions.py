@@ -115,8 +115,10 @@ def apply(text: str, policy: PiiPolicy, vault: Vault, *, outbound: bool = False)
     at = 0
     for f in findings:
         action = policy.action(f.type)
-        if outbound and (f.text in vault.by_value or action == "pseudonymise"):
-            action = "allow"
+        if outbound and f.text in vault.by_value:
+            action = "allow"  # the user's own value, restored from its placeholder
+        elif outbound and action == "pseudonymise":
+            action = "mask"  # a value the model produced: nothing to restore it to
         if action == "allow":
             continue
         decisions[f"{action}:{f.type}"] += 1
@@ -169,3 +171,46 @@ class StreamFilter:
         self.decisions.update(applied.decisions)
         self.buffer = text[cut:]
         return applied.text
+
+
+def apply_joined(pieces: list[str], policy: PiiPolicy, vault: Vault, *,
+                 block_as_mask: bool = False) -> tuple[list[str], Counter[str]]:
+    """`apply` over pieces of one text (content parts, consecutive messages), detected as one
+    text, so a number split across two pieces is still found; each piece is rewritten in
+    place. With `block_as_mask`, `block` masks instead of refusing (for text the user did not
+    send, such as retrieved evidence: it is withheld, the request goes on)."""
+    joined = "".join(pieces)
+    edits: list[tuple[int, int, str]] = []
+    decisions: Counter[str] = Counter()
+    blocked: list[str] = []
+    for f in detect(joined):
+        action = policy.action(f.type)
+        if action == "allow":
+            continue
+        if action == "block" and block_as_mask:
+            action = "mask"
+        decisions[f"{action}:{f.type}"] += 1
+        if action == "block":
+            blocked.append(f.type)
+        edits.append((f.start, f.end, vault.placeholder(f) if action == "pseudonymise"
+                      else mask(f)))
+    if blocked:
+        raise PiiBlocked(sorted(set(blocked)))
+    if not edits:
+        return pieces, decisions
+    out: list[str] = []
+    at = 0
+    for piece in pieces:
+        start, end = at, at + len(piece)
+        parts, pos = [], start
+        for e_start, e_end, replacement in edits:
+            if e_end <= pos or e_start >= end:
+                continue
+            if e_start >= pos:  # the finding starts here: its replacement goes here
+                parts.append(joined[pos:e_start])
+                parts.append(replacement)
+            pos = min(e_end, end)  # a finding that began in an earlier piece: drop its rest
+        parts.append(joined[pos:end])
+        out.append("".join(parts))
+        at = end
+    return out, decisions

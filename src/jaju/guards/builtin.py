@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from jaju.errors import Blocked, PiiBlocked
-from jaju.guards.actions import PiiPolicy, StreamFilter, Vault, apply
+from jaju.guards.actions import PiiPolicy, StreamFilter, Vault, apply, apply_joined
 from jaju.guards.base import Guard, GuardContext, TextStream, ToolInfo
 from jaju.hookspecs import hookimpl
 from jaju.protocol import ChatRequest
@@ -35,6 +35,21 @@ def _strings(value: Any, fn: Callable[[str], str]) -> Any:
 
 
 # --- pii ----------------------------------------------------------------------------------------
+
+_STRUCTURAL = frozenset({"model", "role", "type", "id", "tool_call_id", "stream", "n"})
+"""Request fields that are identifiers or switches, not text."""
+
+
+def _fields(value: Any, fn: Callable[[str], str]) -> Any:
+    """Like `_strings`, but leaving structural fields and every dict key alone."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: v if k in _STRUCTURAL else _fields(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fields(v, fn) for v in value]
+    return value
+
 
 
 class PiiGuard(Guard):
@@ -110,6 +125,43 @@ class PiiGuard(Guard):
             raise self._blocked(e, decisions, "inbound") from e
         self._audit("inbound", decisions)
         return request.model_copy(update={"messages": messages})
+
+    def upstream(self, request: ChatRequest) -> ChatRequest:
+        """The final request to the backend, every field: message texts are detected as one
+        text (a number split across content parts or messages is still found); retrieved
+        evidence and tool results the user did not send are masked where policy says block;
+        any other field (`user`, `name`, `stop`, tool definitions, `response_format`, unknown
+        fields) is rewritten like the user's messages, and refused where policy says block."""
+        data = request.model_dump(mode="json", by_alias=True, exclude_none=True)
+        decisions: Counter[str] = Counter()
+        slots: list[tuple[Any, Any]] = []  # (container, key) of each message text, in order
+        for message in data.get("messages") or ():
+            content = message.get("content")
+            if isinstance(content, str):
+                slots.append((message, "content"))
+            elif isinstance(content, list):
+                slots += [(part, "text") for part in content
+                          if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        try:
+            texts, found = apply_joined([c[k] for c, k in slots], self.policy, self.vault,
+                                        block_as_mask=True)
+            decisions.update(found)
+            for (container, key), text in zip(slots, texts, strict=True):
+                container[key] = text
+            for key, value in data.items():
+                if key == "messages":
+                    for message in value:
+                        for field, inner in message.items():
+                            if field not in ("content", *_STRUCTURAL):
+                                message[field] = _fields(inner, lambda t: self._text(t, decisions))
+                elif key not in _STRUCTURAL:
+                    data[key] = _fields(value, lambda t: self._text(t, decisions))
+        except PiiBlocked as e:
+            raise self._blocked(e, decisions, "upstream") from e
+        self._audit("upstream", decisions)
+        if not decisions:
+            return request
+        return ChatRequest.model_validate(data)
 
     def outbound(self, result: dict[str, Any]) -> dict[str, Any]:
         decisions: Counter[str] = Counter()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jaju.errors import ConfigError
 from jaju.store.migrations import migrate
 
 GENESIS = "0" * 64
@@ -87,12 +88,18 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
         self._lock = threading.Lock()
-        with self._lock:
-            migrate(self._db)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            with self._lock:
+                migrate(self._db)
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise ConfigError(f"데이터베이스 파일을 열 수 없습니다(손상되었거나 SQLite 파일이 아님) / "
+                              f"cannot open the database {path}: {e} — restore it from a backup "
+                              "or move it away to start fresh") from e
 
     def close(self) -> None:
         self._db.close()

@@ -107,6 +107,8 @@ class ToolRegistry:
         """Run tool `name` for `caller` under `policy`, or raise ToolError saying why not."""
         started = time.perf_counter()
         actor, tenant = caller.actor, caller.tenant
+        if len(name) > 128:  # a model can propose anything: never log it whole
+            name = f"{name[:64]}…({len(name)} chars)"
         tool = self.tools.get(name)
         if tool is None or not policy.allows(name) or tool.source in self.disabled_sources():
             # an unknown tool and a tool this caller may not use look the same
