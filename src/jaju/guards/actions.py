@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from jaju.guards.pii import TYPE_NAMES, Finding, detect
+from jaju.guards.pii import TYPE_NAMES, Finding, detect, normalise
 
 ACTIONS = ("allow", "mask", "pseudonymise", "block")
 PLACEHOLDER = re.compile(r"<(" + "|".join(TYPE_NAMES.values()) + r")_(\d{1,4})>")
@@ -72,13 +72,34 @@ def mask(finding: Finding) -> str:
                 out.append(ch)
         return "".join(out)
     if finding.type == "PHONE":
-        parts = re.split(r"([ -])", value)
-        if len(parts) >= 5:
-            parts[-3] = "*" * len(parts[-3])
-            return "".join(parts)
-        return value[:3] + "*" * (len(value) - 7) + value[-4:]
-    keep = 2 if finding.type != "IP" else value.find(".") + 1
-    return value[:keep] + re.sub(r"[0-9A-Za-z]", "*", value[keep:])
+        return _mask_phone(value)
+    keep = 2
+    if finding.type == "IP":  # keep the first octet: up to the first dot of any width
+        norm = normalise(value)
+        dot = norm.text.find(".")
+        keep = norm.span(dot, dot + 1)[1] if dot > 0 else 0
+    return value[:keep] + "".join("*" if ch.isalnum() else ch for ch in value[keep:])
+
+
+def _mask_phone(value: str) -> str:
+    """010-****-5678, (02) ***-5227, 010.****.5678: the group before the last is hidden; without
+    separators all but the first three and the last four digits. Groups are found in the
+    normalised value (full-width digits, any separator, zero-width characters inside a group)
+    and the original characters are replaced."""
+    norm = normalise(value)  # groups as the detector saw them: zero-width characters vanish
+    runs: list[list[int]] = []
+    for i, ch in enumerate(norm.text):
+        if ch.isdigit():
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    if len(runs) >= 3:
+        hidden_norm = runs[-2]
+    else:
+        hidden_norm = [i for run in runs for i in run][3:-4]
+    hidden = {norm.span(i, i + 1)[0] for i in hidden_norm}
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
 
 @dataclass
