@@ -124,6 +124,16 @@ def test_stream_masks_numbers_split_across_chunks():
         assert out == "연락처는 010-****-5432 이고 주민번호는 900101-2****** 입니다", size
 
 
+def test_stream_masks_numbers_padded_with_invisible_characters():
+    policy = PiiPolicy.from_mapping({"PHONE": "mask"})
+    text = "연락처는 010" + "\u200b" * 80 + "-1234-5678 이고 끝입니다"
+    for size in (1, 5, 40):
+        stream = StreamFilter(policy, Vault())
+        out = "".join(stream.feed(text[i:i + size]) for i in range(0, len(text), size))
+        out += stream.flush()
+        assert "1234" not in out and out.replace("\u200b", "") == "연락처는 010-****-5678 이고 끝입니다"
+
+
 @pytest.fixture
 def echo(tmp_path):
     record = tmp_path / "received.jsonl"

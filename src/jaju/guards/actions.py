@@ -94,10 +94,8 @@ def _mask_phone(value: str) -> str:
                 runs[-1].append(i)
             else:
                 runs.append([i])
-    if len(runs) >= 3:
-        hidden_norm = runs[-2]
-    else:
-        hidden_norm = [i for run in runs for i in run][3:-4]
+    # with three groups or more, the one before the last; else all but the first 3 and last 4
+    hidden_norm = runs[-2] if len(runs) >= 3 else [i for run in runs for i in run][3:-4]
     hidden = {norm.span(i, i + 1)[0] for i in hidden_norm}
     return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
@@ -174,7 +172,11 @@ class StreamFilter:
     def feed(self, piece: str) -> str:
         self.buffer += piece
         text = self.vault.restore(self.buffer)
-        cut = max(0, len(text) - HOLD_BACK)
+        # hold back HOLD_BACK characters as the detector sees them: zero-width characters
+        # padding a number cannot push its first digits out of the window
+        norm = normalise(text)
+        back = len(norm.text) - HOLD_BACK
+        cut = norm.span(back, back + 1)[0] if back > 0 else 0
         open_tag = text.rfind("<", cut)
         if open_tag != -1 and ">" not in text[open_tag:]:
             cut = min(cut, open_tag)
