@@ -312,10 +312,9 @@ def _passport(text: str) -> Iterator[Finding]:
         context = _context(text, m.start(), m.end(), "PASSPORT")
         body = m.group(3)
         canonical = m.group(1).isupper() and not m.group(2) and (body.isdigit() or body.isupper())
-        if canonical:
-            confidence = 0.95 if context else 0.65
-        else:  # lower case or "M 12345678": as written by hand
-            confidence = 0.9 if context else 0.55
+        # lower case or "M 12345678" (as written by hand) is weaker evidence than M12345678
+        strong, weak = (0.95, 0.65) if canonical else (0.9, 0.55)
+        confidence = strong if context else weak
         yield Finding("PASSPORT", m.start(), m.end(), confidence,
                       "passport format" + (" + context" if context else ""), m.group())
 
