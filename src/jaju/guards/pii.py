@@ -141,31 +141,33 @@ def normalise(text: str) -> Normalised:
 
 SEP = r"(?: ?[-.] ?| )"
 """Between digit groups: a dash or a dot (a space either side allowed), or a space."""
-L = r"(?<![0-9A-Za-z-])(?<![0-9]\.)"  # not glued to a letter, digit, hyphen or "1." (Hangul may)
+L = r"(?=[0-9])(?<![0-9A-Za-z-])(?<![0-9]\.)"  # not glued to a letter, digit, "-" or "1."
+"""(The lookahead first lets the regex engine skip positions that cannot start a match.)"""
 R = r"(?![0-9A-Za-z-])(?!\.[0-9])"
 DIGITS_13 = re.compile(L + r"(\d{6})(" + SEP + r")?(\d{7})" + R)
 BRN_RE = re.compile(L + r"(\d{3})(" + SEP + r")(\d{2})(" + SEP + r")(\d{5})" + R)
 DRIVER_RE = re.compile(L + r"(\d{2})(" + SEP + r")(\d{2})(" + SEP + r")(\d{6})(" + SEP
                        + r")(\d{2})" + R)
-PASSPORT_RE = re.compile(r"(?<![A-Za-z0-9])([MSRODGmsrodg])([ -]?)(\d{8}|\d{3}[A-Za-z]\d{4})"
-                         r"(?![A-Za-z0-9])")
+PASSPORT_RE = re.compile(r"(?=[MSRODGmsrodg])(?<![A-Za-z0-9])([MSRODGmsrodg])([ -]?)"
+                         r"(\d{8}|\d{3}[A-Za-z]\d{4})(?![A-Za-z0-9])")
 CARD_RE = re.compile(
     L + r"(\d{4})" + SEP + r"?(\d{4})" + SEP + r"?(\d{4})" + SEP + r"?(\d{4})" + R
     + "|" + L + r"(3[47]\d{2})" + SEP + r"?(\d{6})" + SEP + r"?(\d{5})" + R)
-_PL = r"(?<![0-9A-Za-z+-])(?<![0-9]\.)"
+_PL = r"(?=[0-9(])(?<![0-9A-Za-z+-])(?<![0-9]\.)"
 PHONE_RE = re.compile(
     _PL + r"(?:\(01[016789]\) ?|01[016789]" + SEP + r"?)\d{3,4}" + SEP + r"?\d{4}" + R
     + "|" + _PL + r"(?:\(0(?:2|[3-6][1-5]|70)\) ?|0(?:2|[3-6][1-5]|70)" + SEP + r"?)\d{3,4}"
     + SEP + r"?\d{4}" + R
-    + r"|(?<![0-9A-Za-z+])\+82" + SEP + r"?(?:\(0\) ?)?(?:1[016789]|2|[3-6][1-5]|70)" + SEP
+    + r"|(?=\+)(?<![0-9A-Za-z+])\+82" + SEP + r"?(?:\(0\) ?)?(?:1[016789]|2|[3-6][1-5]|70)" + SEP
     + r"?\d{3,4}" + SEP + r"?\d{4}" + R
     + "|" + L + r"(?P<short>(1[568]\d{2}) ?- ?(\d{4}))" + R)
 ACCOUNT_RE = re.compile(L + r"(\d{2,6}(?:" + SEP + r"\d{2,7}){1,3}|\d{10,14})" + R)
 EMAIL_RE = re.compile(r"(?:(?<![A-Za-z0-9.%+_-])[A-Za-z0-9._%+-]{1,64}"
                       r"|(?<![A-Za-z0-9.%+_\-가-힣])[가-힣][가-힣0-9._-]{0,63})"
                       r"@(?:[A-Za-z0-9가-힣-]{1,63}\.){1,6}[A-Za-z][A-Za-z0-9-]{0,62}")
-IPV4_RE = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-IPV6_RE = re.compile(r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])")
+IPV4_RE = re.compile(r"(?=[0-9])(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+IPV6_RE = re.compile(r"(?=[0-9A-Fa-f])(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}"
+                     r"(?![0-9A-Za-z:])")
 DATE_LIKE = re.compile(r"^(?:19|20)\d{2}[-.](\d{1,2})[-.](\d{1,2})$")
 
 DRIVER_REGIONS = {f"{n:02d}" for n in range(11, 29)} - {"27"}
