@@ -245,3 +245,33 @@ def test_folder_with_bombs_ingests_the_good_file_in_bounded_memory(tmp_path):
         assert status[bomb][0] == "failed" and "inflates past the cap" in status[bomb][1], bomb
     assert result["traced"] < 512 * MiB, f"Python peak {result['traced'] / MiB:.0f} MiB"
     assert result["rss_growth"] < 512 * MiB, f"RSS grew {result['rss_growth'] / MiB:.0f} MiB"
+
+
+def test_parsing_the_bombs_keeps_the_whole_process_under_512_mb(tmp_path):
+    """Without Kiwi loaded, the absolute peak RSS of a process that parses all three bombs."""
+    paths = [hwp_bomb(tmp_path / "a.hwp"), hwpx_bomb(tmp_path / "b.hwpx"),
+             docx_bomb(tmp_path / "c.docx")]
+    script = textwrap.dedent(f"""
+        import json, resource
+        from pathlib import Path
+        from jaju.knowledge.ingest import parse
+        from jaju.knowledge.parsers import ParseError
+        from jaju.plugins import get_plugin_manager, parsers
+        table = parsers(get_plugin_manager())
+        errors = []
+        for name in {[str(p) for p in paths]!r}:
+            path = Path(name)
+            try:
+                parse(table[path.suffix], path)
+            except ParseError as e:
+                errors.append(str(e))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        print(json.dumps({{"peak": peak, "errors": errors}}))
+    """)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["errors"]) == 3 and all("inflates past the cap" in e for e in result["errors"])
+    assert result["peak"] < 512 * MiB, f"peak RSS {result['peak'] / MiB:.0f} MiB"
