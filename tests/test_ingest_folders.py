@@ -54,9 +54,10 @@ def test_folder_walk_skips_and_says_why(index, tmp_path, parser_table):
     assert got[".secret.txt"][0] == "skipped" and got[".git"][0] == "skipped"
     assert "config.txt" not in got  # a hidden folder is skipped whole, listed once
     assert not report.failures and index.stats(kb)["documents"] == 2
-    # named explicitly, a SOURCE file is ingested after all
-    again = ingest(index, kb, [docs / "SOURCE.md"], parser_table)
-    assert again.results[0].status == "added"
+    # named explicitly, a SOURCE file is ingested after all (and not also listed as skipped)
+    again = ingest(index, kb, [docs, docs / "SOURCE.md"], parser_table)
+    assert names(again.results)["SOURCE.md"][0] == "added"
+    assert [r.status for r in again.results if r.path.endswith("SOURCE.md")] == ["added"]
 
 
 def test_cli_ingest_exits_0_and_lists_the_skipped(tmp_path):

@@ -106,9 +106,11 @@ def collect(paths: Iterable[Path], *, follow_symlinks: bool = False,
     docstring). `suffixes`: the formats that can be read (others in folders are skipped)."""
     out = Collected()
     seen: set[str] = set()
+    skipped_real: list[str] = []
 
     def skip(path: Path | str, reason: str) -> None:
         out.skipped.append(FileResult(display(os.path.abspath(path)), "skipped", reason=reason))
+        skipped_real.append(os.path.realpath(path))
 
     def take(path: Path) -> None:
         real = os.path.realpath(path)
@@ -167,6 +169,8 @@ def collect(paths: Iterable[Path], *, follow_symlinks: bool = False,
             walk(path, root, {root})
         else:
             take(path)
+    # a file skipped in a walk but also named explicitly is taken, not listed twice
+    out.skipped = [r for r, real in zip(out.skipped, skipped_real, strict=True) if real not in seen]
     return out
 
 
