@@ -99,6 +99,9 @@ def test_masks():
     assert mask(detect("010-1234-5678")[0]) == "010-****-5678"
     assert mask(detect("카드 5345-5640-5440-5590")[0]) == "****-****-****-5590"
     assert mask(detect("a.b@naver.com")[0]) == "a***@naver.com"
+    assert mask(detect("메일 hong＠naver.com")[0]) == "h***＠naver.com"  # full-width @ kept
+    assert mask(detect("전화 ０１０．１２３４．５６７８")[0]) == "０１０．****．５６７８"
+    assert mask(detect("접속 １９２．１６８．０．１")[0]) == "１９２．***．*．*"
 
 
 def test_pseudonymise_and_restore_with_split_stream():
@@ -279,6 +282,7 @@ def test_normalised_offsets_map_back():
         start, end = norm.span(i, i + 1)
         assert end - start == 1 or ch == " "
     assert norm.span(4, 8) == (text.index("－"), len(text))  # "-1 2" is "－１\u3000２"
+    assert normalise("010 \u00a01234 \u3000 5678").text == "010 1234 5678"  # mixed space runs
 
 
 def test_linear_time_with_characters_to_normalise():

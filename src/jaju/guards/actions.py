@@ -58,9 +58,11 @@ def mask(finding: Finding) -> str:
             else:
                 out.append(ch)
         return "".join(out)
-    if finding.type == "EMAIL":
-        local, _, domain = value.partition("@")
-        return local[:1] + "***@" + domain
+    if finding.type == "EMAIL":  # h***@naver.com; the @ may be full-width or small
+        norm = normalise(value)
+        at = norm.text.find("@")
+        start = norm.span(at, at + 1)[0] if at > 0 else len(value)
+        return value[:1] + "***" + value[start:]
     if finding.type in ("CARD", "ACCOUNT"):
         total = sum(c.isdigit() for c in value)
         seen, out = 0, []

@@ -110,7 +110,8 @@ def normalise(text: str) -> Normalised:
     """NFKC for full-width forms and digits of any script, dash and dot variants folded, runs of
     spaces made one, invisible characters dropped; linear in the text."""
     maybe = MAYBE_NORMALISING.search(text)
-    first = NEEDS_NORMALISING.search(text, maybe.start()) if maybe else None
+    # one character early: an ASCII space may begin a run that ends in a no-break space
+    first = NEEDS_NORMALISING.search(text, max(0, maybe.start() - 1)) if maybe else None
     if first is None:
         return Normalised(text)
     parts: list[str] = []
