@@ -275,3 +275,18 @@ def test_parsing_the_bombs_keeps_the_whole_process_under_512_mb(tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(result["errors"]) == 3 and all("inflates past the cap" in e for e in result["errors"])
     assert result["peak"] < 512 * MiB, f"peak RSS {result['peak'] / MiB:.0f} MiB"
+
+
+def test_a_section_of_zeros_within_the_cap_is_read_quickly(tmp_path):
+    """60 MiB of zeros (under the 64 MiB floor) before a paragraph: not a bomb, and not four
+    seconds per 16 MiB of empty records either."""
+    import time
+
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    section = c.compress(bytes(60 * MiB)) + c.compress(para_text_record("본문은 여기에")) + c.flush()
+    path = write_ole(tmp_path / "padded.hwp", {"FileHeader": hwp_header(),
+                                               "BodyText/Section0": section})
+    started = time.perf_counter()
+    doc = parse_hwp(path)
+    assert [b.text for b in doc.blocks] == ["본문은 여기에"]
+    assert time.perf_counter() - started < 10
