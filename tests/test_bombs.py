@@ -290,3 +290,18 @@ def test_a_section_of_zeros_within_the_cap_is_read_quickly(tmp_path):
     doc = parse_hwp(path)
     assert [b.text for b in doc.blocks] == ["본문은 여기에"]
     assert time.perf_counter() - started < 10
+
+
+def test_entity_expansion_in_hwpx_is_refused(tmp_path):
+    """"Billion laughs": nested XML entities that expand to gigabytes (expat refuses them)."""
+    entities = '<!ENTITY l0 "ㅋㅋㅋㅋㅋㅋㅋㅋㅋㅋ">' + "".join(
+        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    xml = (f'<?xml version="1.0"?><!DOCTYPE s [{entities}]>'
+           '<hs:sec xmlns:hs="urn:s" xmlns:hp="urn:p"><hp:p><hp:t>&l9;</hp:t></hp:p></hs:sec>')
+    section = small(xml)
+    path = write_zip(tmp_path / "laughs.hwpx", [
+        ("mimetype", *_deflated("application/hwp+zip")),
+        ("Contents/section0.xml", section[0], section[1], section[2], section[2]),
+    ])
+    with pytest.raises(ParseError, match="corrupt HWPX.*amplification"):
+        parse_hwpx(path)
