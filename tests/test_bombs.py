@@ -303,5 +303,5 @@ def test_entity_expansion_in_hwpx_is_refused(tmp_path):
         ("mimetype", *_deflated("application/hwp+zip")),
         ("Contents/section0.xml", section[0], section[1], section[2], section[2]),
     ])
-    with pytest.raises(ParseError, match="corrupt HWPX.*amplification"):
+    with pytest.raises(ParseError, match=r"corrupt HWPX.*amplification"):
         parse_hwpx(path)
