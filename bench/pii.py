@@ -5,12 +5,19 @@ enabled, pattern-only: no NLP model) and the `korean-pii` package, side by side 
 Run: .venv/bin/python bench/pii.py [DEV_JSONL] [--hard bench/data/pii_hard.jsonl]
 Needs `pip install presidio-analyzer korean-pii` in the venv (the script says if one is
 missing and skips it). A span counts when start, end and type all match.
+
+A third set is made from the hard set (deterministic, seed 7): every identifier is rewritten
+the way real text writes it — full-width digits, en dash, minus or `－` for the hyphen, dots or
+spaces as separators, zero-width spaces inside, lower-case or spaced passports, a full-width
+`＠` — and every text without PII gets full-width digits and dash variants, with the spans moved
+to match.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from collections import Counter
@@ -59,6 +66,53 @@ def presidio_system() -> Callable[[str], list[Span]]:
              "PHONE_NUMBER": "PHONE", "IP_ADDRESS": "IP"}
     return lambda text: [(r.start, r.end, names.get(r.entity_type, r.entity_type))
                          for r in engine.analyze(text, language="ko", score_threshold=0.4)]
+
+
+WIDE = str.maketrans("0123456789.-@", "０１２３４５６７８９．－＠")
+
+
+def _variant(kind: str, value: str, rng: random.Random) -> str:
+    """One real-text spelling of an identifier."""
+    dash = rng.choice(["\u2013", "\u2212", "\uff0d", "\u2014"])
+    choices = {
+        "RRN": [lambda v: v.replace("-", dash), lambda v: v.translate(WIDE),
+                lambda v: v.replace("-", "."), lambda v: v.replace("-", " "),
+                lambda v: v.replace("-", "\u200b-\u200b")],
+        "PHONE": [lambda v: v.replace("-", "."), lambda v: v.replace("-", " ", 1),
+                  lambda v: v.replace("-", dash), lambda v: v.translate(WIDE)],
+        "CARD": [lambda v: v.replace("-", ".").replace(" ", "."), lambda v: v.translate(WIDE),
+                 lambda v: v[:4] + "\u200b" + v[4:]],
+        "ACCOUNT": [lambda v: v.replace("-", " "), lambda v: v.replace("-", dash)],
+        "PASSPORT": [lambda v: v.lower(), lambda v: v[0] + " " + v[1:]],
+        "EMAIL": [lambda v: v.replace("@", "＠")],
+        "IP": [lambda v: v.translate(WIDE)],
+    }
+    choices["ARN"] = choices["CRN"] = choices["RRN"]
+    choices["BRN"] = choices["DRIVER"] = [lambda v: v.replace("-", dash), lambda v: v.translate(WIDE)]
+    options = [f for f in choices.get(kind, []) if f(value) != value]
+    return rng.choice(options)(value) if options else value
+
+
+def real_text_variants(rows: list[dict], seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for row in rows:
+        text, spans = row["text"], sorted(row["spans"], key=lambda s: s["start"])
+        if not spans:
+            out.append({"text": text.translate(str.maketrans("0123456789-", "０１２３４５６７８９－"))
+                        .replace("－", rng.choice(["－", "\u2013", "\u2212"])), "spans": []})
+            continue
+        pieces, moved, at, shift = [], [], 0, 0
+        for s in spans:
+            value = _variant(s["type"], text[s["start"]:s["end"]], rng)
+            pieces += [text[at:s["start"]], value]
+            start = s["start"] + shift
+            moved.append({"start": start, "end": start + len(value), "type": s["type"]})
+            shift += len(value) - (s["end"] - s["start"])
+            at = s["end"]
+        pieces.append(text[at:])
+        out.append({"text": "".join(pieces), "spans": moved})
+    return out
 
 
 def evaluate(detect: Callable[[str], list[Span]], rows: list[dict]) -> dict:
@@ -143,6 +197,8 @@ def main() -> None:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip()]
         lines += [*table(f"{label}: {path.name}", rows, systems), ""]
+    lines += [*table(f"real-text variants of the hard set: {args.hard.name}, seed 7",
+                     real_text_variants(rows), systems), ""]
     print("\n".join(lines))
 
 

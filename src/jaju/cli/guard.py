@@ -20,39 +20,56 @@ guard_app = typer.Typer(help="Run the guards on a text.", no_args_is_help=True)
 
 @pii_app.command()
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (any ingestible format).")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="Files or folders (any ingestible format); '-' reads text from standard input.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Report PII found in documents: type, position, confidence (never the values)."""
+    from rich.markup import escape
+
     from jaju.guards.pii import detect
     from jaju.knowledge.chunking import document_text
-    from jaju.knowledge.ingest import collect_files
+    from jaju.knowledge.ingest import collect, display, parse
     from jaju.knowledge.parsers import ParseError
     from jaju.plugins import get_plugin_manager, parsers
 
     table = parsers(get_plugin_manager())
     report: list[dict[str, Any]] = []
-    for path in collect_files(paths):
+    if any(str(p) == "-" for p in paths):
+        text = sys.stdin.read()
+        report.append({"path": "-", "findings": [f.to_dict() for f in detect(text)]})
+    collected = collect([p for p in paths if str(p) != "-"], suffixes=table)
+    for skipped in collected.skipped:
+        report.append({"path": skipped.path, "skipped": skipped.reason})
+    for path in collected.files:
         parser = table.get(path.suffix.lower())
         if parser is None:
-            report.append({"path": str(path), "error": "unsupported format"})
+            report.append({"path": display(path),
+                           "error": f"지원하지 않는 형식 / unsupported format '{path.suffix}'"})
             continue
         try:
-            text = document_text(parser(path).blocks)
+            text = document_text(parse(parser, path).blocks)
         except (ParseError, OSError) as e:
-            report.append({"path": str(path), "error": str(e)})
+            report.append({"path": display(path), "error": str(e)})
             continue
-        report.append({"path": str(path), "findings": [f.to_dict() for f in detect(text)]})
+        except Exception as e:  # a parser library choking on a broken file
+            report.append({"path": display(path), "error": f"손상된 파일 / corrupt file: "
+                                                            f"{type(e).__name__}: {e}"})
+            continue
+        report.append({"path": display(path), "findings": [f.to_dict() for f in detect(text)]})
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     out = Table("document", "PII found", "types")
     for r in report:
+        if "skipped" in r:
+            out.add_row(escape(r["path"]), "-", f"[yellow]{escape(r['skipped'])}[/]")
+            continue
         if "error" in r:
-            out.add_row(r["path"], "-", f"[red]{r['error']}[/]")
+            out.add_row(escape(r["path"]), "-", f"[red]{escape(r['error'])}[/]")
             continue
         counts = Counter(f["type"] for f in r["findings"])
-        out.add_row(r["path"], str(sum(counts.values())),
+        out.add_row(escape(r["path"]), str(sum(counts.values())),
                     ", ".join(f"{t} {n}" for t, n in sorted(counts.items())))
     Console().print(out)
 

@@ -42,18 +42,23 @@ def ingest(
     description: Annotated[str, typer.Option(help="What the knowledge base holds.")] = "",
     embedder: Annotated[str | None, typer.Option(
         help="Dense signal: 'use' (offline, shipped) or 'openai:BASE_URL#MODEL'.")] = None,
+    follow_symlinks: Annotated[bool, typer.Option(
+        "--follow-symlinks", help="Follow symlinks that lead out of a folder.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Add documents (HWP, HWPX, PDF, DOCX, HTML, Markdown, text) to a knowledge base."""
+    """Add documents (HWP, HWPX, PDF, DOCX, HTML, Markdown, text) to a knowledge base.
+
+    In folders, files of other formats, README/SOURCE/LICENSE files, dotfiles and symlinks
+    leading out of the folder are skipped and listed (not failures)."""
     from jaju.knowledge import synonyms as synonym_dicts
-    from jaju.knowledge.ingest import FileResult, collect_files
+    from jaju.knowledge.ingest import FileResult, collect, display
     from jaju.knowledge.ingest import ingest as run_ingest
     from jaju.plugins import get_plugin_manager, parsers
 
     missing = [p for p in paths if not p.exists()]
     if missing:
-        fail(f"경로가 없습니다 / no such file or folder: {', '.join(map(str, missing))}")
+        fail(f"경로가 없습니다 / no such file or folder: {', '.join(map(display, missing))}")
     index = _index(config, home)
     owner = _tenant(tenant, shared)
     base = index.create(owner, kb, description)
@@ -68,25 +73,26 @@ def ingest(
         except JajuError as e:
             fail(str(e))
     table = parsers(get_plugin_manager())
-    files = collect_files(paths)
+    collected = collect(paths, follow_symlinks=follow_symlinks, suffixes=table)
+    total = len(collected.files) + len(collected.skipped)
     results = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("{task.fields[name]}"), console=err,
                   transient=False) as progress:
-        task = progress.add_task("ingest", total=len(files), name="")
+        task = progress.add_task("ingest", total=total, name="")
         import time
 
         started = time.perf_counter()
 
         def advance(path: Path, result: FileResult) -> None:
             results.append(result)
-            progress.update(task, advance=1, name=path.name)
+            progress.update(task, advance=1, name=display(path.name))
 
-        run_ingest(index, base, files, table, on_file=advance)
+        run_ingest(index, base, paths, table, on_file=advance, follow_symlinks=follow_symlinks)
         seconds = time.perf_counter() - started
     index.close()
     counts = {s: sum(1 for r in results if r.status == s)
-              for s in ("added", "replaced", "unchanged", "failed")}
+              for s in ("added", "replaced", "unchanged", "failed", "skipped")}
     chars = sum(r.chars for r in results)
     summary = Table(title=f"지식 베이스 / knowledge base '{kb}'"
                           f"{' (shared)' if shared else f' (tenant {tenant})'}",
@@ -100,9 +106,16 @@ def ingest(
     for key, value in rows:
         summary.add_row(key, value)
     err.print(summary)
+    from rich.markup import escape
+
+    for r in results:
+        if r.status == "skipped":
+            err.print(f"[yellow]건너뜀 / skipped[/] {escape(r.path)}: {escape(r.reason)}",
+                      highlight=False)
     for r in results:
         if r.status == "failed":
-            err.print(f"[red]실패 / failed[/] {r.path}: {r.reason}", highlight=False)
+            err.print(f"[red]실패 / failed[/] {escape(r.path)}: {escape(r.reason)}",
+                      highlight=False)
     if counts["failed"]:
         raise typer.Exit(1)
 

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from jaju.errors import PiiBlocked
-from jaju.guards.pii import TYPE_NAMES, Finding, detect
+from jaju.guards.pii import TYPE_NAMES, Finding, detect, normalise
 
 ACTIONS = ("allow", "mask", "pseudonymise", "block")
 PLACEHOLDER = re.compile(r"<(" + "|".join(TYPE_NAMES.values()) + r")_(\d{1,4})>")
@@ -53,9 +53,11 @@ def mask(finding: Finding) -> str:
             else:
                 out.append(ch)
         return "".join(out)
-    if finding.type == "EMAIL":
-        local, _, domain = value.partition("@")
-        return local[:1] + "***@" + domain
+    if finding.type == "EMAIL":  # h***@naver.com; the @ may be full-width or small
+        norm = normalise(value)
+        at = norm.text.find("@")
+        start = norm.span(at, at + 1)[0] if at > 0 else len(value)
+        return value[:1] + "***" + value[start:]
     if finding.type in ("CARD", "ACCOUNT"):
         total = sum(c.isdigit() for c in value)
         seen, out = 0, []
@@ -67,13 +69,32 @@ def mask(finding: Finding) -> str:
                 out.append(ch)
         return "".join(out)
     if finding.type == "PHONE":
-        parts = re.split(r"([ -])", value)
-        if len(parts) >= 5:
-            parts[-3] = "*" * len(parts[-3])
-            return "".join(parts)
-        return value[:3] + "*" * (len(value) - 7) + value[-4:]
-    keep = 2 if finding.type != "IP" else value.find(".") + 1
-    return value[:keep] + re.sub(r"[0-9A-Za-z]", "*", value[keep:])
+        return _mask_phone(value)
+    keep = 2
+    if finding.type == "IP":  # keep the first octet: up to the first dot of any width
+        norm = normalise(value)
+        dot = norm.text.find(".")
+        keep = norm.span(dot, dot + 1)[1] if dot > 0 else 0
+    return value[:keep] + "".join("*" if ch.isalnum() else ch for ch in value[keep:])
+
+
+def _mask_phone(value: str) -> str:
+    """010-****-5678, (02) ***-5227, 010.****.5678: the group before the last is hidden; without
+    separators all but the first three and the last four digits. Groups are found in the
+    normalised value (full-width digits, any separator, zero-width characters inside a group)
+    and the original characters are replaced."""
+    norm = normalise(value)  # groups as the detector saw them: zero-width characters vanish
+    runs: list[list[int]] = []
+    for i, ch in enumerate(norm.text):
+        if ch.isdigit():
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+    # with three groups or more, the one before the last; else all but the first 3 and last 4
+    hidden_norm = runs[-2] if len(runs) >= 3 else [i for run in runs for i in run][3:-4]
+    hidden = {norm.span(i, i + 1)[0] for i in hidden_norm}
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
 
 @dataclass
@@ -150,7 +171,11 @@ class StreamFilter:
     def feed(self, piece: str) -> str:
         self.buffer += piece
         text = self.vault.restore(self.buffer)
-        cut = max(0, len(text) - HOLD_BACK)
+        # hold back HOLD_BACK characters as the detector sees them: zero-width characters
+        # padding a number cannot push its first digits out of the window
+        norm = normalise(text)
+        back = len(norm.text) - HOLD_BACK
+        cut = norm.span(back, back + 1)[0] if back > 0 else 0
         open_tag = text.rfind("<", cut)
         if open_tag != -1 and ">" not in text[open_tag:]:
             cut = min(cut, open_tag)

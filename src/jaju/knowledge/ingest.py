@@ -4,14 +4,26 @@ Each document is one transaction, so a run that is killed midway leaves whole do
 and running it again skips what is already in (same content hash) and finishes the rest. A
 changed file replaces its old chunks. A file that cannot be read is reported with its reason
 and the batch goes on.
+
+A folder walk skips, and reports as "skipped" with the reason: files of a format no parser
+reads, README/SOURCE/LICENSE-like files (`README.md`, `SOURCE.md`, `LICENSE`, `COPYING`,
+`NOTICE`, also with a suffix such as `README.ko.md`) that describe a folder rather than belong
+in it, hidden files and folders (dotfiles), file names that are not valid UTF-8, things that are
+not regular files (FIFOs, sockets, devices), broken symlinks, and symlinks that lead out of the
+folder (unless `follow_symlinks`). A file named explicitly is always tried.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
+import os
+import re
+import stat
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +31,15 @@ from typing import Any
 from jaju.guards.pii import detect
 from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
 from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex
-from jaju.knowledge.parsers.base import ParseError, Parser
+from jaju.knowledge.parsers.base import Limits, ParseError, Parser
 
 
 @dataclass
 class FileResult:
     path: str
     status: str
-    """"added", "replaced", "unchanged" or "failed"."""
+    """"added", "replaced", "unchanged", "failed" or "skipped" (not for ingestion: see the
+    module's docstring; not a failure)."""
     chunks: int = 0
     chars: int = 0
     reason: str = ""
@@ -52,17 +65,145 @@ class IngestReport:
     def failures(self) -> list[FileResult]:
         return [r for r in self.results if r.status == "failed"]
 
+    @property
+    def skipped(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "skipped"]
 
-def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """Files named, and files under folders named (recursively, hidden ones skipped)."""
-    found: list[Path] = []
+
+FOLDER_NOTES = re.compile(r"^(?:readme|sources?|licen[cs]e|copying|notice)(?:[._-].*)?$",
+                          re.IGNORECASE)
+"""Names skipped in a folder walk: files about the folder (where it came from, its license),
+not documents of it. Name such a file explicitly to ingest it."""
+
+
+def display(path: Path | str) -> str:
+    """A path for reports: bytes that are not UTF-8 shown as \\xNN instead of failing."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes come back from the OS as lone surrogates
+        return False
+    return True
+
+
+@dataclass
+class Collected:
+    files: list[Path] = field(default_factory=list)
+    skipped: list[FileResult] = field(default_factory=list)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def collect(paths: Iterable[Path], *, follow_symlinks: bool = False,
+            suffixes: Container[str] | None = None) -> Collected:
+    """The files to ingest under `paths` (files named are taken as they are; folders are walked
+    recursively in name order), and what the walk skipped, with reasons (see the module's
+    docstring). `suffixes`: the formats that can be read (others in folders are skipped)."""
+    out = Collected()
+    seen: set[str] = set()
+    skipped_real: list[str] = []
+
+    def skip(path: Path | str, reason: str) -> None:
+        out.skipped.append(FileResult(display(os.path.abspath(path)), "skipped", reason=reason))
+        skipped_real.append(os.path.realpath(path))
+
+    def take(path: Path) -> None:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.files.append(path)
+
+    def walk(folder: Path, root: str, visited: set[str]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            skip(folder, f"폴더를 읽을 수 없음 / cannot read the folder: {e.strerror}")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if not _utf8(entry.name):
+                skip(path, "파일 이름이 UTF-8이 아님 / the file name is not valid UTF-8")
+                continue
+            if entry.name.startswith("."):
+                skip(path, "숨은 파일 / hidden (dotfile)")
+                continue
+            try:
+                if entry.is_symlink():
+                    real = os.path.realpath(path)
+                    if not os.path.exists(real):
+                        skip(path, "깨진 심볼릭 링크 / broken symlink")
+                        continue
+                    if not follow_symlinks and not _inside(real, root):
+                        skip(path, "폴더 밖을 가리키는 심볼릭 링크 / symlink leading out of the "
+                                   "folder (--follow-symlinks to follow it)")
+                        continue
+                mode = os.stat(path).st_mode
+            except OSError as e:
+                skip(path, f"읽을 수 없음 / cannot read: {e.strerror}")
+                continue
+            if stat.S_ISDIR(mode):
+                real = os.path.realpath(path)
+                if real in visited:
+                    continue  # a symlink loop, or a folder reached twice
+                walk(path, root, visited | {real})
+            elif not stat.S_ISREG(mode):
+                skip(path, "일반 파일이 아님 / not a regular file")
+            elif FOLDER_NOTES.match(entry.name):
+                skip(path, "폴더 설명 파일(README/SOURCE/LICENSE) / a note about the folder, "
+                           "not a document (name it to ingest it)")
+            elif suffixes is not None and path.suffix.lower() not in suffixes:
+                skip(path, f"지원하지 않는 형식 / unsupported format '{path.suffix or entry.name}'")
+            else:
+                take(path)
+
     for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        if not _utf8(str(path)):
+            skip(path, "파일 이름이 UTF-8이 아님 / the file name is not valid UTF-8")
+        elif path.is_dir():
+            root = os.path.realpath(path)
+            walk(path, root, {root})
         else:
-            found.append(path)
-    return found
+            take(path)
+    # a file skipped in a walk but also named explicitly is taken, not listed twice
+    out.skipped = [r for r, real in zip(out.skipped, skipped_real, strict=True) if real not in seen]
+    return out
+
+
+def collect_files(paths: Iterable[Path], *, follow_symlinks: bool = False) -> list[Path]:
+    """Files named, and files under folders named (see `collect`)."""
+    return collect(paths, follow_symlinks=follow_symlinks).files
+
+
+@functools.cache
+def _takes_limits(parser: Parser) -> bool:
+    try:
+        return "limits" in inspect.signature(parser).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def parse(parser: Parser, path: Path, limits: Limits | None = None) -> Any:
+    """Call a parser, giving it `limits` when it accepts them (plugins may not)."""
+    if limits is not None and _takes_limits(parser):
+        return parser(path, limits=limits)  # type: ignore[call-arg]
+    return parser(path)
+
+
+def _digest(path: Path) -> tuple[str, bool]:
+    """SHA-256 of the file, read in chunks, and whether it has anything but whitespace."""
+    h = hashlib.sha256()
+    blank = True
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            if blank and chunk.strip():
+                blank = False
+    return h.hexdigest(), blank
 
 
 @dataclass
@@ -84,24 +225,27 @@ characters, then written one transaction per document."""
 
 
 def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
-             parsers: dict[str, Parser]) -> _Prepared | FileResult:
+             parsers: dict[str, Parser], limits: Limits | None = None) -> _Prepared | FileResult:
     key = str(path.resolve())
     parser = parsers.get(path.suffix.lower())
     if parser is None:
         return FileResult(key, "failed", reason=f"지원하지 않는 형식 / unsupported format "
                                                  f"'{path.suffix or path.name}'")
+    if not path.exists():
+        return FileResult(key, "failed", reason="읽을 수 없음 / cannot read: no such file")
+    if not path.is_file():
+        return FileResult(key, "failed", reason="일반 파일이 아님 / not a regular file")
     try:
-        data = path.read_bytes()
+        digest, blank = _digest(path)
     except OSError as e:
         return FileResult(key, "failed", reason=f"읽을 수 없음 / cannot read: {e.strerror}")
-    digest = hashlib.sha256(data).hexdigest()
     previous = index.document_hash(kb, key)
     if previous == digest:
         return FileResult(key, "unchanged")
-    if not data.strip():
+    if blank:
         return FileResult(key, "failed", reason="빈 파일 / empty file")
     try:
-        document = parser(path)
+        document = parse(parser, path, limits)
     except ParseError as e:
         return FileResult(key, "failed", reason=str(e))
     except Exception as e:  # a parser library choking on a broken file
@@ -131,7 +275,11 @@ def ingest_file(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
 
 def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
            parsers: dict[str, Parser],
-           on_file: Callable[[Path, FileResult], None] | None = None) -> IngestReport:
+           on_file: Callable[[Path, FileResult], None] | None = None, *,
+           follow_symlinks: bool = False, limits: Limits | None = None) -> IngestReport:
+    """Ingest files and folders. `limits` caps how far a document may inflate (default:
+    proportionate to each file, see `Limits`); `follow_symlinks` follows symlinks that lead out
+    of a folder being walked."""
     started = time.perf_counter()
     report = IngestReport()
     pending: list[_Prepared] = []
@@ -157,8 +305,11 @@ def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
                                     len(p.chunks), p.chars))
         pending.clear()
 
-    for path in collect_files(paths):
-        prepared = _prepare(index, kb, path, parsers)
+    collected = collect(paths, follow_symlinks=follow_symlinks, suffixes=parsers)
+    for result in collected.skipped:
+        done(Path(os.fsdecode(result.path)), result)
+    for path in collected.files:
+        prepared = _prepare(index, kb, path, parsers, limits)
         if isinstance(prepared, FileResult):
             done(path, prepared)
             continue

@@ -32,11 +32,71 @@ def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+"""RFC 6052: the IPv4 address is the last 32 bits; a translator connects to it."""
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""RFC 8215 local-use NAT64: the operator picks the prefix length (/48 … /96)."""
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+"""Deprecated IPv4-compatible addresses (`::7f00:1` is 127.0.0.1); `::` and `::1` excepted."""
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+"""RFC 2765 (SIIT) IPv4-translated addresses."""
+
+
+def _rfc6052_candidates(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 address a NAT64 prefix of each RFC 6052 length (/32 … /96) would embed; bits
+    64–71 (the "u" octet) are skipped."""
+    raw = ip.packed
+    spans = {96: raw[12:16], 64: raw[9:13], 56: raw[7:8] + raw[9:12],
+             48: raw[6:8] + raw[9:11], 40: raw[5:8] + raw[9:10], 32: raw[4:8]}
+    return [ipaddress.IPv4Address(b) for b in spans.values()]
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to when it is a transition form: IPv4-mapped,
+    IPv4-compatible, SIIT-translated, NAT64 (well-known and local-use), 6to4 and Teredo (its
+    server and its client). Empty for an ordinary IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if ip in NAT64_WELL_KNOWN or ip in IPV4_TRANSLATED:
+        return [ipaddress.IPv4Address(ip.packed[12:])]
+    if ip in NAT64_LOCAL:
+        return _rfc6052_candidates(ip)
+    if ip in IPV4_COMPATIBLE and int(ip) > 1:
+        return [ipaddress.IPv4Address(ip.packed[12:])]
+    return []
+
+
+def _public_v4(ip: ipaddress.IPv4Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def is_public(address: str) -> bool:
+    """Whether an address is one a tool may reach without the operator's say-so. An IPv6
+    address that carries an IPv4 address (NAT64, 6to4, Teredo, IPv4-mapped, -compatible or
+    -translated) is judged by that address: `64:ff9b::a00:1` is 10.0.0.1, so it is refused. A
+    local-use NAT64 address (64:ff9b:1::/48) is refused if any prefix length the operator may
+    have chosen makes it a non-public IPv4 address."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _public_v4(ip)
+    embedded = embedded_ipv4(ip)
+    if embedded:
+        return all(_public_v4(v4) for v4 in embedded)
+    return ip.is_global and not ip.is_multicast
+
+
+def _describe(address: str) -> str:
+    """`64:ff9b::a00:1 → 10.0.0.1` for a transition form, the address itself otherwise."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        bad = dict.fromkeys(str(v4) for v4 in embedded_ipv4(ip) if not _public_v4(v4))
+        if bad:
+            return f"{address} → {', '.join(bad)}"
+    return address
 
 
 @dataclass(frozen=True)
@@ -76,7 +136,7 @@ class Egress:
             bad = [a for a in addresses if not is_public(a)]
             if bad:
                 raise EgressRefused(host, f"resolves to a loopback, private or link-local "
-                                          f"address ({bad[0]})")
+                                          f"address ({_describe(bad[0])})")
         return addresses[0]
 
     async def acheck(self, host: str, port: int) -> str:

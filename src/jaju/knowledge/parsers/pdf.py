@@ -1,4 +1,5 @@
-"""PDF via pypdfium2 (PDFium): text per page; a page never spans two chunks' origins."""
+"""PDF via pypdfium2 (PDFium): text per page; a page never spans two chunks' origins. The title
+is the metadata's, unless it is missing or a writer's placeholder: then the file name."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import re
 from pathlib import Path
 
 from jaju.knowledge.parsers.base import Block, ParsedDocument, ParseError, nfc
+
+PLACEHOLDER_TITLE = re.compile(
+    r"^(?:untitled(?:\s*document)?|no\s*title|\(?anonymous\)?|제목\s*없음|무제|document\d*|문서\d*"
+    r"|microsoft (?:word|powerpoint|excel) - .*|.*\.(?:docx?|hwpx?|pptx?|xlsx?|txt|pdf))$",
+    re.IGNORECASE)
+"""Titles that PDF writers put in when the author gave none (reportlab writes "untitled")."""
 
 
 def parse_pdf(path: Path) -> ParsedDocument:
@@ -31,6 +38,8 @@ def parse_pdf(path: Path) -> ParsedDocument:
                 if para:
                     blocks.append(Block(para, page=number + 1))
         title = (pdf.get_metadata_dict().get("Title") or "").strip() or None
+        if title and PLACEHOLDER_TITLE.match(title):
+            title = None  # "untitled", "제목 없음", "Microsoft Word - 문서1": the file name says more
     finally:
         pdf.close()
     if not blocks:
