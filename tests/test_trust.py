@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
@@ -210,9 +209,27 @@ def test_a_cut_database_is_a_clear_error(tmp_path):
     assert "database" in out.stderr and str(db) in out.stderr.replace("\n", "")
 
 
+SEARCHER = """
+import json, sys, time, httpx
+base, key, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+latencies = []
+with httpx.Client(headers={"authorization": f"Bearer {key}"}) as c:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.perf_counter()
+        r = c.post(f"{base}/knowledge/rules/search", json={"query": "출장비"})
+        assert r.status_code == 200, r.text
+        latencies.append(time.perf_counter() - started)
+print(json.dumps(latencies))
+"""
+
+
 def test_a_huge_message_does_not_stall_another_tenant(tmp_path):
-    """A 1,000,000-character message is refused at once (413); meanwhile another tenant's
-    searches keep answering."""
+    """A 1,000,000-character message is refused at once (413); another tenant's searches,
+    made from another process during it, keep answering within 200 ms."""
+    import subprocess
+    import sys
+
     home = tmp_path / "home"
     doc = tmp_path / "규정.md"
     doc.write_text("# 출장 규정\n\n제1조 출장비는 실비로 정산한다.\n", encoding="utf-8")
@@ -224,33 +241,23 @@ def test_a_huge_message_does_not_stall_another_tenant(tmp_path):
                       '[guards.pii]\ndefault = "pseudonymise"\n', encoding="utf-8")
     server = start_server(["--config", str(config)], home, tmp_path / "server.log")
     base = f"http://127.0.0.1:{server.port}/v1"
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def search() -> None:
-        with httpx.Client(headers={"authorization": f"Bearer {b}"}) as c:
-            while not done.is_set():
-                started = time.perf_counter()
-                r = c.post(f"{base}/knowledge/rules/search", json={"query": "출장비"})
-                latencies.append(time.perf_counter() - started)
-                assert r.status_code == 200
-
     try:
-        with httpx.Client(headers={"authorization": f"Bearer {b}"}) as c:  # warm
-            c.post(f"{base}/knowledge/rules/search", json={"query": "출장비"})
-        thread = threading.Thread(target=search)
-        thread.start()
+        with httpx.Client(headers={"authorization": f"Bearer {b}"}) as c:  # warm up
+            for _ in range(20):
+                c.post(f"{base}/knowledge/rules/search", json={"query": "출장비"})
         huge = "가나다라마바사아자차카타파하" * (1_000_000 // 14 + 1)
-        r = httpx.post(f"{base}/chat/completions", timeout=60,
-                       headers={"authorization": f"Bearer {a}"},
-                       json={"model": "law", "messages": [{"role": "user", "content": huge}]})
-        time.sleep(0.3)
-        done.set()
-        thread.join()
+        body = json.dumps({"model": "law", "messages": [{"role": "user", "content": huge}]},
+                          ensure_ascii=False).encode()
+        searcher = subprocess.Popen([sys.executable, "-c", SEARCHER, base, b, "3"],
+                                    stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        r = httpx.post(f"{base}/chat/completions", timeout=60, content=body,
+                       headers={"authorization": f"Bearer {a}",
+                                "content-type": "application/json"})
+        latencies = json.loads(searcher.communicate(timeout=60)[0])
         assert r.status_code == 413 and r.json()["error"]["code"] == "text_too_long"
-        assert latencies and max(latencies) < 0.2, max(latencies)
+        assert len(latencies) > 10 and max(latencies) < 0.2, max(latencies)
     finally:
-        done.set()
         server.stop()
 
 
