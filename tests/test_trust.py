@@ -9,13 +9,17 @@ import time
 from pathlib import Path
 
 import httpx
+import hypothesis.strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from jaju.caller import Caller
+from jaju.guards.actions import PLACEHOLDER
 from jaju.guards.base import GuardContext
 from jaju.guards.builtin import PiiGuard
 
 from conftest import run_jaju, start_script, start_server
+from test_pii import CONTEXT_WORDS, TEMPLATES, _plain_digits, pii_value
 
 TESTS = Path(__file__).parent
 MCP_SERVER = str(TESTS / "mcp_test_server.py")
@@ -293,3 +297,46 @@ def test_fuzzing_the_api_finds_no_5xx(tmp_path):
         server.stop()
     assert not failures, failures[:5]
 
+
+
+_clients: dict = {}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(item=pii_value(), template=st.sampled_from(TEMPLATES), split=st.floats(0, 1),
+       parts=st.booleans())
+def test_property_no_raw_value_reaches_the_upstream(make_client, echo, item, template, split,
+                                                    parts):
+    """Every PII type in every separator, width and spacing variant, in a Korean sentence,
+    sent whole or cut at any point into two content parts: the upstream sees no raw value,
+    and the user gets the original back."""
+    url, record = echo
+    client = _clients.get(record) or _clients.setdefault(record, make_client({
+        "backends": {"remote": {"type": "openai", "url": url}},
+        "guards": {"pii": {"default": "pseudonymise"}}}))  # one app for all examples
+    kind, value = item
+    text = template.format(ctx=CONTEXT_WORDS[kind], v=value)
+    cut = int(len(text) * split)
+    content = ([{"type": "text", "text": text[:cut]}, {"type": "text", "text": text[cut:]}]
+               if parts else text)
+    r = client.post("/v1/chat/completions", json={"model": "remote", "messages": [
+        {"role": "user", "content": content}]})
+    assert r.status_code == 200, r.text
+    sent = json.loads(received(record).splitlines()[-1])["messages"][-1]["content"]
+    sent_text = sent if isinstance(sent, str) else "".join(p["text"] for p in sent)
+    assert value not in sent_text
+    assert _plain_digits(PLACEHOLDER.sub("", sent_text)) == "", (text, sent_text)
+
+
+def test_parser_caps_come_from_the_config(tmp_path):
+    from conftest import FIXTURE_DOCS
+
+    hwpx = next(FIXTURE_DOCS.glob("*.hwpx"))
+    config = tmp_path / "jaju.toml"
+    config.write_text("[limits]\nmax_member_bytes = 2000\n", encoding="utf-8")
+    out = run_jaju("ingest", str(hwpx), "--kb", "k", "--config", str(config),
+                   home=tmp_path / "home")
+    said = " ".join((out.stdout + out.stderr).split())
+    assert "inflates past the cap (2,000 bytes)" in said
+    out = run_jaju("ingest", str(hwpx), "--kb", "k", home=tmp_path / "home")
+    assert out.returncode == 0 and "inflates past the cap" not in out.stdout + out.stderr

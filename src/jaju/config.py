@@ -55,6 +55,12 @@ class LimitsSettings(_Section):
     max_query_chars: int = Field(2_000, gt=0)
     """Characters of the question used for retrieval (the rest is cut for search only; the
     model still gets the whole message)."""
+    max_member_bytes: int | None = Field(None, gt=0)
+    """Largest inflated archive member or stream of an ingested document (default: the larger
+    of 64 MiB and 100 × the file's size)."""
+    max_document_bytes: int | None = Field(None, gt=0)
+    """Largest inflated size of one document in all (default: the larger of 256 MiB and
+    200 × the file's size)."""
 
 
 class LlamaCppBackend(_Section):

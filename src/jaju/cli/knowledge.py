@@ -16,6 +16,7 @@ from rich.table import Table
 from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
 from jaju.errors import ConfigError, JajuError, NotFound
 from jaju.knowledge.index import SHARED_TENANT, KnowledgeIndex
+from jaju.knowledge.parsers import Limits
 
 app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
 LOCAL_TENANT = "local"
@@ -59,6 +60,7 @@ def ingest(
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"경로가 없습니다 / no such file or folder: {', '.join(map(display, missing))}")
+    limits = load_settings(config, home).limits
     index = _index(config, home)
     owner = _tenant(tenant, shared)
     base = index.create(owner, kb, description)
@@ -88,7 +90,8 @@ def ingest(
             results.append(result)
             progress.update(task, advance=1, name=display(path.name))
 
-        run_ingest(index, base, paths, table, on_file=advance, follow_symlinks=follow_symlinks)
+        run_ingest(index, base, paths, table, on_file=advance, follow_symlinks=follow_symlinks,
+                   limits=Limits(limits.max_member_bytes, limits.max_document_bytes))
         seconds = time.perf_counter() - started
     index.close()
     counts = {s: sum(1 for r in results if r.status == s)
