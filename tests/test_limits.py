@@ -23,32 +23,32 @@ def clock(monkeypatch):
     return c
 
 
-def test_qpm_window_slides(clock):
+async def test_qpm_window_slides(clock):
     rl = limits.RateLimiter()
     for _ in range(3):
-        rl.check("k", qpm=3, tpm=None)
+        await rl.check("k", qpm=3, tpm=None)
         clock.now += 10
     with pytest.raises(RateLimited) as e:
-        rl.check("k", qpm=3, tpm=None)
+        await rl.check("k", qpm=3, tpm=None)
     assert e.value.retry_after == 30  # first request leaves the window at t0+60
     clock.now += 30
-    rl.check("k", qpm=3, tpm=None)
+    await rl.check("k", qpm=3, tpm=None)
 
 
-def test_tpm_counts_spent_tokens(clock):
+async def test_tpm_counts_spent_tokens(clock):
     rl = limits.RateLimiter()
-    rl.check("k", qpm=None, tpm=100)
+    await rl.check("k", qpm=None, tpm=100)
     rl.spend_tokens("k", 60, tpm=100)
-    rl.check("k", qpm=None, tpm=100)
+    await rl.check("k", qpm=None, tpm=100)
     rl.spend_tokens("k", 50, tpm=100)
     with pytest.raises(RateLimited) as e:
-        rl.check("k", qpm=None, tpm=100)
+        await rl.check("k", qpm=None, tpm=100)
     assert e.value.code == "tokens_per_minute"
     clock.now += 61
-    rl.check("k", qpm=None, tpm=100)
+    await rl.check("k", qpm=None, tpm=100)
 
 
-def test_no_limits_means_no_refusal(clock):
+async def test_no_limits_means_no_refusal(clock):
     rl = limits.RateLimiter()
     for _ in range(1000):
-        rl.check("k", qpm=None, tpm=None)
+        await rl.check("k", qpm=None, tpm=None)

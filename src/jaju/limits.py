@@ -1,7 +1,10 @@
 """Per-key rate limits: requests per minute (qpm) and tokens per minute (tpm).
 
-Sliding one-minute windows kept in memory by each jaju process. Behind a load balancer with
-several replicas, each replica enforces the limit on the traffic it sees.
+A `Limiter` has two methods: `await check(key, qpm=, tpm=)` counts a request or raises
+RateLimited, and `spend_tokens(key, n, tpm=)` counts tokens after the request (it must not
+block: a shared limiter sends it in the background). `RateLimiter` keeps sliding one-minute
+windows in memory, per process: behind a load balancer each replica enforces the traffic it
+sees.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from typing import Protocol
 
 from jaju.errors import RateLimited
 
@@ -41,12 +45,22 @@ class _Window:
         return math.ceil(WINDOW)
 
 
+class Limiter(Protocol):
+    async def check(self, key_id: str, *, qpm: int | None, tpm: int | None) -> None: ...
+
+    def spend_tokens(self, key_id: str, tokens: int, *, tpm: int | None) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 class RateLimiter:
+    """In-process sliding windows (the default, for one process)."""
+
     def __init__(self) -> None:
         self._requests: dict[str, _Window] = {}
         self._tokens: dict[str, _Window] = {}
 
-    def check(self, key_id: str, *, qpm: int | None, tpm: int | None) -> None:
+    async def check(self, key_id: str, *, qpm: int | None, tpm: int | None) -> None:
         """Count one request for `key_id`, or raise RateLimited with Retry-After."""
         now = time.monotonic()
         if tpm:
@@ -73,6 +87,9 @@ class RateLimiter:
         if tpm and tokens > 0:
             window = self._tokens.setdefault(key_id, _Window())
             window.add(time.monotonic(), tokens)
+
+    async def aclose(self) -> None:
+        return None
 
 
 class AuthThrottle:

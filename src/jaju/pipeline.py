@@ -34,6 +34,7 @@ from jaju.errors import (
     InvalidRequest,
     ModelNotFound,
     PayloadTooLarge,
+    PermissionDenied,
     RateLimited,
     ToolError,
     UpstreamError,
@@ -43,7 +44,7 @@ from jaju.errors import (
 )
 from jaju.guards.base import GuardChain, GuardSet
 from jaju.knowledge.index import KnowledgeIndex
-from jaju.limits import RateLimiter
+from jaju.limits import Limiter
 from jaju.protocol import (
     MAX_NAME,
     ChatRequest,
@@ -52,7 +53,7 @@ from jaju.protocol import (
     SearchRequest,
     estimate_tokens,
 )
-from jaju.store.sqlite import AuditEvent, Store, UsageRecord
+from jaju.store.sqlite import ApiKey, AuditEvent, AuditProblem, Store, UsageRecord
 from jaju.tools.model import Tool, ToolContext
 from jaju.tools.policy import policy_for
 from jaju.tools.registry import ToolRegistry
@@ -160,7 +161,7 @@ class Call:
 
 
 class Gateway:
-    def __init__(self, *, settings: Settings, store: Store, limiter: RateLimiter,
+    def __init__(self, *, settings: Settings, store: Store, limiter: Limiter,
                  models: dict[str, Assistant], failed: dict[str, str], guards: GuardSet,
                  tools: ToolRegistry, knowledge: Callable[[], KnowledgeIndex]) -> None:
         self.settings, self.store, self.limiter = settings, store, limiter
@@ -169,12 +170,12 @@ class Gateway:
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
-    def begin(self, caller: Caller, endpoint: str) -> Call:
+    async def begin(self, caller: Caller, endpoint: str) -> Call:
         """Count a request against the caller's limits (a 429 is recorded and raised)."""
         call = Call(self, caller, endpoint)
         if caller.key_id:
             try:
-                self.limiter.check(caller.key_id, qpm=caller.qpm, tpm=caller.tpm)
+                await self.limiter.check(caller.key_id, qpm=caller.qpm, tpm=caller.tpm)
             except RateLimited as e:
                 call.finish(e.status_code, error=e.code, outcome="denied")
                 raise
@@ -211,7 +212,7 @@ class Gateway:
     async def chat(self, caller: Caller, body: bytes | dict[str, Any] | ChatRequest
                    ) -> dict[str, Any] | ChatStream:
         """A chat completion: the answer dict, or (for `stream: true`) a started ChatStream."""
-        call = self.begin(caller, "chat.completions")
+        call = await self.begin(caller, "chat.completions")
         try:
             request = parse(body, ChatRequest)
             call.model, call.stream = request.model, request.stream
@@ -288,7 +289,7 @@ class Gateway:
 
     async def embed(self, caller: Caller, body: bytes | dict[str, Any] | EmbeddingRequest
                     ) -> dict[str, Any]:
-        call = self.begin(caller, "embeddings")
+        call = await self.begin(caller, "embeddings")
         try:
             request = parse(body, EmbeddingRequest)
             call.model = request.model
@@ -316,7 +317,7 @@ class Gateway:
     async def search(self, caller: Caller, kb: str,
                      body: bytes | dict[str, Any] | SearchRequest) -> dict[str, Any]:
         """Search one knowledge base the caller may read (404 otherwise)."""
-        call = self.begin(caller, "knowledge.search")
+        call = await self.begin(caller, "knowledge.search")
         try:
             _bounded(kb, "kb")
             call.model = kb
@@ -335,7 +336,7 @@ class Gateway:
     async def check(self, caller: Caller, body: bytes | dict[str, Any] | CheckRequest
                     ) -> dict[str, Any]:
         """Every registered guard's report on a text."""
-        call = self.begin(caller, "guard.check")
+        call = await self.begin(caller, "guard.check")
         try:
             request = parse(body, CheckRequest)
             result = await asyncio.to_thread(self.guards.check, request.text)
@@ -363,6 +364,53 @@ class Gateway:
         return await self.tools.call(
             name, arguments, caller=caller, policy=policy_for(self.settings, caller.tenant),
             confirmed=confirmed, guards=self.guard_chain(caller, ""))
+
+
+    # --- keys, usage, audit (admin API and console) --------------------------------------------
+
+    def _admin(self, caller: Caller) -> None:
+        if not caller.admin:
+            self.store.audit(AuditEvent(caller.actor, "admin", "denied", None, {}))
+            raise PermissionDenied("관리자 키가 필요합니다 / this needs an admin key "
+                                   "(jaju keys create --admin)")
+
+    async def list_keys(self, caller: Caller) -> list[ApiKey]:
+        """Every key for an admin; a tenant's own keys for a tenant (never a secret)."""
+        return await asyncio.to_thread(self.store.list_keys,
+                                       None if caller.admin else caller.tenant)
+
+    async def create_key(self, caller: Caller, tenant: str, *, qpm: int | None = None,
+                         tpm: int | None = None, admin: bool = False) -> tuple[str, ApiKey]:
+        """A new key (admin only): the secret, shown once, and its record."""
+        self._admin(caller)
+        _bounded(tenant, "tenant")
+        return await asyncio.to_thread(self.store.create_key, tenant, qpm=qpm, tpm=tpm,
+                                       admin=admin)
+
+    async def revoke_key(self, caller: Caller, key_id: str) -> bool:
+        self._admin(caller)
+        return await asyncio.to_thread(self.store.revoke_key, key_id)
+
+    async def usage(self, caller: Caller, since: float | None = None) -> list[dict[str, Any]]:
+        """Usage by tenant and model: all of it for an admin, the caller's tenant otherwise."""
+        return await asyncio.to_thread(self.store.usage_summary, since=since,
+                                       tenant=None if caller.admin else caller.tenant)
+
+    async def audit_log(self, caller: Caller, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit records: all for an admin; the caller's tenant's own otherwise."""
+        rows = await asyncio.to_thread(self.store.audit_records,
+                                       limit if caller.admin else limit * 20)
+        if not caller.admin:
+            mine = (caller.tenant, f"{caller.tenant}/", f"mcp:{caller.tenant}/",
+                    f"cli:{caller.tenant}")
+            rows = [r for r in rows if r["actor"] == caller.tenant
+                    or str(r["actor"]).startswith(mine[1:])][-limit:]
+        return rows
+
+    async def verify_audit(self, caller: Caller) -> tuple[int, list[AuditProblem]]:
+        """The chain's verdict, as `jaju audit verify` gives it (admin only)."""
+        self._admin(caller)
+        return await asyncio.to_thread(self.store.verify_audit)
 
 
 def _bounded(name: str, param: str) -> None:

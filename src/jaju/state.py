@@ -14,7 +14,7 @@ from jaju.config import Settings
 from jaju.errors import ConfigError
 from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex
-from jaju.limits import AuthThrottle, RateLimiter
+from jaju.limits import AuthThrottle, Limiter, RateLimiter
 from jaju.pipeline import Gateway
 from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types
 from jaju.store import Store
@@ -82,7 +82,7 @@ class AppState:
     models: dict[str, Assistant]
     hub: ToolHub
     gateway: Gateway
-    limiter: RateLimiter
+    limiter: Limiter
     open_knowledge: LazyIndex
     failed: dict[str, str] = field(default_factory=dict)
     """Backends that could not start, with the reason; their models answer 503."""
@@ -139,6 +139,7 @@ class AppState:
 
     async def aclose(self) -> None:
         await self.hub.aclose()
+        await self.limiter.aclose()
         for backend in self.backends.values():
             await backend.aclose()
         self.store.close()
