@@ -180,3 +180,33 @@ def statutes_db(tmp_path_factory, analyzer, parser_table):
     assert not report.failures
     index.close()
     return home
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def service_or_skip(name: str, error: Exception) -> None:
+    """A service the machine should run is missing: skip on a laptop, fail under CI."""
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"{name} is required under CI=true but unreachable: {error}")
+    pytest.skip(f"{name} unreachable: {error}")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test (dropped afterwards)."""
+    import uuid
+
+    try:
+        import psycopg
+
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
+    except Exception as e:
+        service_or_skip("PostgreSQL", e)
+    name = f"jaju_{uuid.uuid4().hex[:12]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from jaju.store import Store
+from jaju.store import open_store
 
 CHAT = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요?"}]}
 
@@ -105,7 +105,7 @@ def test_error_shapes(make_client):
 def test_keys_required_once_one_exists(make_client, home):
     client = make_client()
     assert client.post("/v1/chat/completions", json=CHAT).status_code == 200  # no keys yet
-    store = Store(home / "jaju.db")
+    store = open_store(home / "jaju.db")
     secret, key = store.create_key("acme")
     r = client.post("/v1/chat/completions", json=CHAT)
     assert r.status_code == 401
@@ -124,7 +124,7 @@ def test_keys_required_once_one_exists(make_client, home):
 
 def test_requests_per_minute_limit(make_client, home):
     client = make_client()
-    store = Store(home / "jaju.db")
+    store = open_store(home / "jaju.db")
     secret, _ = store.create_key("acme", qpm=2)
     other, _ = store.create_key("beta", qpm=2)
     store.close()
@@ -142,7 +142,7 @@ def test_requests_per_minute_limit(make_client, home):
 
 def test_tokens_per_minute_limit(make_client, home):
     client = make_client()
-    store = Store(home / "jaju.db")
+    store = open_store(home / "jaju.db")
     secret, _ = store.create_key("acme", tpm=50)
     store.close()
     h = {"Authorization": f"Bearer {secret}"}
@@ -170,7 +170,7 @@ def test_usage_and_audit_recorded_without_content(make_client, home):
     assert all(r[7] is None and r[8] is None for r in rows)  # content not stored by default
     actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY seq")]
     assert actions == ["chat.completions"] * 3
-    store = Store(home / "jaju.db")
+    store = open_store(home / "jaju.db")
     assert store.verify_audit() == (3, [])
     store.close()
 

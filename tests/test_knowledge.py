@@ -15,7 +15,7 @@ from jaju.knowledge import SHARED_TENANT, KnowledgeIndex
 from jaju.knowledge.chunking import chunk_blocks
 from jaju.knowledge.ingest import ingest
 from jaju.knowledge.parsers.text import parse_markdown
-from jaju.store import Store
+from jaju.store import open_store
 
 from conftest import JAJU, STATUTES, run_jaju
 
@@ -264,7 +264,7 @@ def test_knowledge_tenancy(make_client, home, analyzer, tmp_path, parser_table):
     ingest(index, index.create(SHARED_TENANT, "guide"), [tmp_path / "public.txt"],
            parser_table)
     index.close()
-    store = Store(home / "jaju.db")
+    store = open_store(home / "jaju.db")
     acme, _ = store.create_key("acme")
     beta, _ = store.create_key("beta")
     store.close()

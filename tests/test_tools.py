@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from jaju.caller import Caller
-from jaju.store import Store
+from jaju.store import open_store
 from jaju.tools import Permissions, ToolError, ToolPolicy, ToolRegistry, tool
 
 from conftest import run_jaju
@@ -66,7 +66,7 @@ def test_schema_from_signature_and_docstring():
 
 @pytest.fixture
 def registry(tmp_path):
-    store = Store(tmp_path / "jaju.db")
+    store = open_store(tmp_path / "jaju.db")
     reg = ToolRegistry(store)
     for t in (weather, delete_all, broken, huge, slow, odd):
         reg.add(t, namespace="demo")

@@ -246,7 +246,7 @@ def test_a_huge_message_does_not_stall_another_tenant(tmp_path):
     server = start_server(["--config", str(config)], home, tmp_path / "server.log")
     base = f"http://127.0.0.1:{server.port}/v1"
     try:
-        with httpx.Client(headers={"authorization": f"Bearer {b}"}) as c:  # warm up
+        with httpx.Client(headers={"authorization": f"Bearer {b}"}, timeout=30) as c:  # warm up
             for _ in range(20):
                 c.post(f"{base}/knowledge/rules/search", json={"query": "출장비"})
         huge = "가나다라마바사아자차카타파하" * (1_000_000 // 14 + 1)

@@ -46,6 +46,14 @@ class ServerSettings(_Section):
     """Store prompts and completions with usage records (off by default)."""
 
 
+class StoreSettings(_Section):
+    """`[store]`: where keys, usage, the audit chain and plugin switches live."""
+
+    url: str | None = None
+    """`sqlite:///path` (default: JAJU_HOME/jaju.db) or `postgresql://user@host/db` for
+    several replicas sharing one store (the knowledge index stays in JAJU_HOME)."""
+
+
 class LimitsSettings(_Section):
     """`[limits]`: how much work one request may cause, so that no tenant can stall another."""
 
@@ -289,6 +297,7 @@ class Settings(_Section):
     home: Path = Field(default_factory=default_home)
     server: ServerSettings = Field(default_factory=lambda: ServerSettings())
     limits: LimitsSettings = Field(default_factory=lambda: LimitsSettings())
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings())
     backends: dict[str, AnyBackend] = Field(default_factory=lambda: _default_backends())
     assistants: dict[str, AssistantSettings] = Field(default_factory=dict)
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
@@ -325,7 +334,12 @@ class Settings(_Section):
 
     @property
     def db_path(self) -> Path:
+        """The SQLite file under home (the knowledge index; the store too, by default)."""
         return self.home / "jaju.db"
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite://{self.db_path.resolve()}"
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: Any) -> Settings:

@@ -21,6 +21,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -36,6 +37,7 @@ from jaju.errors import (
     PayloadTooLarge,
     PermissionDenied,
     RateLimited,
+    ServiceUnavailable,
     ToolError,
     UpstreamError,
     UpstreamUnavailable,
@@ -53,7 +55,7 @@ from jaju.protocol import (
     SearchRequest,
     estimate_tokens,
 )
-from jaju.store.sqlite import ApiKey, AuditEvent, AuditProblem, Store, UsageRecord
+from jaju.store import ApiKey, AuditEvent, AuditProblem, Store, UsageRecord
 from jaju.tools.model import Tool, ToolContext
 from jaju.tools.policy import policy_for
 from jaju.tools.registry import ToolRegistry
@@ -128,11 +130,12 @@ class Call:
         self.stream = False
         self.done = False
 
-    def finish(self, status: int, prompt_tokens: int = 0, completion_tokens: int = 0,
+    def record(self, status: int, prompt_tokens: int = 0, completion_tokens: int = 0,
                error: str | None = None, prompt: Any = None, completion: str | None = None,
-               outcome: str | None = None) -> None:
+               outcome: str | None = None) -> Future[None] | None:
+        """Queue the usage row and audit record (once); the future resolves on commit."""
         if self.done:
-            return
+            return None
         self.done = True
         caller, gateway = self.caller, self.gateway
         if caller.key_id:
@@ -153,11 +156,31 @@ class Call:
                            {"status": status, "prompt_tokens": prompt_tokens,
                             "completion_tokens": completion_tokens, "stream": self.stream,
                             **({"error": error} if error else {})})
-        gateway.store.record(usage, audit)
+        return gateway.store.record(usage, audit)
 
-    def fail(self, error: BaseException) -> None:
+    async def finish(self, status: int, prompt_tokens: int = 0, completion_tokens: int = 0,
+                     error: str | None = None, prompt: Any = None,
+                     completion: str | None = None, outcome: str | None = None) -> None:
+        """Record the request and wait until the record is committed."""
+        await durable(self.record(status, prompt_tokens, completion_tokens, error, prompt,
+                                  completion, outcome))
+
+    async def fail(self, error: BaseException) -> None:
         api = as_api_error(error)
-        self.finish(api.status_code, error=api.code or api.error_type)
+        await self.finish(api.status_code, error=api.code or api.error_type)
+
+
+async def durable(future: Future[None] | None) -> None:
+    """Wait for a record's commit; a store that stays unreachable makes the request a 503
+    (nothing is acknowledged that was not recorded)."""
+    if future is None:
+        return
+    try:
+        await asyncio.wrap_future(future)
+    except Exception as e:
+        raise ServiceUnavailable("사용 기록을 저장하지 못했습니다 / the request could not be "
+                                 f"recorded: the store is unavailable ({type(e).__name__})",
+                                 code="store_unavailable") from e
 
 
 class Gateway:
@@ -177,7 +200,7 @@ class Gateway:
             try:
                 await self.limiter.check(caller.key_id, qpm=caller.qpm, tpm=caller.tpm)
             except RateLimited as e:
-                call.finish(e.status_code, error=e.code, outcome="denied")
+                await call.finish(e.status_code, error=e.code, outcome="denied")
                 raise
         return call
 
@@ -234,13 +257,14 @@ class Gateway:
             result = await assistant.complete(request, turn)
             result = await guards.outbound(result)
         except Exception as e:
-            call.fail(e)
+            await call.fail(e)
             raise
         usage = result.get("usage") or {}
         message = (result.get("choices") or [{}])[0].get("message") or {}
-        call.finish(200, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
-                    prompt=[m.model_dump(exclude_none=True) for m in request.messages],
-                    completion=message.get("content"))
+        await call.finish(200, int(usage.get("prompt_tokens", 0)),
+                          int(usage.get("completion_tokens", 0)),
+                          prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                          completion=message.get("content"))
         return result
 
     async def _stream(self, call: Call, request: ChatRequest, first: dict[str, Any],
@@ -272,18 +296,23 @@ class Gateway:
             api = as_api_error(e)
             status, error, last = api.status_code, api.code or api.error_type, api.to_dict()
         finally:
-            await chunks.aclose()  # stops generation / closes the upstream connection
             text = "".join(parts)
             prompt_tokens = int(usage.get("prompt_tokens") or
                                 sum(estimate_tokens(m.text) for m in request.messages))
             completion_tokens = int(usage.get("completion_tokens") or
                                     (len(parts) if status == CLIENT_CLOSED else
                                      estimate_tokens(text)))
-            call.finish(status, prompt_tokens, completion_tokens, error,
-                        prompt=[m.model_dump(exclude_none=True) for m in request.messages],
-                        completion=text)
+            recorded = call.record(
+                status, prompt_tokens, completion_tokens, error,
+                prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                completion=text)  # queued at once: also when the client went away
+            await chunks.aclose()  # stops generation / closes the upstream connection
+        try:
+            await durable(recorded)  # the end is sent after the record is committed
+        except ServiceUnavailable as e:
+            last = e.to_dict()
         if last is not None:
-            yield last  # after the record is written
+            yield last
 
     # --- other endpoints ------------------------------------------------------------------------
 
@@ -302,9 +331,9 @@ class Gateway:
                                      "non-empty text", param="input")
             vectors, tokens = await self.model(request.model).embed(texts)
         except Exception as e:
-            call.fail(e)
+            await call.fail(e)
             raise
-        call.finish(200, tokens)
+        await call.finish(200, tokens)
         return {
             "object": "list",
             "data": [{"object": "embedding", "index": i,
@@ -327,9 +356,9 @@ class Gateway:
             hits = await asyncio.to_thread(index.search, base, request.query, request.k,
                                            document=request.document, filters=request.filters)
         except Exception as e:
-            call.fail(e)
+            await call.fail(e)
             raise
-        call.finish(200)
+        await call.finish(200)
         return {"object": "list", "kb": kb, "query": request.query,
                 "hits": [h.to_dict() for h in hits]}
 
@@ -341,9 +370,9 @@ class Gateway:
             request = parse(body, CheckRequest)
             result = await asyncio.to_thread(self.guards.check, request.text)
         except Exception as e:
-            call.fail(e)
+            await call.fail(e)
             raise
-        call.finish(200)
+        await call.finish(200)
         return result
 
     # --- tools ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from jaju.knowledge.index import KnowledgeIndex
 from jaju.limits import AuthThrottle, Limiter, RateLimiter
 from jaju.pipeline import Gateway
 from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types
-from jaju.store import Store
+from jaju.store import Store, open_store
 from jaju.tools.hub import ToolHub
 from jaju.tools.services import ToolServices
 
@@ -88,11 +89,12 @@ class AppState:
     """Backends that could not start, with the reason; their models answer 503."""
     keys_required: bool = False
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Failed authentications per source address (api/auth.py)."""
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
-        store = Store(settings.db_path)
+        store = open_store(settings.store_url)
         pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=store.disabled_plugins())
         types = backend_types(pm)
         backends = {name: build_backend(name, conf, types)
@@ -136,8 +138,21 @@ class AppState:
                 log.error("backend %s failed to start: %s", name, e)
         await self.hub.start(wait=10.0)  # first requests see the MCP tools; a dead server
         # does not hold the start longer (it keeps restarting in the background)
+        self._tasks.append(asyncio.create_task(self._refresh_switches()))
+
+    async def _refresh_switches(self) -> None:
+        """Plugin switches made by another process (`jaju plugins disable`, another
+        replica) reach this one within two seconds, read off the event loop."""
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await asyncio.to_thread(self.store.disabled_plugins)
+            except Exception as e:  # the store is down: keep the switches we know
+                log.warning("could not read plugin switches: %s", e)
 
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         await self.hub.aclose()
         await self.limiter.aclose()
         for backend in self.backends.values():

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1")
 
 @router.get("/tools")
 async def list_tools(request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
+    caller = await authenticate(request)
     gateway = get_state(request).gateway
     context = gateway.tool_context(caller)
     return {"object": "list", "data": [t.card(context) for t in gateway.visible_tools(caller)]}
@@ -36,7 +36,7 @@ async def list_tools(request: Request) -> dict[str, Any]:
 
 @router.post("/tools/{name}/call")
 async def call_tool(name: str, request: Request) -> dict[str, Any]:
-    caller = require_admin(request)
+    caller = await require_admin(request)
     body = parse(await request.body(), ToolCallRequest)
     caller = caller.acting_as(body.tenant or caller.tenant, prefix="admin:")
     try:
@@ -51,7 +51,7 @@ async def call_tool(name: str, request: Request) -> dict[str, Any]:
 
 @router.get("/plugins")
 async def list_plugins(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    await require_admin(request)
     return {"object": "list", "data": [p.to_dict() for p in get_state(request).hub.plugins()]}
 
 
@@ -69,13 +69,13 @@ def _plugin(request: Request, name: str) -> Any:
 
 @router.get("/plugins/{name}")
 async def show_plugin(name: str, request: Request) -> dict[str, Any]:
-    require_admin(request)
+    await require_admin(request)
     return dict(_plugin(request, name).to_dict())
 
 
 @router.post("/plugins/{name}/{action}")
 async def switch_plugin(name: str, action: str, request: Request) -> dict[str, Any]:
-    caller = require_admin(request)
+    caller = await require_admin(request)
     if action not in ("enable", "disable"):
         raise NotFound(f"알 수 없는 동작 / unknown action {action!r}; use enable or disable")
     try:

@@ -6,12 +6,14 @@ refuses to listen on anything but loopback then). Once a key exists every reques
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import Request
 
 from jaju.caller import LOCAL_TENANT, Caller
 from jaju.errors import AuthenticationFailed, PermissionDenied, RateLimited
 from jaju.state import AppState
-from jaju.store.sqlite import AuditEvent
+from jaju.store import AuditEvent
 
 __all__ = ["Caller", "authenticate", "get_state", "require_admin"]
 
@@ -41,11 +43,11 @@ def _deny(request: Request, reason: str, message: str) -> AuthenticationFailed |
     return AuthenticationFailed(message)
 
 
-def authenticate(request: Request) -> Caller:
+async def authenticate(request: Request) -> Caller:
     """The caller, or 401 (429 for an address that keeps failing)."""
     state = get_state(request)
     if not state.keys_required:
-        state.keys_required = state.store.has_keys()
+        state.keys_required = await asyncio.to_thread(state.store.has_keys)
         if not state.keys_required:
             return Caller(LOCAL_TENANT, admin=True)  # keyless: loopback only, the operator
     header = request.headers.get("authorization", "")
@@ -53,7 +55,7 @@ def authenticate(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not secret.strip():
         raise _deny(request, "missing", "API 키가 필요합니다 / an API key is required "
                     "(Authorization: Bearer KEY)")
-    key = state.store.find_key(secret.strip())
+    key = await asyncio.to_thread(state.store.find_key, secret.strip())  # off the loop
     if key is None:
         raise _deny(request, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
     if key.revoked_at is not None:
@@ -61,8 +63,8 @@ def authenticate(request: Request) -> Caller:
     return Caller(key.tenant, key.id, key.qpm, key.tpm, key.admin)
 
 
-def require_admin(request: Request) -> Caller:
-    caller = authenticate(request)
+async def require_admin(request: Request) -> Caller:
+    caller = await authenticate(request)
     if not caller.admin:
         get_state(request).store.audit(AuditEvent(caller.actor, "admin", "denied",
                                                   request.url.path[:200]))

@@ -13,5 +13,5 @@ router = APIRouter(prefix="/v1/guard")
 
 @router.post("/check")
 async def check(request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
+    caller = await authenticate(request)
     return await get_state(request).gateway.check(caller, await request.body())

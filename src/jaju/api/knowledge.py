@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/knowledge")
 
 @router.get("")
 async def list_knowledge(request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
+    caller = await authenticate(request)
     index = get_state(request).knowledge
     data = []
     for kb in await asyncio.to_thread(index.bases, caller.tenant):
@@ -29,5 +29,5 @@ async def list_knowledge(request: Request) -> dict[str, Any]:
 
 @router.post("/{kb}/search")
 async def search(kb: str, request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
+    caller = await authenticate(request)
     return await get_state(request).gateway.search(caller, kb, await request.body())

@@ -41,7 +41,7 @@ class McpHttp:
         if scope["type"] != "http":
             return
         try:
-            caller = authenticate(Request(scope))
+            caller = await authenticate(Request(scope))
         except ApiError as e:
             await error_response(e)(scope, receive, send)
             return

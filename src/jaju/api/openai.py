@@ -22,14 +22,14 @@ router = APIRouter(prefix="/v1")
 
 @router.get("/models")
 async def list_models(request: Request) -> dict[str, Any]:
-    authenticate(request)
+    await authenticate(request)
     state = get_state(request)
     return {"object": "list", "data": [_model_card(state, name) for name in state.models]}
 
 
 @router.get("/models/{model_id:path}")
 async def get_model(model_id: str, request: Request) -> dict[str, Any]:
-    authenticate(request)
+    await authenticate(request)
     state = get_state(request)
     state.model(model_id)
     return _model_card(state, model_id)
@@ -47,7 +47,7 @@ def _model_card(state: AppState, name: str) -> dict[str, Any]:
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request) -> Response:
-    caller = authenticate(request)
+    caller = await authenticate(request)
     result = await get_state(request).gateway.chat(caller, await request.body())
     if isinstance(result, dict):
         return JSONResponse(result)
@@ -69,5 +69,5 @@ async def _events(stream: ChatStream) -> AsyncIterator[bytes]:
 
 @router.post("/embeddings")
 async def embeddings(request: Request) -> Response:
-    caller = authenticate(request)
+    caller = await authenticate(request)
     return JSONResponse(await get_state(request).gateway.embed(caller, await request.body()))

@@ -36,6 +36,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def open_store(config: Path | None, home: Path | None):  # type: ignore[no-untyped-def]
-    from jaju.store import Store
+    from jaju.store import open_store
 
-    return Store(load_settings(config, home).db_path)
+    try:
+        return open_store(load_settings(config, home).store_url)
+    except ConfigError as e:
+        fail(str(e))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, config, guard, keys, knowledge, serve, tools, usage
+from jaju.cli import audit, config, guard, keys, knowledge, serve, store, tools, usage
 
 app = typer.Typer(
     name="jaju",
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("init")(serve.init)
 app.add_typer(config.app, name="config")
+app.command("migrate")(store.migrate)
+app.add_typer(store.app, name="store")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.command("usage")(usage.usage)

@@ -27,7 +27,7 @@ def serve(
 
     from jaju.app import create_app
     from jaju.backends.llamacpp import check_gguf
-    from jaju.store import Store
+    from jaju.store import open_store
 
     settings = load_settings(config, home)
     if model is not None:
@@ -42,7 +42,10 @@ def serve(
     server = settings.server.model_copy(update={
         k: v for k, v in {"host": host, "port": port}.items() if v is not None})
     settings = settings.model_copy(update={"server": server})
-    store = Store(settings.db_path)
+    try:
+        store = open_store(settings.store_url)
+    except ConfigError as e:
+        fail(str(e))
     has_keys = store.has_keys()
     store.close()
     if not has_keys and not is_loopback(server.host):

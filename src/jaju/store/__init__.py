@@ -1,5 +1,30 @@
-"""Persistent state behind a narrow interface (`Store`). SQLite is the embedded default."""
+"""The store: API keys, usage, the audit chain and plugin switches, on SQLite or PostgreSQL
+(`[store] url`). `open_store(url)` opens one; `Store` is its interface."""
 
-from jaju.store.sqlite import Store
+from __future__ import annotations
 
-__all__ = ["Store"]
+from pathlib import Path
+
+from jaju.errors import ConfigError
+from jaju.store.base import ApiKey, AuditEvent, AuditProblem, UsageRecord
+from jaju.store.sql import Store
+
+__all__ = ["ApiKey", "AuditEvent", "AuditProblem", "Store", "UsageRecord", "open_store"]
+
+
+def open_store(url: str | Path) -> Store:
+    """`sqlite:///path` (or a plain path) or `postgresql://user@host/db`."""
+    text = str(url)
+    if text.startswith(("postgresql://", "postgres://")):
+        from jaju.store.postgres import open_postgres
+
+        return open_postgres(text)
+    if text.startswith("sqlite://"):
+        text = text[len("sqlite://"):]  # sqlite:///var/lib/jaju/jaju.db -> /var/lib/...
+        text = text[1:] if text.startswith("//") else text
+    elif "://" in text:
+        raise ConfigError(f"알 수 없는 저장소 주소 / unknown store URL {text.split('://')[0]}://… "
+                          "(use sqlite:///path or postgresql://user@host/db)")
+    from jaju.store.sqlite import open_sqlite
+
+    return open_sqlite(Path(text))

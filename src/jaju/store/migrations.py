@@ -1,22 +1,32 @@
-"""Numbered schema migrations, applied in order and tracked in `_migrations`."""
+"""Numbered schema migrations, applied in order and tracked in `_migrations`.
+
+The store's tables (keys, usage, audit, plugin switches: `STORE`) are migrated on SQLite and
+PostgreSQL alike; the knowledge tables (`KNOWLEDGE`) live in SQLite. A migration takes the
+connection and the engine name ("sqlite" or "postgresql"); each runs in its own transaction.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
+from typing import Any
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+Migration = Callable[[Any, str], None]
+MIGRATIONS: list[Migration] = []
+STORE = {"m001_keys_usage_audit", "m004_plugins_admin_keys"}
+"""The migrations of the store proper; the others are the knowledge index's (SQLite)."""
 
 
-def migration(fn: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+def migration(fn: Migration) -> Migration:
     MIGRATIONS.append(fn)
     return fn
 
 
 @migration
-def m001_keys_usage_audit(db: sqlite3.Connection) -> None:
+def m001_keys_usage_audit(db: Any, engine: str = "sqlite") -> None:
     _script(
-        db,
+        db, engine,
         """
         CREATE TABLE api_keys (
             id TEXT PRIMARY KEY,
@@ -68,29 +78,61 @@ def m001_keys_usage_audit(db: sqlite3.Connection) -> None:
     )
 
 
-def _script(db: sqlite3.Connection, sql: str) -> None:
-    """Run `;`-separated statements inside the caller's transaction (executescript commits)."""
+def _script(db: Any, engine: str, sql: str) -> None:
+    """Run `;`-separated statements inside the caller's transaction (executescript commits).
+    On PostgreSQL, SQLite's column types become PostgreSQL's."""
     for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
+        if not statement.strip():
+            continue
+        if engine == "postgresql":
+            statement = (statement.replace("id INTEGER PRIMARY KEY,", "id BIGSERIAL PRIMARY KEY,")
+                         .replace("seq INTEGER PRIMARY KEY", "seq BIGINT PRIMARY KEY")
+                         .replace(" REAL", " DOUBLE PRECISION"))
+        db.execute(statement)
 
 
-def migrate(db: sqlite3.Connection) -> None:
+def migrate(db: sqlite3.Connection, names: set[str] | None = None) -> list[str]:
+    """Apply the pending SQLite migrations (all, or those in `names`); return their names."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
     done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    applied = []
     for fn in MIGRATIONS:
-        if fn.__name__ in done:
+        if fn.__name__ in done or (names is not None and fn.__name__ not in names):
             continue
         with db:  # one transaction per migration
             db.execute("BEGIN IMMEDIATE")
-            fn(db)
-            db.execute("INSERT INTO _migrations VALUES (?, strftime('%s','now'))", (fn.__name__,))
+            fn(db, "sqlite")
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (fn.__name__, time.time()))
+        applied.append(fn.__name__)
+    return applied
+
+
+def migrate_postgres(conn: Any) -> list[str]:
+    """Apply the store's pending migrations on PostgreSQL, one transaction each, under an
+    advisory lock so that replicas starting together migrate once."""
+    applied = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(4242001)")
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, "
+                     "applied_at DOUBLE PRECISION)")
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations").fetchall()}
+        for fn in MIGRATIONS:
+            if fn.__name__ in done or fn.__name__ not in STORE:
+                continue
+            with conn.transaction():
+                fn(conn, "postgresql")
+                conn.execute("INSERT INTO _migrations VALUES (%s, %s)", (fn.__name__, time.time()))
+            applied.append(fn.__name__)
+        # the head row exists from the start, so that writers can lock it (FOR UPDATE)
+        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s) "
+                     "ON CONFLICT (id) DO NOTHING", ("0" * 64,))
+    return applied
 
 
 @migration
-def m002_knowledge(db: sqlite3.Connection) -> None:
+def m002_knowledge(db: Any, engine: str = "sqlite") -> None:
     _script(
-        db,
+        db, engine,
         """
         CREATE TABLE kb (
             id INTEGER PRIMARY KEY,
@@ -133,9 +175,9 @@ def m002_knowledge(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m003_knowledge_vectors(db: sqlite3.Connection) -> None:
+def m003_knowledge_vectors(db: Any, engine: str = "sqlite") -> None:
     _script(
-        db,
+        db, engine,
         """
         ALTER TABLE kb ADD COLUMN embedder TEXT;
         CREATE TABLE kb_vectors (
@@ -149,9 +191,9 @@ def m003_knowledge_vectors(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m004_plugins_admin_keys(db: sqlite3.Connection) -> None:
+def m004_plugins_admin_keys(db: Any, engine: str = "sqlite") -> None:
     _script(
-        db,
+        db, engine,
         """
         CREATE TABLE plugins (
             name TEXT PRIMARY KEY,

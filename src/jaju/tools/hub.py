@@ -76,7 +76,9 @@ class ToolHub:
                 self.mcp[name] = McpServer(name, mconf, self.registry)
 
     def disabled(self) -> set[str]:
-        return self.store.disabled_plugins() if self.store is not None else set()
+        """Switched-off plugins as last read (refreshed off the event loop by AppState)."""
+        return self.store.disabled_plugins(max_age=float("inf")) if self.store is not None \
+            else set()
 
     async def start(self, wait: float = 0.0) -> None:
         """Start the MCP supervisors; with `wait`, give them that long to come up."""

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from jaju.caller import Caller
 from jaju.errors import ApiError, ToolError
 from jaju.guards.base import GuardChain
-from jaju.store.sqlite import AuditEvent, Store
+from jaju.store import AuditEvent, Store
 from jaju.tools.model import Tool, ToolContext
 from jaju.tools.policy import ToolPolicy, ToolRateLimiter
 
