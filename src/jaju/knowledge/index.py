@@ -26,7 +26,7 @@ from jaju.knowledge import synonyms
 from jaju.knowledge.chunking import SUPPLEMENTARY_PREFIX, Chunk
 from jaju.knowledge.embed import Embedder, make_embedder
 from jaju.korean.analyzer import Analyzer, bigrams
-from jaju.store.migrations import migrate
+from jaju.store.migrations import KNOWLEDGE, migrate
 
 SHARED_TENANT = "*"
 CANDIDATES = 100
@@ -97,7 +97,7 @@ class KnowledgeIndex:
         self._embedders: dict[str, Embedder] = {}
         self._matrices: dict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
         with self._lock:
-            migrate(self._db)
+            migrate(self._db, KNOWLEDGE)
 
     @property
     def analyzer(self) -> Analyzer:

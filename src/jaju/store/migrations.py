@@ -203,3 +203,7 @@ def m004_plugins_admin_keys(db: Any, engine: str = "sqlite") -> None:
         ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0
         """,
     )
+
+
+KNOWLEDGE = {fn.__name__ for fn in MIGRATIONS} - STORE
+"""The knowledge index's migrations (SQLite, in JAJU_HOME/jaju.db)."""

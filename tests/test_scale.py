@@ -1,0 +1,115 @@
+"""Scale-out (issue #12): no database call on the event loop; the store on PostgreSQL behind a
+real `jaju serve`; clear errors for a store that cannot be reached."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import threading
+import time
+
+import httpx
+import openai
+
+from conftest import JAJU, run_jaju, start_server
+
+
+def test_a_held_write_lock_stalls_nothing(tmp_path):
+    """Another connection holds SQLite's write lock for 2 s: /health and a streaming chat
+    still answer within 100 ms; the stream ends once its record is committed, and every
+    held-up record lands."""
+    home = tmp_path / "home"
+    server = start_server([], home, tmp_path / "server.log")
+    base = f"http://127.0.0.1:{server.port}"
+    chat = {"model": "extractive", "stream": True,
+            "messages": [{"role": "user", "content": "안녕하세요"}]}
+    try:
+        with httpx.Client(timeout=30) as c:
+            for _ in range(3):  # warm up
+                c.post(f"{base}/v1/chat/completions", json=chat).read()
+            db = sqlite3.connect(home / "jaju.db", isolation_level=None, check_same_thread=False)
+            db.execute("BEGIN IMMEDIATE")
+            held = time.perf_counter()
+            release = threading.Timer(2.0, lambda: db.execute("COMMIT"))
+            release.start()
+            started = time.perf_counter()
+            assert c.get(f"{base}/health").status_code == 200
+            health_s = time.perf_counter() - started
+            started = time.perf_counter()
+            with c.stream("POST", f"{base}/v1/chat/completions", json=chat) as r:
+                assert r.status_code == 200
+                lines = r.iter_lines()
+                first = next(line for line in lines if line.startswith("data: {"))
+                first_s = time.perf_counter() - started
+                rest = list(lines)
+            ended_s = time.perf_counter() - held
+            release.join()
+        assert health_s < 0.1, health_s
+        assert first_s < 0.1 and '"role": "assistant"' in first, first_s
+        assert rest[-2:] == ["data: [DONE]", ""] or "data: [DONE]" in rest
+        assert ended_s >= 1.9  # the end waited for the record ...
+        rows = sqlite3.connect(home / "jaju.db").execute(
+            "SELECT COUNT(*) FROM usage WHERE status = 200").fetchone()[0]
+        assert rows == 4  # ... which landed, with the warm-up ones
+    finally:
+        server.stop()
+    assert run_jaju("audit", "verify", home=home).returncode == 0
+
+
+def test_serve_on_postgresql(tmp_path, pg_url):
+    config = tmp_path / "jaju.toml"
+    config.write_text(f'[store]\nurl = "{pg_url}"\n', encoding="utf-8")
+    home = tmp_path / "home"
+    assert run_jaju("migrate", "--config", str(config), home=home).returncode == 0
+    key = run_jaju("keys", "create", "--tenant", "acme", "--config", str(config),
+                   home=home).stdout.strip()
+    server = start_server(["--config", str(config)], home, tmp_path / "server.log")
+    try:
+        client = openai.OpenAI(base_url=server.url, api_key=key, max_retries=0)
+        for _ in range(3):
+            client.chat.completions.create(model="extractive",
+                                           messages=[{"role": "user", "content": "안녕"}])
+        stream = client.chat.completions.create(
+            model="extractive", stream=True, messages=[{"role": "user", "content": "안녕"}])
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    finally:
+        server.stop()
+    usage = run_jaju("usage", "--json", "--config", str(config), home=home)
+    rows = [r for r in __import__("json").loads(usage.stdout) if r["tenant"] == "acme"]
+    assert rows and rows[0]["requests"] == 4
+    assert not (home / "jaju.db").exists() or sqlite3.connect(home / "jaju.db").execute(
+        "SELECT name FROM sqlite_master WHERE name='usage'").fetchone() is None  # all in PG
+    verify = run_jaju("audit", "verify", "--config", str(config), home=home)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_an_unreachable_store_is_a_clear_error(tmp_path):
+    config = tmp_path / "jaju.toml"
+    config.write_text('[store]\nurl = "postgresql://jaju:s3cret@127.0.0.1:1/jaju"\n',
+                      encoding="utf-8")
+    for args in (["serve", "--port", "1"], ["keys", "list"], ["migrate"]):
+        out = subprocess.run([JAJU, *args, "--config", str(config)], capture_output=True,
+                             text=True, timeout=60, env={"JAJU_HOME": str(tmp_path / "h"),
+                                                         "PATH": "/usr/bin:/bin"})
+        said = " ".join(out.stderr.split())
+        assert out.returncode == 2, (args, out.stderr)
+        assert "postgresql://jaju:***@127.0.0.1:1/jaju" in said and "s3cret" not in said
+        assert "Traceback" not in out.stderr
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[store]\nurl = "mysql://x@y/z"\n', encoding="utf-8")
+    out = subprocess.run([JAJU, "keys", "list", "--config", str(wrong)], capture_output=True,
+                         text=True, timeout=60, env={"JAJU_HOME": str(tmp_path / "h"),
+                                                     "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and "unknown store URL" in " ".join(out.stderr.split())
+
+
+def test_store_copy_command(tmp_path, pg_url):
+    home = tmp_path / "home"
+    assert run_jaju("keys", "create", "--tenant", "acme", home=home).returncode == 0
+    out = subprocess.run([JAJU, "store", "copy", f"sqlite://{home / 'jaju.db'}", pg_url],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "audit chain verified" in out.stdout
+    again = subprocess.run([JAJU, "store", "copy", f"sqlite://{home / 'jaju.db'}", pg_url],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "not empty" in " ".join(again.stderr.split())
