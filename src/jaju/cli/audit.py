@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from jaju.cli.common import ConfigOption, HomeOption, err, open_store
+from jaju.cli.common import ConfigOption, HomeOption, err, load_settings, open_store, out
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -18,7 +17,10 @@ app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 @app.command()
 def verify(config: ConfigOption = None, home: HomeOption = None) -> None:
     """Check the chain: any edited or deleted record is reported and the exit code is 1."""
-    store = open_store(config, home)
+    from jaju.store import Store
+
+    settings = load_settings(config, home)
+    store = Store(settings.db_path)
     count, problems = store.verify_audit()
     seq, digest = store.audit_head()
     store.close()
@@ -26,16 +28,16 @@ def verify(config: ConfigOption = None, home: HomeOption = None) -> None:
         for p in problems:
             err.print(f"[red]record {p.seq}[/]: {p.problem}", highlight=False)
         err.print(f"[bold red]감사 로그가 변조되었습니다 / audit log FAILED verification[/] "
-                  f"({len(problems)} problem(s) in {count} records)", highlight=False)
+                  f"({len(problems)} problem(s) in {count} records of {settings.db_path})", highlight=False)
         raise typer.Exit(1)
-    err.print(f"[green]감사 로그 정상 / audit log OK[/]: {count} records, head {seq} {digest}",
-              highlight=False)
+    err.print(f"[green]감사 로그 정상 / audit log OK[/]: {count} records, head {seq} {digest} "
+              f"({settings.db_path})", highlight=False)
 
 
 @app.command()
 def show(
     limit: Annotated[int, typer.Option(min=1)] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -46,12 +48,22 @@ def show(
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
-    table = Table("seq", "time", "actor", "action", "target", "outcome", "detail")
+    out().print(audit_table(records))
+
+
+def audit_table(records: list[dict[str, Any]]) -> Table:
+    """Every cell whole: long actors, targets and details fold onto more lines."""
+    table = Table()
+    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("time", overflow="fold", min_width=10)
+    for name in ("actor", "action", "target", "outcome"):
+        table.add_column(name, overflow="fold")
+    table.add_column("detail", overflow="fold", ratio=1, min_width=20)
     for r in records:
         when = dt.datetime.fromtimestamp(r["ts"]).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(r["seq"]), when, r["actor"], r["action"], r["target"] or "",
                       r["outcome"], r["detail"])
-    Console().print(table)
+    return table
 
 
 @app.command()

@@ -23,6 +23,16 @@ ConfigOption = Annotated[
 ]
 
 
+def out() -> Console:
+    """The console for tables on stdout. Piped or redirected, lines are not limited to a width
+    (every row stays on one line for grep and cut, whatever COLUMNS says); in a terminal, its
+    width, with the columns that must stay whole (ids) never cut and long ones folded."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=100_000, no_color=True)
+    return console
+
+
 def load_settings(config: Path | None, home: Path | None) -> Settings:
     try:
         return Settings.load(config, home=home)

@@ -52,7 +52,7 @@ def _card(tool: Any, tenant: str | None = None) -> dict[str, Any]:
 
 @app.command("list")
 def list_(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     tenant: TenantOption = "local",
     wait: WaitOption = 10.0,
     config: ConfigOption = None,
@@ -109,7 +109,7 @@ def call(
 
 @plugins_app.command("list")
 def plugins_list(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     wait: WaitOption = 10.0,
     config: ConfigOption = None,
     home: HomeOption = None,
