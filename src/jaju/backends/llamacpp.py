@@ -103,7 +103,11 @@ class LlamaCppBackend:
                 f"{self.settings.path}: {e}"
             ) from e
         if not embedding and self.settings.chat_template:
-            llm.chat_handler = _jinja_handler(llm, self.settings.chat_template)
+            try:
+                llm.chat_handler = _jinja_handler(llm, self.settings.chat_template)
+            except ConfigError:
+                llm.close()
+                raise
         return llm
 
     async def start(self) -> None:
@@ -111,7 +115,11 @@ class LlamaCppBackend:
         for _ in range(self.settings.parallel):
             llm = await asyncio.to_thread(self._load)
             if not self._contexts:
-                self._check_template(llm)
+                try:
+                    self._check_template(llm)
+                except ConfigError:
+                    llm.close()
+                    raise
             self._contexts.append(llm)
             self._pool.put_nowait(llm)
 
@@ -132,26 +140,12 @@ class LlamaCppBackend:
                 f"[backends.{self.name}] sets chat_format (e.g. \"chatml\") or chat_template")
             log.warning(self.template_warning)
             return
-        handler = chat_handler(llm)
-        probe = [{"role": "system", "content": SYSTEM_PROBE},
-                 {"role": "user", "content": USER_PROBE}]
         try:
-            prompt = render_prompt(handler, probe)
-        except Exception:  # e.g. Gemma's template: raise_exception('System role not supported')
-            prompt = ""
-        if prompt is None:  # a handler that is not a plain formatter: nothing to check
-            self.system_mode = "system"
-            return
-        if SYSTEM_PROBE in prompt:
-            self.system_mode = "system"
-            return
-        self.system_mode = "user"
-        try:
-            prompt = render_prompt(handler, fit_template(probe, "user"))
+            self.system_mode = system_mode_for(chat_handler(llm))
         except Exception as e:
             message = (f"채팅 템플릿을 적용할 수 없습니다 / the chat template of '{self.name}' "
                        f"({self.template_source}) fails on a plain chat: {e}")
-            if self.template_source == "config":
+            if self.template_source != "gguf":  # the operator chose it: refuse it now
                 raise ConfigError(message) from e
             self.template_warning = message
             log.warning(message)
@@ -428,6 +422,24 @@ def render_prompt(handler: Any, messages: list[dict[str, Any]]) -> str | None:
     except (AttributeError, TypeError):
         return None
     return None
+
+
+def system_mode_for(handler: Any) -> str:
+    """"system" when a system message reaches the prompt `handler` renders (or the handler
+    cannot be rendered without a model), "user" when the template drops or refuses it, so
+    system text has to go into the first user turn. Raises what the template raises on a plain
+    user turn."""
+    probe = [{"role": "system", "content": SYSTEM_PROBE}, {"role": "user", "content": USER_PROBE}]
+    try:
+        prompt = render_prompt(handler, probe)
+    except Exception:  # e.g. Gemma's template: raise_exception('System role not supported')
+        prompt = ""
+    if prompt is None or (SYSTEM_PROBE in prompt and USER_PROBE in prompt):
+        return "system"
+    prompt = render_prompt(handler, fit_template(probe, "user"))
+    if prompt is not None and not (SYSTEM_PROBE in prompt and USER_PROBE in prompt):
+        raise ValueError("the rendered prompt leaves out the messages")
+    return "user"
 
 
 def chat_handler(llm: Any) -> Any:
