@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from jaju.cli.common import ConfigOption, HomeOption, err, load_settings, open_store, out
 
@@ -48,17 +49,35 @@ def show(
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
-    out().print(audit_table(records))
+    console = out()
+    if console.is_terminal and console.width < 120:  # seven columns do not fit: one block each
+        console.print(audit_blocks(records), highlight=False)
+    else:
+        console.print(audit_table(records))
+
+
+def audit_blocks(records: list[dict[str, Any]]) -> Text:
+    """Records as short blocks (header line, then actor, target and detail on lines of their
+    own) for a narrow terminal: nothing is cut, long details wrap."""
+    text = Text()
+    for r in records:
+        when = dt.datetime.fromtimestamp(r["ts"]).strftime("%Y-%m-%d %H:%M:%S")
+        text.append(f"#{r['seq']}  {when}  ", style="bold")
+        text.append(f"{r['action']}  {r['outcome']}\n", style="bold")
+        for name in ("actor", "target", "detail"):
+            if r.get(name):
+                text.append(f"    {name:<7}", style="dim")
+                text.append(f"{r[name]}\n")
+    return text
 
 
 def audit_table(records: list[dict[str, Any]]) -> Table:
     """Every cell whole: long actors, targets and details fold onto more lines."""
     table = Table()
     table.add_column("seq", justify="right", no_wrap=True)
-    table.add_column("time", overflow="fold", min_width=10)
-    for name in ("actor", "action", "target", "outcome"):
+    table.add_column("time", overflow="fold")
+    for name in ("actor", "action", "target", "outcome", "detail"):
         table.add_column(name, overflow="fold")
-    table.add_column("detail", overflow="fold", ratio=1, min_width=20)
     for r in records:
         when = dt.datetime.fromtimestamp(r["ts"]).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(r["seq"]), when, r["actor"], r["action"], r["target"] or "",

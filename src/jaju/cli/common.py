@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from jaju.config import Settings
 from jaju.errors import ConfigError
@@ -41,7 +42,7 @@ def load_settings(config: Path | None, home: Path | None) -> Settings:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]오류 / error:[/] {message}", highlight=False)
+    err.print(f"[bold red]오류 / error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
