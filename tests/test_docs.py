@@ -304,12 +304,13 @@ def test_doc_runs_as_written(path, tmp_path, demo_home):
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
         log.close()
+    (tmp_path / "doc.out").write_text(out.stdout + "\n--- stderr\n" + out.stderr, encoding="utf-8")
     if out.returncode != 0:
         marks = re.findall(r"^::(block|line) (.*)$", out.stderr, re.M)
         block = next((v for k, v in reversed(marks) if k == "block"), "?")
         line = next((v for k, v in reversed(marks) if k == "line"), "?")
         file = block.rsplit(":", 1)[0]
-        raise AssertionError(
+        pytest.fail(
             f"{file}:{line} (block at {block}) failed with exit {out.returncode}\n"
             f"--- stdout (last 3000 characters)\n{out.stdout[-3000:]}\n"
-            f"--- stderr (last 3000 characters)\n{out.stderr[-3000:]}")
+            f"--- stderr (last 3000 characters)\n{out.stderr[-3000:]}", pytrace=False)

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, out
 
 app = typer.Typer(help="Tools from plugins, MCP servers and OpenAPI services, under policy.",
                   no_args_is_help=True)
@@ -70,11 +69,14 @@ def list_(
     if as_json:
         typer.echo(json.dumps(tools, ensure_ascii=False, indent=2))
         return
-    table = Table("tool", "source", "effect", "available", "description")
+    table = Table()
+    table.add_column("tool", no_wrap=True)  # the name `tools call` needs, never cut
+    for column in ("source", "effect", "available", "description"):
+        table.add_column(column, overflow="fold")
     for t in tools:
         table.add_row(t["name"], t["source"], t["permissions"]["effect"],
                       "yes" if t["available"] else "no", t["description"])
-    Console().print(table)
+    out().print(table)
 
 
 @app.command()
@@ -123,12 +125,15 @@ def plugins_list(
     if as_json:
         typer.echo(json.dumps(plugins, ensure_ascii=False, indent=2))
         return
-    table = Table("plugin", "kind", "enabled", "state", "tools")
+    table = Table()
+    table.add_column("plugin", no_wrap=True)  # the name `plugins enable|disable` needs
+    for column in ("kind", "enabled", "state", "tools"):
+        table.add_column(column, overflow="fold")
     for p in plugins:
         table.add_row(p["name"], p["kind"], "yes" if p["enabled"] else "no",
                       p["state"] + (f" ({p['error']})" if p["error"] else ""),
                       ", ".join(p["tools"]))
-    Console().print(table)
+    out().print(table)
 
 
 @plugins_app.command("show")
