@@ -7,12 +7,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
-# llama-cpp-python is compiled from source: only the library jaju loads. Examples, tests, tools
-# and the server are already off when llama.cpp is built inside llama-cpp-python; LLAVA_BUILD=OFF
-# drops the multimodal library (mtmd), which jaju never loads. Your own CMAKE_ARGS (e.g.
+# llama-cpp-python is compiled from source: only what jaju loads (libllama and ggml).
+# LLAVA_BUILD=OFF drops the multimodal library (mtmd, clip and its model zoo) and LLAMA_OPENSSL=OFF
+# the HTTPS client of llama.cpp's downloader; jaju uses neither. Examples, tests, tools, the server
+# and curl are already off when llama.cpp is built inside llama-cpp-python 0.3.x: they are named
+# so a release that changes those defaults still builds no more. Your own CMAKE_ARGS (e.g.
 # -DGGML_CUDA=on) come after these and win.
-LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF \
-	-DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 export CMAKE_ARGS := $(LLAMA_CMAKE_ARGS) $(CMAKE_ARGS)
 
 .PHONY: install demo test lint bench clean

@@ -109,13 +109,27 @@ def test_untagged_blocks_hold_no_commands():
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_toml_blocks_parse(path):
+def test_toml_blocks_are_valid_config(path):
+    """Every toml block parses, and its sections are valid jaju.toml (assistants only when the
+    block defines their backend: many blocks are fragments)."""
+    from jaju.config import Settings
+
     for b in blocks(path):
-        if b.lang == "toml" and not b.skip:
-            try:
-                tomllib.loads(b.text)
-            except tomllib.TOMLDecodeError as e:
-                raise AssertionError(f"{b.where}: invalid TOML: {e}") from e
+        if b.lang != "toml" or b.skip:
+            continue
+        try:
+            data = tomllib.loads(b.text)
+        except tomllib.TOMLDecodeError as e:
+            raise AssertionError(f"{b.where}: invalid TOML: {e}") from e
+        sections = {k: v for k, v in data.items() if k != "assistants"}
+        assistants = data.get("assistants") or {}
+        if assistants and all(isinstance(a, dict) and a.get("backend") in data.get("backends", {})
+                              for a in assistants.values()):
+            sections["assistants"] = assistants
+        try:
+            Settings.model_validate(sections)
+        except ValueError as e:
+            raise AssertionError(f"{b.where}: not a valid jaju.toml: {e}") from e
 
 
 # --- the reader's machine ----------------------------------------------------------------------
