@@ -192,6 +192,22 @@ def test_narrow_terminal_folds_but_never_cuts_a_key_id():
         audit_blocks([{"seq": 1, "ts": 0.0, "actor": "admin", "action": "key.create",
                        "target": "key_3f9a1c2b0d4e", "outcome": "ok", "detail": detail}]))
     assert detail in buffer.getvalue() and "key_3f9a1c2b0d4e" in buffer.getvalue()
+    from types import SimpleNamespace
+
+    from rich.cells import cell_len
+
+    from jaju.cli.knowledge import documents_table
+
+    path = "/srv/문서/총무과/2026년/규정집/여비 및 출장에 관한 규정.md"
+    doc = SimpleNamespace(path=path, title="여비 규정", format="markdown", chunks=3, chars=900,
+                          meta={}, ingested_at=0.0)
+    buffer = io.StringIO()
+    Console(file=buffer, width=80, force_terminal=True, color_system=None).print(
+        documents_table("규정: 1 documents", [doc], narrow=True))
+    lines = buffer.getvalue().splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│"))
+    assert cells.replace(" ", "") == path.replace(" ", "")
 
 
 def test_init_shows_knowledge_and_guards_and_every_example_loads(tmp_path):

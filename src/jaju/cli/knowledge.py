@@ -160,28 +160,37 @@ def show(
     if as_json:
         typer.echo(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
         return
-    out().print(documents_table(f"{name}: {len(docs)} documents", docs))
+    console = out()
+    console.print(documents_table(f"{name}: {len(docs)} documents", docs,
+                                  narrow=console.is_terminal and console.width < 120))
     flagged = sum(1 for d in docs if d.meta.get("pii"))
     if flagged:
         err.print(f"개인정보가 포함된 문서 {flagged}건 / {flagged} document(s) contain personal "
                   "data (types and counts only; see `jaju pii scan`)", highlight=False)
 
 
-def documents_table(title: str, docs: list[Any]) -> Table:
-    """Paths whole: a narrow terminal folds them onto more lines instead of cutting them."""
+def documents_table(title: str, docs: list[Any], *, narrow: bool = False) -> Table:
+    """Paths whole: a terminal folds them onto more lines instead of cutting them; a narrow
+    one (under 120 columns) shows only document, title, chunks and PII, so paths get room."""
     table = Table(title=title)
-    table.add_column("document", overflow="fold", ratio=3, min_width=16)
-    table.add_column("title", overflow="fold", ratio=1)
-    table.add_column("format", overflow="fold")
-    for name in ("chunks", "characters"):
-        table.add_column(name, justify="right", overflow="fold")
+    table.add_column("document", overflow="fold", ratio=1 if narrow else None)
+    table.add_column("title", overflow="fold", max_width=16 if narrow else None)
+    if not narrow:
+        table.add_column("format", overflow="fold")
+    table.add_column("chunks", justify="right", no_wrap=narrow, overflow="fold")
+    if not narrow:
+        table.add_column("characters", justify="right", overflow="fold")
     table.add_column("PII", overflow="fold")
-    table.add_column("ingested", overflow="fold")
+    if not narrow:
+        table.add_column("ingested", overflow="fold")
     for d in docs:
         when = dt.datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
         pii = ", ".join(f"{t} {n}" for t, n in sorted((d.meta.get("pii") or {}).items()))
-        table.add_row(d.path, d.title or "", d.format, str(d.chunks), f"{d.chars:,}",
-                      f"[yellow]{pii}[/]" if pii else "-", when)
+        cells = [d.path, d.title or "", d.format, str(d.chunks), f"{d.chars:,}",
+                 f"[yellow]{pii}[/]" if pii else "-", when]
+        if narrow:
+            cells = [cells[0], cells[1], cells[3], cells[5]]
+        table.add_row(*cells)
     return table
 
 
