@@ -23,7 +23,7 @@ export CMAKE_ARGS := $(LLAMA_CMAKE_ARGS) $(CMAKE_ARGS)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "installing jaju; llama-cpp-python compiles from source the first time (LLAMA_MINUTES)"
+	@echo "installing jaju; llama-cpp-python compiles from source the first time (about 15 min on 2 cores)"
 	$(BIN)/python scripts/pip_progress.py $(VENV)/install.log -- \
 		$(BIN)/python -m pip install -v -e '.[llamacpp,dense,dev]'
 	touch $(STAMP)
