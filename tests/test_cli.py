@@ -239,3 +239,20 @@ def test_non_ascii_bare_key_gets_a_quoting_hint(home, tmp_path):
     assert "invalid TOML" in out.stderr and '[assistants."민원"]' in out.stderr
     path.write_text('[assistants."민원"]\nbackend = "extractive"\n', encoding="utf-8")
     assert "민원" in Settings.load(path).assistants
+
+
+def test_serve_chat_format_for_a_gguf_without_template(live, tmp_path):
+    import httpx
+
+    from tinymodel import write_tiny_gguf
+
+    plain = write_tiny_gguf(tmp_path / "plain.gguf", chat_template=None)
+    refused = live("--model", str(plain))
+    r = httpx.post(refused.url + "/chat/completions", timeout=30, json={
+        "model": "plain", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "no_chat_template"
+    assert "chat_format" in r.json()["error"]["message"]
+    served = live("--model", str(plain), "--chat-format", "chatml")
+    r = httpx.post(served.url + "/chat/completions", timeout=30, json={
+        "model": "plain", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2})
+    assert r.status_code == 200, r.text

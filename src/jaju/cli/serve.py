@@ -20,6 +20,9 @@ def serve(
     home: HomeOption = None,
     model: Annotated[Path | None, typer.Option(
         "--model", "-m", help="Serve this GGUF file (no config needed).")] = None,
+    chat_format: Annotated[str | None, typer.Option(
+        help="With --model: a llama-cpp-python chat format (chatml, gemma, llama-3, ...) for a "
+             "GGUF without a chat template.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the OpenAI-compatible server."""
@@ -30,12 +33,16 @@ def serve(
     from jaju.store import Store
 
     settings = load_settings(config, home)
+    if chat_format and model is None:
+        fail("--chat-format는 --model과 함께 씁니다 / --chat-format goes with --model "
+             "(in jaju.toml: chat_format under [backends.NAME])")
     if model is not None:
         try:
             check_gguf(model)
         except ConfigError as e:
             fail(str(e))
-        backend = LlamaCppBackend.model_validate({"type": "llamacpp", "path": model.resolve()})
+        backend = LlamaCppBackend.model_validate({"type": "llamacpp", "path": model.resolve(),
+                                                  "chat_format": chat_format})
         backends = dict(settings.backends) if config else {}
         backends[model.stem] = backend
         settings = settings.model_copy(update={"backends": backends})
