@@ -17,7 +17,8 @@ How it works (keep this note true when you change the mechanism):
   to that port.
 - A line that runs `jaju serve` (it would serve until interrupted) is started in the background
   on a free port; it must answer /health within 60 s, and is then stopped.
-- A shell line ending in `# → TEXT` must print TEXT.
+- A shell line ending in `# → TEXT` must print TEXT; in a Python block, the block's output must
+  contain the TEXT of every such line.
 - Files the docs name as the reader's own (./규정, ./매뉴얼.hwp, ./보고서.pdf, ./문서함 and the
   GGUF paths in USER_FILES) are made in the scratch directory from tests/fixtures and
   tests/tinymodel.py before the blocks run. A doc that names another file of its reader needs
@@ -255,19 +256,26 @@ def shell_script(b: Block, demo_port: int, home: Path) -> str:
             lines.append(f"_serve_check {port} {shlex.join(args)}")
         elif m := EXPECT.search(line):
             command, expected = line[:m.start()], m.group(1).strip()
-            lines.append(f"__out=$({command})\nprintf '%s\\n' \"$__out\"\n"
-                         f"grep -qF -- {shlex.quote(expected)} <<<\"$__out\" || "
-                         f"{{ echo \"::expected {expected}\" >&2; false; }}")
+            lines.append(f"__out=$({command.rstrip()} 2>&1)\nprintf '%s\\n' \"$__out\"\n{expect(expected)}")
         else:
             lines.append(line)
         lines[-1] = f"echo '::line {b.line + 1 + offset}' >&2\n" + lines[-1]
     return "\n".join(lines)
 
 
+def expect(expected: str) -> str:
+    return (f"grep -qF -- {shlex.quote(expected)} <<<\"$__out\" || "
+            f"{{ echo \"::expected {expected}\" >&2; false; }}")
+
+
 def python_script(b: Block, demo_port: int) -> str:
     text = re.sub(r"(127\.0\.0\.1|localhost):8000", f"127.0.0.1:{demo_port}", b.text)
     assert "__JAJU_PY__" not in text
-    return f"echo '::line {b.line + 1}' >&2\npython - <<'__JAJU_PY__'\n{text}\n__JAJU_PY__"
+    expected = [m.group(1).strip() for line in text.splitlines() if (m := EXPECT.search(line))]
+    run = f"python - <<'__JAJU_PY__'\n{text}\n__JAJU_PY__"
+    if expected:
+        run = f"__out=$({run}\n)\nprintf '%s\\n' \"$__out\"\n" + "\n".join(map(expect, expected))
+    return f"echo '::line {b.line + 1}' >&2\n{run}"
 
 
 def runnable(path: Path) -> list[Block]:
@@ -328,3 +336,23 @@ def test_doc_runs_as_written(path, tmp_path, demo_home):
             f"{file}:{line} (block at {block}) failed with exit {out.returncode}\n"
             f"--- stdout (last 3000 characters)\n{out.stdout[-3000:]}\n"
             f"--- stderr (last 3000 characters)\n{out.stderr[-3000:]}", pytrace=False)
+
+
+def test_the_mechanism_catches_a_wrong_doc(tmp_path):
+    """A failing command, a missing `# →` text and a marker without a reason are caught."""
+    doc = tmp_path / "doc.md"
+    doc.write_text("```sh\necho hi   # → hi\necho hi   # → bye\n```\n\n"
+                   "<!-- not-tested: needs a GPU -->\n\n```sh\nfalse\n```\n\n"
+                   "```python\nprint('x')  # → x\n```\n", encoding="utf-8")
+    found = blocks(doc)
+    assert [b.skip for b in found] == [None, "needs a GPU", None]
+    script = "\n".join([PRELUDE, shell_script(found[0], 8000, tmp_path),
+                        python_script(found[2], 8000)])
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                         env=reader_env(tmp_path))
+    assert out.returncode != 0 and "::expected bye" in out.stderr
+    good = "\n".join([PRELUDE, python_script(found[2], 8000)])
+    assert subprocess.run(["bash", "-c", good], env=reader_env(tmp_path)).returncode == 0
+    (tmp_path / "bad.md").write_text("<!-- not-tested: -->\n```sh\nfalse\n```\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="needs a reason"):
+        blocks(tmp_path / "bad.md")
