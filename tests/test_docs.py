@@ -27,6 +27,8 @@ How it works (keep this note true when you change the mechanism):
   `<!-- not-tested: REASON -->`; the reason is required. Keep such blocks few.
 - `toml` blocks must parse (tomllib). Other languages (json, http, plain) are not run.
 - Any command that exits non-zero fails the file's test; the report names the file and line.
+- `make` and `pip install` are refused in runnable blocks (they would change the shared venv):
+  mark such blocks not-tested.
 """
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ _serve_check() {  # _serve_check PORT CMD...: serve in the background, wait for 
 
 SERVE = re.compile(r"^\s*(\S*/)?jaju\s+serve\b")
 EXPECT = re.compile(r"\s#\s*→\s*(.+)$")
+UNSAFE = re.compile(r"(^|[;&|]\s*)(make\b|\S*pip3? install\b|\S*python3? -m pip install\b)")
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:
@@ -245,6 +248,11 @@ def shell_script(b: Block, demo_port: int, home: Path) -> str:
     text = re.sub(r"(127\.0\.0\.1|localhost):8000", f"127.0.0.1:{demo_port}", b.text)
     lines: list[str] = []
     for offset, line in logical_lines(text):
+        if UNSAFE.search(line):
+            raise AssertionError(
+                f"{b.path.name}:{b.line + 1 + offset}: `{line.strip()}` would change the shared "
+                "venv or run make: mark the block <!-- not-tested: REASON --> (the demo is "
+                "started from make demo's recipe anyway)")
         if SERVE.match(line):
             args = [str(home) + a[1:] if a.startswith("~/") else a
                     for a in shlex.split(line, comments=True)]
@@ -353,6 +361,9 @@ def test_the_mechanism_catches_a_wrong_doc(tmp_path):
     assert out.returncode != 0 and "::expected bye" in out.stderr
     good = "\n".join([PRELUDE, python_script(found[2], 8000)])
     assert subprocess.run(["bash", "-c", good], env=reader_env(tmp_path)).returncode == 0
+    unsafe = Block(doc, 1, "sh", "make demo", None)
+    with pytest.raises(AssertionError, match="shared venv"):
+        shell_script(unsafe, 8000, tmp_path)
     (tmp_path / "bad.md").write_text("<!-- not-tested: -->\n```sh\nfalse\n```\n", encoding="utf-8")
     with pytest.raises(AssertionError, match="needs a reason"):
         blocks(tmp_path / "bad.md")
