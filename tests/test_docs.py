@@ -17,8 +17,9 @@ How it works (keep this note true when you change the mechanism):
   to that port.
 - A line that runs `jaju serve` (it would serve until interrupted) is started in the background
   on a free port; it must answer /health within 60 s, and is then stopped.
-- A shell line ending in `# → TEXT` must print TEXT; in a Python block, the block's output must
-  contain the TEXT of every such line.
+- A shell line ending in `# → TEXT` must print TEXT (stdout or stderr); in a Python block, the
+  block's output must contain the TEXT of every `print(...)  # → TEXT` line. (Elsewhere in
+  Python an arrow in a comment is just prose.)
 - Files the docs name as the reader's own (./규정, ./매뉴얼.hwp, ./보고서.pdf, ./문서함 and the
   GGUF paths in USER_FILES) are made in the scratch directory from tests/fixtures and
   tests/tinymodel.py before the blocks run. A doc that names another file of its reader needs
@@ -279,7 +280,8 @@ def expect(expected: str) -> str:
 def python_script(b: Block, demo_port: int) -> str:
     text = re.sub(r"(127\.0\.0\.1|localhost):8000", f"127.0.0.1:{demo_port}", b.text)
     assert "__JAJU_PY__" not in text
-    expected = [m.group(1).strip() for line in text.splitlines() if (m := EXPECT.search(line))]
+    expected = [m.group(1).strip() for line in text.splitlines()
+                if "print(" in line and (m := EXPECT.search(line))]
     run = f"python - <<'__JAJU_PY__'\n{text}\n__JAJU_PY__"
     if expected:
         run = f"__out=$({run}\n)\nprintf '%s\\n' \"$__out\"\n" + "\n".join(map(expect, expected))
