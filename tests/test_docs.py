@@ -20,10 +20,10 @@ How it works (keep this note true when you change the mechanism):
 - A shell line ending in `# → TEXT` must print TEXT (stdout or stderr); in a Python block, the
   block's output must contain the TEXT of every `print(...)  # → TEXT` line. (Elsewhere in
   Python an arrow in a comment is just prose.)
-- Files the docs name as the reader's own (./규정, ./매뉴얼.hwp, ./보고서.pdf, ./문서함 and the
-  GGUF paths in USER_FILES) are made in the scratch directory from tests/fixtures and
-  tests/tinymodel.py before the blocks run. A doc that names another file of its reader needs
-  an entry in `make_user_files`.
+- Files the docs name as the reader's own (./규정, ./매뉴얼.hwp, ./보고서.pdf, ./문서함, and the
+  GGUFs ~/models/qwen2.5-1.5b-instruct-q4_k_m.gguf and ./seed-1.5b-q4_k_m.gguf as tiny random
+  models) are made by `make_user_files` from tests/fixtures and tests/tinymodel.py before the
+  blocks run. A doc that names another file of its reader needs an entry there.
 - A block that cannot run here gets, on the line right before it (blank lines allowed),
   `<!-- not-tested: REASON -->`; the reason is required. Keep such blocks few.
 - `toml` blocks must parse (tomllib). Other languages (json, http, plain) are not run.
