@@ -7,13 +7,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+# llama-cpp-python is compiled from source: only what jaju loads (libllama and ggml).
+# LLAVA_BUILD=OFF drops the multimodal library (mtmd, clip and its model zoo) and LLAMA_OPENSSL=OFF
+# the HTTPS client of llama.cpp's downloader; jaju uses neither. Examples, tests, tools, the server
+# and curl are already off when llama.cpp is built inside llama-cpp-python 0.3.x: they are named
+# so a release that changes those defaults still builds no more. Your own CMAKE_ARGS (e.g.
+# -DGGML_CUDA=on) come after these and win.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
+export CMAKE_ARGS := $(LLAMA_CMAKE_ARGS) $(CMAKE_ARGS)
 
 .PHONY: install demo test lint bench clean
 
+# pip's whole output goes to $(VENV)/install.log; the screen shows packages and compile steps.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[llamacpp,dense,dev]'
+	@echo "installing jaju; llama-cpp-python compiles from source the first time (about 15 min on 2 cores)"
+	$(BIN)/python scripts/pip_progress.py $(VENV)/install.log -- \
+		$(BIN)/python -m pip install -v -e '.[llamacpp,dense,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,6 +35,7 @@ DEMO_HOME ?= $(CURDIR)/.jaju-demo
 demo: $(STAMP)
 	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju ingest data/statutes --kb statutes --shared \
 		--synonyms everyday-legal --description "근로기준법, 개인정보 보호법, 형법"
+	@echo "the demo's state is $(DEMO_HOME); in another terminal: export JAJU_HOME=$(DEMO_HOME)"
 	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju serve --config demo/jaju.toml $(DEMO_ARGS)
 
 lint: $(STAMP)

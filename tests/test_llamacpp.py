@@ -181,3 +181,181 @@ def test_tool_choice_auto_gives_call_or_answer(client):
         else:
             assert isinstance(message["message"]["content"], str)
             assert not message["message"].get("tool_calls")
+
+
+# --- chat templates: the system prompt and the evidence reach the model, whatever the format ---
+
+GEMMA2_TEMPLATE = (  # Gemma 2's own template: it refuses the system role
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not "
+    "supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != "
+    "(loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant"
+    "/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = "
+    "'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + "
+    "'\\n' + message['content'] | trim + '<end_of_turn>\\n' }}{% endfor %}{% if "
+    "add_generation_prompt %}{{'<start_of_turn>model\\n'}}{% endif %}"
+)
+SYSTEM_TEXT = "SYSTEM-TEXT 당신은 구청 민원 도우미입니다."
+EVIDENCE_TEXT = "EVIDENCE-TEXT [1] 근로기준법 제8조(폭행의 금지)"
+CHAT = [{"role": "system", "content": SYSTEM_TEXT},
+        {"role": "system", "content": EVIDENCE_TEXT},
+        {"role": "user", "content": "사장이 직원을 때리면?"}]
+
+
+def _formats():
+    from llama_cpp.llama_chat_format import LlamaChatCompletionHandlerRegistry
+
+    return sorted(LlamaChatCompletionHandlerRegistry()._chat_handlers)
+
+
+def test_every_builtin_format_gets_system_prompt_and_evidence():
+    from llama_cpp.llama_chat_format import get_chat_completion_handler
+
+    from jaju.backends.llamacpp import fit_template, render_prompt, system_mode_for
+
+    rendered, merged, broken = [], [], []
+    for name in _formats():
+        handler = get_chat_completion_handler(name)
+        if render_prompt(handler, [{"role": "user", "content": "x"}]) is None:
+            continue  # not a prompt formatter (function calling, vision): nothing to render
+        try:
+            mode = system_mode_for(handler)
+        except ValueError:  # e.g. open-orca maps roles "User"/"Assistant": every turn is lost
+            broken.append(name)
+            continue
+        prompt = render_prompt(handler, fit_template(CHAT, mode))
+        assert prompt is not None
+        assert SYSTEM_TEXT in prompt and EVIDENCE_TEXT in prompt, (name, mode, prompt)
+        assert "사장이 직원을 때리면?" in prompt, name
+        rendered.append(name)
+        if mode == "user":
+            merged.append(name)
+    assert {"chatml", "gemma", "llama-2", "llama-3", "qwen", "mistral-instruct"} <= set(rendered)
+    assert "gemma" in merged and "chatml" not in merged
+    assert len(rendered) >= 20 and len(broken) <= 2, (rendered, broken)
+
+
+def test_fit_template_joins_turns_of_one_role():
+    from jaju.backends.llamacpp import fit_template
+
+    messages = [{"role": "user", "content": "a"}, {"role": "system", "content": "s"},
+                {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]
+    assert fit_template(messages, "system") == [
+        {"role": "system", "content": "s"}, {"role": "user", "content": "a\n\nb"},
+        {"role": "assistant", "content": "c"}]
+    assert fit_template(messages, "user")[0] == {"role": "user", "content": "s\n\na\n\nb"}
+
+
+@pytest.fixture(scope="module")
+def gguf_variants(tmp_path_factory):
+    from tinymodel import write_tiny_gguf
+
+    base = tmp_path_factory.mktemp("templates")
+    return {
+        "none": write_tiny_gguf(base / "plain.gguf", chat_template=None),
+        "gemma2": write_tiny_gguf(base / "gemma2.gguf", chat_template=GEMMA2_TEMPLATE),
+        "long": write_tiny_gguf(base / "long.gguf", n_ctx=16384),
+    }
+
+
+async def _started(path, **settings):
+    from jaju.backends.llamacpp import LlamaCppBackend
+    from jaju.config import LlamaCppBackend as Settings
+
+    backend = LlamaCppBackend("m", Settings.model_validate(
+        {"type": "llamacpp", "path": str(path), "n_ctx": 2048, **settings}))
+    await backend.start()
+    return backend
+
+
+def _request(messages=CHAT):
+    from jaju.api.protocol import ChatRequest
+
+    return ChatRequest.model_validate({"model": "m", "messages": messages})
+
+
+@pytest.mark.parametrize("source, settings, expected, mode", [
+    ("tiny", {}, "gguf", "system"),
+    ("gemma2", {}, "gguf", "user"),
+    ("tiny", {"chat_format": "gemma"}, "chat_format:gemma", "user"),
+    ("tiny", {"chat_format": "llama-3"}, "chat_format:llama-3", "system"),
+    ("none", {"chat_template": GEMMA2_TEMPLATE}, "config", "user"),
+    ("none", {"chat_format": "chatml"}, "chat_format:chatml", "system"),
+])
+async def test_template_source_and_system_text_in_prompt(tiny_gguf, gguf_variants, source,
+                                                         settings, expected, mode):
+    path = tiny_gguf if source == "tiny" else gguf_variants[source]
+    backend = await _started(path, **settings)
+    try:
+        assert backend.template_source == expected
+        assert backend.system_mode == mode
+        prompt = backend.render(_request())
+        assert SYSTEM_TEXT in prompt and EVIDENCE_TEXT in prompt
+        if expected == "config":
+            assert "<start_of_turn>user\n" + SYSTEM_TEXT in prompt
+    finally:
+        await backend.aclose()
+
+
+async def test_gguf_without_template_refuses_chat_but_embeds(gguf_variants, caplog):
+    from jaju.errors import InvalidRequest
+
+    backend = await _started(gguf_variants["none"])
+    try:
+        assert backend.template_source is None
+        assert "chat_format" in (backend.template_warning or "")
+        assert any("chat template" in r.getMessage() for r in caplog.records)
+        with pytest.raises(InvalidRequest) as refused:
+            await backend.complete(_request())
+        assert refused.value.code == "no_chat_template"
+        vectors, _ = await backend.embed(["안녕하세요"])
+        assert len(vectors) == 1
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize("settings, fragment", [
+    ({"chat_format": "no-such-format"}, "unknown chat_format"),
+    ({"chat_format": "open-orca"}, "leaves out the messages"),
+    ({"chat_template": "{% for m in messages %}"}, "invalid chat_template"),
+])
+async def test_bad_template_settings_fail_at_start(tiny_gguf, settings, fragment):
+    from jaju.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=fragment):
+        await _started(tiny_gguf, **settings)
+
+
+def test_chat_format_and_template_exclude_each_other(tiny_gguf):
+    from pydantic import ValidationError
+
+    from jaju.config import LlamaCppBackend as Settings
+
+    with pytest.raises(ValidationError, match="not both"):
+        Settings.model_validate({"type": "llamacpp", "path": str(tiny_gguf),
+                                 "chat_format": "chatml", "chat_template": "{{ x }}"})
+
+
+def test_evidence_reaches_a_gemma_model(make_client, gguf_variants, statutes_db, tmp_path):
+    """The issue's case: chat_format "gemma" dropped the system message with the evidence
+    (prompt_tokens 29). The tiny model's tokens are bytes, so prompt_tokens counts them."""
+    import shutil
+
+    home = tmp_path / "statutes"
+    shutil.copytree(statutes_db, home)
+    client = make_client({
+        "home": str(home),
+        "backends": {"g": {"type": "llamacpp", "path": str(gguf_variants["long"]),
+                           "n_ctx": 16384, "chat_format": "gemma", "embedding": False}},
+        "assistants": {"law": {"backend": "g", "knowledge": ["statutes"], "top_k": 2,
+                               "system_prompt": "당신은 법률 안내 도우미입니다."}},
+    })
+    question = {"role": "user", "content": "사장이 직원을 때리면 처벌받나요?"}
+    bare = client.post("/v1/chat/completions", json={
+        "model": "g", "messages": [question], "max_tokens": 1})
+    law = client.post("/v1/chat/completions", json={
+        "model": "law", "messages": [question], "max_tokens": 1})
+    assert bare.status_code == 200 and law.status_code == 200, law.text
+    assert law.json()["citations"]
+    bare_tokens = bare.json()["usage"]["prompt_tokens"]
+    law_tokens = law.json()["usage"]["prompt_tokens"]
+    assert law_tokens > bare_tokens + 500, (bare_tokens, law_tokens)

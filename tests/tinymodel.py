@@ -2,7 +2,8 @@
 
 The vocabulary is SentencePiece-style with byte fallback: <unk>, <s>, </s> and the 256 byte
 tokens, so any text (Korean included) tokenizes, and grammar-constrained decoding can spell any
-JSON. A ChatML template is embedded so llama-cpp-python formats chats without extra setup.
+JSON. A ChatML template is embedded so llama-cpp-python formats chats without extra setup
+(`chat_template=` embeds another one; None writes a GGUF without any).
 
 Random weights would emit random bytes, mostly invalid UTF-8. To keep outputs printable ASCII,
 dimension 0 of the residual stream is held constant (every embedding has C there and no layer
@@ -23,7 +24,7 @@ CHATML = (
 
 def write_tiny_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_head: int = 4,
                     n_ff: int = 128, n_ctx: int = 2048, seed: int = 0,
-                    eos_bias: float = -50.0) -> Path:
+                    eos_bias: float = -50.0, chat_template: str | None = CHATML) -> Path:
     import gguf
     import numpy as np
 
@@ -52,7 +53,8 @@ def write_tiny_gguf(path: Path, *, n_embd: int = 64, n_layer: int = 2, n_head: i
     w.add_unk_token_id(0)
     w.add_add_bos_token(True)
     w.add_add_eos_token(False)
-    w.add_chat_template(CHATML)
+    if chat_template is not None:
+        w.add_chat_template(chat_template)
 
     def t(*shape: int, scale: float = 0.02) -> np.ndarray:
         return (rng.standard_normal(shape) * scale).astype(np.float32)

@@ -78,8 +78,18 @@ class LlamaCppBackend(_Section):
     n_threads: int | None = None
     parallel: int = Field(1, ge=1, description="llama.cpp contexts in the pool")
     chat_format: str | None = None
+    """A chat format built into llama-cpp-python (chatml, gemma, llama-3, ...), for a GGUF
+    without a chat template."""
+    chat_template: str | None = None
+    """A Jinja chat template (Hugging Face style) used instead of the GGUF's own."""
     embedding: bool = True
     """Serve /v1/embeddings from this model (a second, embedding-mode context)."""
+
+    @model_validator(mode="after")
+    def _one_template(self) -> LlamaCppBackend:
+        if self.chat_format and self.chat_template:
+            raise ValueError("set chat_format or chat_template, not both")
+        return self
 
 
 class OpenAIBackend(_Section):
@@ -352,7 +362,22 @@ class Settings(_Section):
             except FileNotFoundError as e:
                 raise ConfigError(f"설정 파일이 없습니다 / config file not found: {path}") from e
             except tomllib.TOMLDecodeError as e:
-                raise ConfigError(f"설정 파일 문법 오류 / invalid TOML in {path}: {e}") from e
+                # `[assistants.민원]`: a bare key must be ASCII; say how to quote it
+                hint = ""
+                m = re.search(r"at line (\d+)", str(e))
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                line = lines[int(m.group(1)) - 1].strip() if m and int(m.group(1)) <= len(lines) \
+                    else ""
+                key = line.lstrip("[").split("]", 1)[0] if line.startswith("[") \
+                    else line.split("=", 1)[0]
+                parts = [p.strip() for p in key.split(".")]
+                if any(not p.isascii() and not p.startswith(("'", '"')) for p in parts):
+                    quoted = ".".join(p if p.isascii() or p.startswith(("'", '"')) else f'"{p}"'
+                                      for p in parts)
+                    hint = ("\n  힌트 / hint: 한글 등 ASCII가 아닌 키는 따옴표로 감싸야 합니다 / a "
+                            "key with non-ASCII characters must be quoted: "
+                            + (f"[{quoted}]" if line.startswith("[") else f"{quoted} = ..."))
+                raise ConfigError(f"설정 파일 문법 오류 / invalid TOML in {path}: {e}{hint}") from e
             base = path.parent
             for section, key in (("backends", "path"), ("openapi", "spec"),
                                  ("openapi", "manifest"), ("mcp_servers", "cwd")):

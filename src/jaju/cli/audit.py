@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from jaju.cli.common import ConfigOption, HomeOption, err, open_store
+from jaju.cli.common import ConfigOption, HomeOption, err, load_settings, open_store, out
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
@@ -18,7 +18,10 @@ app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 @app.command()
 def verify(config: ConfigOption = None, home: HomeOption = None) -> None:
     """Check the chain: any edited or deleted record is reported and the exit code is 1."""
-    store = open_store(config, home)
+    from jaju.store import open_store
+
+    settings = load_settings(config, home)
+    store = open_store(settings.store_url)
     count, problems = store.verify_audit()
     seq, digest = store.audit_head()
     store.close()
@@ -26,16 +29,16 @@ def verify(config: ConfigOption = None, home: HomeOption = None) -> None:
         for p in problems:
             err.print(f"[red]record {p.seq}[/]: {p.problem}", highlight=False)
         err.print(f"[bold red]감사 로그가 변조되었습니다 / audit log FAILED verification[/] "
-                  f"({len(problems)} problem(s) in {count} records)", highlight=False)
+                  f"({len(problems)} problem(s) in {count} records of {store.url})", highlight=False)
         raise typer.Exit(1)
-    err.print(f"[green]감사 로그 정상 / audit log OK[/]: {count} records, head {seq} {digest}",
-              highlight=False)
+    err.print(f"[green]감사 로그 정상 / audit log OK[/]: {count} records, head {seq} {digest} "
+              f"({store.url})", highlight=False)
 
 
 @app.command()
 def show(
     limit: Annotated[int, typer.Option(min=1)] = 50,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -46,12 +49,40 @@ def show(
     if as_json:
         typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
-    table = Table("seq", "time", "actor", "action", "target", "outcome", "detail")
+    console = out()
+    if console.is_terminal and console.width < 120:  # seven columns do not fit: one block each
+        console.print(audit_blocks(records), highlight=False)
+    else:
+        console.print(audit_table(records))
+
+
+def audit_blocks(records: list[dict[str, Any]]) -> Text:
+    """Records as short blocks (header line, then actor, target and detail on lines of their
+    own) for a narrow terminal: nothing is cut, long details wrap."""
+    text = Text()
+    for r in records:
+        when = dt.datetime.fromtimestamp(r["ts"]).strftime("%Y-%m-%d %H:%M:%S")
+        text.append(f"#{r['seq']}  {when}  ", style="bold")
+        text.append(f"{r['action']}  {r['outcome']}\n", style="bold")
+        for name in ("actor", "target", "detail"):
+            if r.get(name):
+                text.append(f"    {name:<7}", style="dim")
+                text.append(f"{r[name]}\n")
+    return text
+
+
+def audit_table(records: list[dict[str, Any]]) -> Table:
+    """Every cell whole: long actors, targets and details fold onto more lines."""
+    table = Table()
+    table.add_column("seq", justify="right", no_wrap=True)
+    table.add_column("time", overflow="fold")
+    for name in ("actor", "action", "target", "outcome", "detail"):
+        table.add_column(name, overflow="fold")
     for r in records:
         when = dt.datetime.fromtimestamp(r["ts"]).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(r["seq"]), when, r["actor"], r["action"], r["target"] or "",
                       r["outcome"], r["detail"])
-    Console().print(table)
+    return table
 
 
 @app.command()

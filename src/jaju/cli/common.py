@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from jaju.config import Settings
 from jaju.errors import ConfigError
@@ -23,6 +24,16 @@ ConfigOption = Annotated[
 ]
 
 
+def out() -> Console:
+    """The console for tables on stdout. Piped or redirected, lines are not limited to a width
+    (every row stays on one line for grep and cut, whatever COLUMNS says); in a terminal, its
+    width, with the columns that must stay whole (ids) never cut and long ones folded."""
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=100_000, no_color=True)
+    return console
+
+
 def load_settings(config: Path | None, home: Path | None) -> Settings:
     try:
         return Settings.load(config, home=home)
@@ -31,7 +42,7 @@ def load_settings(config: Path | None, home: Path | None) -> Settings:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]오류 / error:[/] {message}", highlight=False)
+    err.print(f"[bold red]오류 / error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -7,10 +7,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from jaju.cli.common import ConfigOption, HomeOption, err, fail, open_store
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, open_store, out
+from jaju.store.base import KEY_PREFIX, ApiKey
 
 app = typer.Typer(help="API keys per tenant.", no_args_is_help=True)
 
@@ -28,18 +28,22 @@ def create(
     """Create a key. The key alone goes to stdout, once; it is stored only hashed."""
     if not tenant.strip():
         fail("테넌트 이름이 비어 있습니다 / tenant must not be empty")
-    store = open_store(config, home)
+    from jaju.store import open_store
+
+    settings = load_settings(config, home)
+    store = open_store(settings.store_url)
     secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm, admin=admin)
     store.close()
-    err.print(f"created {key.id} for tenant '{key.tenant}'. Keep the key now: it is not "
-              "shown again. / 키는 다시 표시되지 않습니다.", highlight=False)
+    err.print(f"created {key.id} for tenant '{key.tenant}' in {settings.home}. "
+              "Keep the key now: it is not shown again. / 키는 다시 표시되지 않습니다.",
+              highlight=False)
     typer.echo(secret)
 
 
 @app.command("list")
 def list_(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -50,22 +54,37 @@ def list_(
     if as_json:
         typer.echo(json.dumps([k.__dict__ for k in keys], ensure_ascii=False, indent=2))
         return
-    table = Table("id", "tenant", "prefix", "qpm", "tpm", "created", "status")
+    out().print(keys_table(keys))
+
+
+def keys_table(keys: list[ApiKey]) -> Table:
+    """Ids whole (`revoke` needs them), whatever the width; the rest folds."""
+    table = Table(caption=f"{len(keys)} key(s)")
+    table.add_column("id", no_wrap=True, min_width=max((len(k.id) for k in keys), default=2))
+    table.add_column("tenant", overflow="fold")
+    table.add_column("prefix", no_wrap=True)
+    for name in ("qpm", "tpm"):
+        table.add_column(name, justify="right", overflow="fold")
+    table.add_column("created", overflow="fold")
+    table.add_column("status", overflow="fold")
     for k in keys:
         created = dt.datetime.fromtimestamp(k.created_at).strftime("%Y-%m-%d %H:%M")
         table.add_row(k.id, k.tenant, k.prefix + "…", str(k.qpm or "-"), str(k.tpm or "-"),
                       created, "revoked" if k.revoked_at else "active")
-    Console().print(table)
+    return table
 
 
 @app.command()
 def revoke(
-    key_id: Annotated[str, typer.Argument(help="Key id (key_...) or prefix.")],
+    key_id: Annotated[str, typer.Argument(help="Key id (key_...), its prefix, or the key.")],
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
     """Revoke a key; requests with it get 401 from then on."""
     store = open_store(config, home)
+    if len(key_id) > len(KEY_PREFIX) + 8 and key_id.startswith(KEY_PREFIX):
+        found = store.find_key(key_id)  # the key itself: revoke it by its id (never logged)
+        key_id = found.id if found else key_id[:len(KEY_PREFIX) + 4] + "…"
     ok = store.revoke_key(key_id)
     store.close()
     if not ok:

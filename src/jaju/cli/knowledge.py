@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, out
 from jaju.errors import ConfigError, JajuError, NotFound
 from jaju.knowledge.index import SHARED_TENANT, KnowledgeIndex
 from jaju.knowledge.parsers import Limits
@@ -126,7 +126,7 @@ def ingest(
 @app.command("list")
 def list_(
     tenant: Annotated[str | None, typer.Option(help="Only what this tenant can see.")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -138,13 +138,18 @@ def list_(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("name", "tenant", "documents", "chunks", "characters", "description")
+    table = Table()
+    table.add_column("name", no_wrap=True)
+    table.add_column("tenant", overflow="fold")
+    for name in ("documents", "chunks", "characters"):
+        table.add_column(name, justify="right", overflow="fold")
+    table.add_column("description", overflow="fold")
     for r in rows:
         table.add_row(str(r["name"]),
                       "(shared)" if r["tenant"] == SHARED_TENANT else str(r["tenant"]),
                       str(r["documents"]), str(r["chunks"]), f"{r['characters']:,}",
                       str(r["description"]))
-    Console().print(table)
+    out().print(table)
 
 
 def _get(index: KnowledgeIndex, tenant: str, shared: bool, name: str) -> Any:
@@ -158,8 +163,8 @@ def _get(index: KnowledgeIndex, tenant: str, shared: bool, name: str) -> Any:
 def show(
     name: Annotated[str, typer.Argument(help="Knowledge base name.")],
     tenant: TenantOption = LOCAL_TENANT,
-    shared: Annotated[bool, typer.Option("--shared")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    shared: Annotated[bool, typer.Option("--shared", help="The shared knowledge base of that name.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -171,25 +176,45 @@ def show(
     if as_json:
         typer.echo(json.dumps([d.__dict__ for d in docs], ensure_ascii=False, indent=2))
         return
-    table = Table("document", "title", "format", "chunks", "characters", "PII", "ingested",
-                  title=f"{name}: {len(docs)} documents")
-    for d in docs:
-        when = dt.datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
-        pii = ", ".join(f"{t} {n}" for t, n in sorted((d.meta.get("pii") or {}).items()))
-        table.add_row(d.path, d.title or "", d.format, str(d.chunks), f"{d.chars:,}",
-                      f"[yellow]{pii}[/]" if pii else "-", when)
-    Console().print(table)
+    console = out()
+    console.print(documents_table(f"{name}: {len(docs)} documents", docs,
+                                  narrow=console.is_terminal and console.width < 120))
     flagged = sum(1 for d in docs if d.meta.get("pii"))
     if flagged:
         err.print(f"개인정보가 포함된 문서 {flagged}건 / {flagged} document(s) contain personal "
                   "data (types and counts only; see `jaju pii scan`)", highlight=False)
 
 
+def documents_table(title: str, docs: list[Any], *, narrow: bool = False) -> Table:
+    """Paths whole: a terminal folds them onto more lines instead of cutting them; a narrow
+    one (under 120 columns) shows only document, title, chunks and PII, so paths get room."""
+    table = Table(title=title)
+    table.add_column("document", overflow="fold", ratio=1 if narrow else None)
+    table.add_column("title", overflow="fold", max_width=16 if narrow else None)
+    if not narrow:
+        table.add_column("format", overflow="fold")
+    table.add_column("chunks", justify="right", no_wrap=narrow, overflow="fold")
+    if not narrow:
+        table.add_column("characters", justify="right", overflow="fold")
+    table.add_column("PII", overflow="fold")
+    if not narrow:
+        table.add_column("ingested", overflow="fold")
+    for d in docs:
+        when = dt.datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M")
+        pii = ", ".join(f"{t} {n}" for t, n in sorted((d.meta.get("pii") or {}).items()))
+        cells = [d.path, d.title or "", d.format, str(d.chunks), f"{d.chars:,}",
+                 f"[yellow]{pii}[/]" if pii else "-", when]
+        if narrow:
+            cells = [cells[0], cells[1], cells[3], cells[5]]
+        table.add_row(*cells)
+    return table
+
+
 @app.command()
 def delete(
     name: Annotated[str, typer.Argument(help="Knowledge base name.")],
     tenant: TenantOption = LOCAL_TENANT,
-    shared: Annotated[bool, typer.Option("--shared")] = False,
+    shared: Annotated[bool, typer.Option("--shared", help="The shared knowledge base of that name.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
@@ -209,7 +234,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="Knowledge base name.")],
     path: Annotated[Path, typer.Argument(help="The document's path as ingested.")],
     tenant: TenantOption = LOCAL_TENANT,
-    shared: Annotated[bool, typer.Option("--shared")] = False,
+    shared: Annotated[bool, typer.Option("--shared", help="The shared knowledge base of that name.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -226,9 +251,10 @@ def remove(
 def search(
     query: Annotated[str, typer.Argument(help="질문 / the question")],
     kb: KbOption,
-    k: Annotated[int, typer.Option("-k", min=1, max=100)] = 10,
+    k: Annotated[int, typer.Option("-k", min=1, max=100,
+                                   help="How many hits to show (1-100).")] = 10,
     tenant: TenantOption = LOCAL_TENANT,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -259,7 +285,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="질문 / the question")],
     assistant: Annotated[str, typer.Option(help="Assistant (model id) to ask.")],
     tenant: TenantOption = LOCAL_TENANT,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from jaju import __version__
 from jaju.cli import audit, config, guard, keys, knowledge, serve, store, tools, usage
+
+
+def _no_type_after_flags() -> None:
+    """typer's rich help (0.2x, its own vendored click) prints the type of every option, so a
+    flag reads `--json <bool>` as if it took a value; its plain help leaves flags bare, as
+    click always did. Do the same in the rich panels."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if option is None or original is None or getattr(original, "_jaju", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> Any:
+        if getattr(self, "is_flag", False) or getattr(self, "count", False):
+            return None
+        return original(self, ctx)
+
+    display_type_rich._jaju = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_no_type_after_flags()
 
 app = typer.Typer(
     name="jaju",
@@ -13,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every subcommand
 )
 app.command("serve")(serve.serve)
 app.command("init")(serve.init)

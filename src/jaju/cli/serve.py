@@ -20,6 +20,9 @@ def serve(
     home: HomeOption = None,
     model: Annotated[Path | None, typer.Option(
         "--model", "-m", help="Serve this GGUF file (no config needed).")] = None,
+    chat_format: Annotated[str | None, typer.Option(
+        help="With --model: a llama-cpp-python chat format (chatml, gemma, llama-3, ...) for a "
+             "GGUF without a chat template.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the OpenAI-compatible server."""
@@ -30,12 +33,16 @@ def serve(
     from jaju.store import open_store
 
     settings = load_settings(config, home)
+    if chat_format and model is None:
+        fail("--chat-format는 --model과 함께 씁니다 / --chat-format goes with --model "
+             "(in jaju.toml: chat_format under [backends.NAME])")
     if model is not None:
         try:
             check_gguf(model)
         except ConfigError as e:
             fail(str(e))
-        backend = LlamaCppBackend.model_validate({"type": "llamacpp", "path": model.resolve()})
+        backend = LlamaCppBackend.model_validate({"type": "llamacpp", "path": model.resolve(),
+                                                  "chat_format": chat_format})
         backends = dict(settings.backends) if config else {}
         backends[model.stem] = backend
         settings = settings.model_copy(update={"backends": backends})
@@ -51,6 +58,7 @@ def serve(
     if not has_keys and not is_loopback(server.host):
         fail(f"API 키가 없으면 루프백 주소에서만 실행합니다 / refusing to listen on {server.host} "
              "with no API key: create one first with `jaju keys create --tenant NAME`")
+    check_port(server.host, server.port)  # before any model is loaded
     try:
         app = create_app(settings)
     except ConfigError as e:
@@ -61,12 +69,35 @@ def serve(
               f"  (home: {settings.home}; keys {'required' if has_keys else 'not required'})",
               highlight=False)
     example = models[-1]
-    err.print(f"  try: curl -s {url}/chat/completions -H 'content-type: application/json' "
+    auth = ' -H "Authorization: Bearer $KEY"' if has_keys else ""
+    err.print(f"  try: curl -s {url}/chat/completions{auth} -H 'content-type: application/json' "
               f"-d '{{\"model\": \"{example}\", \"messages\": [{{\"role\": \"user\", "
               f"\"content\": \"사장이 직원을 때리면 처벌받나요?\"}}]}}'", highlight=False,
               soft_wrap=True)
+    if has_keys:
+        err.print(f"  (KEY: an API key of {settings.home}; create one with "
+                  "`jaju keys create --tenant NAME`)", highlight=False, soft_wrap=True)
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
                 timeout_graceful_shutdown=5)
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail now, with a hint, if `host:port` cannot be bound (as uvicorn would bind it)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                fail(f"포트 {port}은(는) 이미 사용 중입니다. 다른 포트를 지정하세요 (예: --port "
+                     f"{port + 1}) / port {port} on {host} is already in use: stop the other "
+                     f"server or choose another port, e.g. `--port {port + 1}`")
+            fail(f"{host}:{port}에 바인드할 수 없습니다 / cannot listen on {host}:{port}: "
+                 f"{e.strerror or e}")
 
 
 SAMPLE_CONFIG = '''\
@@ -93,7 +124,8 @@ type = "extractive"
 # path = "models/qwen2.5-1.5b-instruct-q4_k_m.gguf"   # relative to this file
 # n_ctx = 4096
 # parallel = 1              # llama.cpp contexts; requests queue for a free one
-# chat_format = ""          # leave out to use the template inside the GGUF
+# chat_format = "chatml"    # only for a GGUF without a chat template (default: the GGUF's own)
+# chat_template = """{% for m in messages %}...{% endfor %}"""   # or your own Jinja template
 
 # Any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, CLOVA Studio.
 # [backends.vllm]
@@ -106,14 +138,30 @@ type = "extractive"
 
 # --- Assistants: a backend plus a system prompt and defaults, served as a model id. ------------
 
+# Names that are not plain ASCII are quoted: [assistants."민원"].
 # [assistants.helper]
-# backend = "qwen"
+# backend = "qwen"                            # or "extractive": quotes the knowledge, no model
 # description = "사내 업무 도우미"
 # system_prompt = "당신은 친절한 한국어 업무 도우미입니다. 간결하게 답하세요."
 # temperature = 0.3
 # max_tokens = 1024
+# knowledge = ["사내규정"]                     # answer from these (jaju ingest ... --kb 사내규정)
+# top_k = 5                                   # evidence passages per question
 # tools = ["knowledge.search", "weather.*"]   # tools this assistant runs itself
 # max_tool_rounds = 4
+
+# --- Guards: personal data, content safety, prompt injection (docs/guards.md). ----------------
+
+# [guards]
+# injection = "strip"                 # retrieved text that gives orders: strip | quarantine | flag
+
+# [guards.pii]                        # per type: allow | mask | pseudonymise | block
+# default = "allow"
+# RRN = "pseudonymise"                # the model sees <주민등록번호_1>; the user sees the number
+# CARD = "block"
+
+# [guards.content]
+# action = "flag"                     # allow (default) | flag (audit only) | block
 
 # --- Tools: MCP servers and OpenAPI services (docs/tools.md). ---------------------------------
 

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from jaju.caller import Caller
-from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
+from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, out
 
 app = typer.Typer(help="Tools from plugins, MCP servers and OpenAPI services, under policy.",
                   no_args_is_help=True)
@@ -50,7 +49,7 @@ def _cli(tenant: str) -> Caller:
 
 @app.command("list")
 def list_(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     tenant: TenantOption = "local",
     wait: WaitOption = 10.0,
     config: ConfigOption = None,
@@ -67,11 +66,14 @@ def list_(
     if as_json:
         typer.echo(json.dumps(tools, ensure_ascii=False, indent=2))
         return
-    table = Table("tool", "source", "effect", "available", "description")
+    table = Table()
+    table.add_column("tool", no_wrap=True)  # the name `tools call` needs, never cut
+    for column in ("source", "effect", "available", "description"):
+        table.add_column(column, overflow="fold")
     for t in tools:
         table.add_row(t["name"], t["source"], t["permissions"]["effect"],
                       "yes" if t["available"] else "no", t["description"])
-    Console().print(table)
+    out().print(table)
 
 
 @app.command()
@@ -104,7 +106,7 @@ def call(
 
 @plugins_app.command("list")
 def plugins_list(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     wait: WaitOption = 10.0,
     config: ConfigOption = None,
     home: HomeOption = None,
@@ -118,12 +120,15 @@ def plugins_list(
     if as_json:
         typer.echo(json.dumps(plugins, ensure_ascii=False, indent=2))
         return
-    table = Table("plugin", "kind", "enabled", "state", "tools")
+    table = Table()
+    table.add_column("plugin", no_wrap=True)  # the name `plugins enable|disable` needs
+    for column in ("kind", "enabled", "state", "tools"):
+        table.add_column(column, overflow="fold")
     for p in plugins:
         table.add_row(p["name"], p["kind"], "yes" if p["enabled"] else "no",
                       p["state"] + (f" ({p['error']})" if p["error"] else ""),
                       ", ".join(p["tools"]))
-    Console().print(table)
+    out().print(table)
 
 
 @plugins_app.command("show")
