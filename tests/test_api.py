@@ -200,3 +200,19 @@ def test_stop_sequence(make_client):
     text = r.json()["choices"][0]["message"]["content"]
     assert "extractive" not in text and text.startswith("생성 모델이")
     assert r.json()["choices"][0]["finish_reason"] == "stop"
+
+
+def test_health_names_a_missing_knowledge_base(make_client, home, tmp_path):
+    client = make_client({"assistants": {"law": {"backend": "extractive",
+                                                 "knowledge": ["statutes"]}}})
+    health = client.get("/health").json()
+    assert health["status"] == "degraded"
+    assert any("'statutes' does not exist" in w for w in health["warnings"])
+    doc = tmp_path / "법.md"
+    doc.write_text("# 법\n\n제1조 목적\n", encoding="utf-8")
+    from conftest import run_jaju
+
+    assert run_jaju("ingest", str(doc), "--kb", "statutes", "--shared",
+                    home=home).returncode == 0
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["warnings"] == []

@@ -139,6 +139,25 @@ class AppState:
         await self.hub.start(wait=10.0)  # first requests see the MCP tools; a dead server
         # does not hold the start longer (it keeps restarting in the background)
         self._tasks.append(asyncio.create_task(self._refresh_switches()))
+        for warning in await asyncio.to_thread(self.warnings):
+            log.warning("%s", warning)
+
+    def warnings(self) -> list[str]:
+        """What an operator should fix: an assistant's knowledge base that no tenant has, a
+        llama.cpp backend without a chat template, a backend that failed to start."""
+        found = [f"backend '{name}' failed to start: {reason}"
+                 for name, reason in self.failed.items()]
+        for name, backend in self.backends.items():
+            warning = getattr(backend, "template_warning", None)
+            if warning:
+                found.append(f"backend '{name}': {warning}")
+        wanted = {(a.name, kb) for a in self.models.values() for kb in a.knowledge}
+        if wanted:
+            existing = {kb.name for kb in self.knowledge.bases()}
+            found += [f"assistant '{assistant}': knowledge base '{kb}' does not exist "
+                      f"(jaju ingest FILES --kb {kb})"
+                      for assistant, kb in sorted(wanted) if kb not in existing]
+        return found
 
     async def _refresh_switches(self) -> None:
         """Plugin switches made by another process (`jaju plugins disable`, another

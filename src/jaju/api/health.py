@@ -1,7 +1,9 @@
-"""GET /health: liveness and the state of each backend (no key needed, no details leaked)."""
+"""GET /health: liveness, the state of each backend and what an operator should fix (no key
+needed; names of assistants, backends and knowledge bases only, nothing from a request)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,5 +18,7 @@ router = APIRouter()
 async def health(request: Request) -> dict[str, Any]:
     state = get_state(request)
     backends = {name: ("error" if name in state.failed else "ok") for name in state.backends}
-    status = "ok" if not state.failed else "degraded"
-    return {"status": status, "version": __version__, "backends": backends}
+    warnings = await asyncio.to_thread(state.warnings)
+    status = "ok" if not warnings else "degraded"
+    return {"status": status, "version": __version__, "backends": backends,
+            "warnings": warnings}
