@@ -17,6 +17,7 @@
         ├── PayloadTooLarge       413 request body over the configured limit
         ├── RateLimited           429 per-key requests or tokens per minute exceeded
         ├── InternalError         500 a bug or a failing guard (the request is refused)
+        ├── ServiceUnavailable    503 a service jaju itself needs is down (limits_unavailable)
         └── UpstreamError         502 a backend failed (bad answer, broken stream)
             └── UpstreamUnavailable 503 no backend replica reachable, or timed out
 
@@ -159,6 +160,15 @@ class InternalError(ApiError):
     status_code = 500
     error_type = "api_error"
     code = "internal_error"
+
+
+class ServiceUnavailable(ApiError):
+    """A service jaju needs for every request is unreachable (the shared limits' Redis, with
+    `[limits] fail = "closed"`); `code` says which."""
+
+    status_code = 503
+    error_type = "api_error"
+    code = "service_unavailable"
 
 
 class UpstreamError(ApiError):
