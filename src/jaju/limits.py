@@ -176,7 +176,8 @@ class RedisLimiter:
     def __init__(self, url: str, *, fail: Literal["closed", "open"] = "closed",
                  on_outage: Callable[[str, dict[str, Any]], None] | None = None,
                  timeout: float = 0.5, max_connections: int = 64,
-                 probe_interval: float = 1.0, queue_size: int = 10_000) -> None:
+                 probe_interval: float = 1.0, queue_size: int = 10_000,
+                 window: float = WINDOW) -> None:
         from redis.asyncio import BlockingConnectionPool, Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -189,7 +190,7 @@ class RedisLimiter:
         self.redis: Redis = Redis(connection_pool=pool)
         self._check = self.redis.register_script(_CHECK)
         self._spend = self.redis.register_script(_SPEND)
-        self._window_ms = int(WINDOW * 1000)
+        self._window_ms = int(window * 1000)
         self._queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue(queue_size)
         self._sender: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
