@@ -160,3 +160,17 @@ def test_api_recovers_when_redis_comes_back(make_client, home, own_redis, fail):
         assert set(seen[:first]) <= {503} and seen[first:] == [200, 200, 200, 429]
     outages = [r["outcome"] for r in _records(home, "limits.redis")]
     assert outages == ([] if fail == "closed" else ["unavailable", "recovered"])
+
+
+async def test_token_counts_survive_a_restarted_redis(own_redis):
+    limiter = RedisLimiter(own_redis.url)
+    limiter.spend_tokens("k", 10, tpm=100)
+    await limiter.flush()  # the spend script is loaded now
+    own_redis.stop()
+    own_redis.start()  # empty, without scripts
+    limiter.spend_tokens("k", 150, tpm=100)
+    await limiter.flush()
+    with pytest.raises(RateLimited) as e:
+        await limiter.check("k", qpm=None, tpm=100)
+    assert e.value.code == "tokens_per_minute"
+    await limiter.aclose()

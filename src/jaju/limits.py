@@ -12,6 +12,7 @@ process.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -177,12 +178,14 @@ class RedisLimiter:
                  on_outage: Callable[[str, dict[str, Any]], None] | None = None,
                  timeout: float = 0.5, max_connections: int = 64,
                  probe_interval: float = 1.0, queue_size: int = 10_000,
-                 window: float = WINDOW) -> None:
+                 window: float = WINDOW, batch_delay: float = 0.005) -> None:
         from redis.asyncio import BlockingConnectionPool, Redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         self.fail, self.on_outage, self.probe_interval = fail, on_outage, probe_interval
+        self.batch_delay = batch_delay
+        """Seconds token counts wait to be sent together (tpm is enforced that much later)."""
         pool = BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=timeout,
             socket_timeout=timeout, socket_connect_timeout=timeout,
@@ -191,6 +194,8 @@ class RedisLimiter:
         self._check = self.redis.register_script(_CHECK)
         self._spend = self.redis.register_script(_SPEND)
         self._window_ms = int(window * 1000)
+        self._member = f"{uuid.uuid4().hex[:16]}-{{}}".format  # unique across replicas
+        self._count = itertools.count()
         self._queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue(queue_size)
         self._sender: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -216,7 +221,7 @@ class RedisLimiter:
         try:
             verdict, wait_ms = await self._check(
                 keys=self._keys(key_id),
-                args=[qpm or 0, tpm or 0, self._window_ms, uuid.uuid4().hex])
+                args=[qpm or 0, tpm or 0, self._window_ms, self._member(next(self._count))])
         except (RedisError, OSError) as e:
             return self._unavailable(e)
         if self._down_since is not None:
@@ -285,20 +290,28 @@ class RedisLimiter:
             self._sender = asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
-        """Send queued token counts, in pipelined batches, until the queue is empty."""
-        from redis.exceptions import RedisError
+        """Send queued token counts until the queue is empty: after a short pause, so that
+        counts from concurrent requests share one pipelined round trip."""
+        from redis.exceptions import NoScriptError, RedisError
 
         while not self._queue.empty():
+            await asyncio.sleep(self.batch_delay)
             batch = [self._queue.get_nowait()]
-            while len(batch) < 256 and not self._queue.empty():
+            while len(batch) < 512 and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for key_id, tokens in batch:
-                        keys = self._keys(key_id)
-                        await self._spend(keys=keys[1:], args=[tokens, self._window_ms,
-                                                               uuid.uuid4().hex], client=pipe)
-                    await pipe.execute()
+                for attempt in (1, 2):
+                    try:
+                        async with self.redis.pipeline(transaction=False) as pipe:
+                            for key_id, tokens in batch:
+                                pipe.evalsha(self._spend.sha, 2, *self._keys(key_id)[1:], tokens,
+                                             self._window_ms, self._member(next(self._count)))
+                            await pipe.execute()
+                        break
+                    except NoScriptError:  # a restarted Redis has no scripts: load, once
+                        if attempt == 2:
+                            raise
+                        await self.redis.script_load(_SPEND)
             except (RedisError, OSError) as e:
                 log.warning("limits: %d token counts lost, Redis unreachable (%s)",
                             len(batch), type(e).__name__)
