@@ -189,9 +189,9 @@ def statutes_db(tmp_path_factory, analyzer, parser_table):
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 
-def _redis_reachable(port: int = REDIS_PORT) -> bool:
+def _redis_reachable(port: int | None = None) -> bool:
     try:
-        with socket.create_connection((REDIS_HOST, port), timeout=1) as s:
+        with socket.create_connection((REDIS_HOST, port or REDIS_PORT), timeout=1) as s:
             s.sendall(b"PING\r\n")
             return s.recv(16).startswith(b"+PONG")
     except OSError:
