@@ -242,8 +242,7 @@ class RedisLimiter:
                 log.warning("limits: Redis unreachable (%s); requests are %s until it is back",
                             reason, "refused (503)" if self.fail == "closed" else
                             "admitted without limits")
-                if self.fail == "open" and self.on_outage is not None:
-                    self.on_outage("begin", {"fail": "open", "error": reason})
+                self._report("begin", {"fail": "open", "error": reason})
         if self.fail == "closed":
             raise ServiceUnavailable("요청 한도 저장소(Redis)에 연결할 수 없습니다 / the shared "
                                      "rate-limit store (Redis) is unreachable",
@@ -256,9 +255,17 @@ class RedisLimiter:
         self._down_since, self._admitted_while_down = None, 0
         log.warning("limits: Redis is reachable again after %.1f s (%d requests admitted "
                     "without limits)", seconds, admitted)
-        if self.fail == "open" and self.on_outage is not None:
-            self.on_outage("end", {"fail": "open", "seconds": seconds,
-                                   "admitted_unlimited": admitted})
+        self._report("end", {"fail": "open", "seconds": seconds, "admitted_unlimited": admitted})
+
+    def _report(self, phase: str, detail: dict[str, Any]) -> None:
+        """Tell `on_outage` (fail open only: closed records every refused request anyway);
+        a failure to record never fails the request."""
+        if self.fail != "open" or self.on_outage is None:
+            return
+        try:
+            self.on_outage(phase, detail)
+        except Exception:
+            log.exception("limits: could not record the Redis outage (%s)", phase)
 
     @property
     def down(self) -> bool:
