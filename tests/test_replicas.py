@@ -1,6 +1,7 @@
 """Three `jaju serve` processes behind one config, limits shared through Redis: a key's qpm
-holds across the replicas exactly, and 2,000 mixed requests with one replica killed (SIGKILL)
-mid-run leave exactly one usage row per answered request and an audit chain that verifies.
+holds across the replicas exactly, tokens spent through one replica count on another, and
+2,000 mixed requests with one replica killed (SIGKILL) mid-run leave exactly one usage row per
+answered request and an audit chain that verifies.
 
 The store is the shared JAJU_HOME SQLite file unless JAJU_TEST_STORE_URL names another
 (`[store] url`, e.g. PostgreSQL once the store supports it): `replica_config` writes the config
@@ -62,7 +63,7 @@ def cluster(tmp_path_factory) -> Iterator[tuple[list[LiveServer], Path, dict[str
     config = tmp / "jaju.toml"
     config.write_text(replica_config(redis_url(15), STORE_URL), encoding="utf-8")
     keys = {}
-    for name, limits in (("limited", ["--qpm", "30"]),
+    for name, limits in (("limited", ["--qpm", "30"]), ("tokens", ["--tpm", "50"]),
                          ("load", ["--qpm", "1000000", "--tpm", "1000000000"])):  # counted, never hit
         out = run_jaju("keys", "create", "--tenant", name, *limits, home=home)
         assert out.returncode == 0, out.stderr
@@ -92,6 +93,19 @@ def test_qpm_holds_across_replicas(cluster):
                 waits.append(int(r.headers["Retry-After"]))
     assert statuses == [200] * 30 + [429] * 15
     assert all(1 <= w <= 60 for w in waits)
+
+
+def test_tokens_spent_on_one_replica_count_on_another(cluster):
+    servers, _, keys = cluster
+    headers = {"Authorization": f"Bearer {keys['tokens']}"}
+    body = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요"}]}
+    with httpx.Client(timeout=30) as client:
+        first = client.post(f"{servers[0].url}/chat/completions", json=body, headers=headers)
+        assert first.status_code == 200 and first.json()["usage"]["total_tokens"] > 50
+        time.sleep(0.2)  # token counts are sent in the background, batched every 5 ms
+        r = client.post(f"{servers[1].url}/chat/completions", json=body, headers=headers)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "tokens_per_minute"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
 
 
 async def _drive(servers: list[LiveServer], key: str, total: int, kill_after: int,
