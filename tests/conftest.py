@@ -210,3 +210,86 @@ def pg_url() -> Iterator[str]:
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+# --- Redis ----------------------------------------------------------------------------------
+# The machine (and CI) runs Redis on 127.0.0.1:6379. Under CI=true a test that needs it fails
+# when it is unreachable; elsewhere it is skipped.
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def _redis_reachable(port: int | None = None) -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, port or REDIS_PORT), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_url(db: int) -> str:
+    """The shared Redis's database `db`, emptied first; skipped (failed under CI) when the
+    server cannot be reached."""
+    if not _redis_reachable():
+        message = f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: tests that need Redis must run)")
+        pytest.skip(message)
+    with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=5) as s:
+        s.sendall(f"SELECT {db}\r\nFLUSHDB\r\n".encode())
+        reply = b""
+        while reply.count(b"\r\n") < 2:
+            reply += s.recv(64)
+        assert reply == b"+OK\r\n+OK\r\n", reply
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+
+
+@pytest.fixture
+def shared_redis() -> str:
+    """URL of an emptied database (14) of the machine's Redis."""
+    return redis_url(14)
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port, to stop and restart (no persistence)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port, self.tmp = free_port(), tmp
+
+    @property
+    def url(self) -> str:
+        return f"redis://{REDIS_HOST}:{self.port}/0"
+
+    def start(self) -> None:
+        subprocess.run(["redis-server", "--port", str(self.port), "--bind", REDIS_HOST,
+                        "--save", "", "--appendonly", "no", "--daemonize", "yes",
+                        "--dir", str(self.tmp), "--logfile", str(self.tmp / "redis.log")],
+                       check=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while not _redis_reachable(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not come up")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        subprocess.run(["redis-cli", "-p", str(self.port), "SHUTDOWN", "NOSAVE"],
+                       capture_output=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while _redis_reachable(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A started redis-server on a free port, shut down after the test."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed (CI=true)")
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -12,6 +12,7 @@ import httpx
 import openai
 
 from conftest import JAJU, run_jaju, start_server
+from conftest import ROOT as JAJU_ROOT
 
 
 def test_a_held_write_lock_stalls_nothing(tmp_path):
@@ -113,3 +114,25 @@ def test_store_copy_command(tmp_path, pg_url):
     again = subprocess.run([JAJU, "store", "copy", f"sqlite://{home / 'jaju.db'}", pg_url],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "not empty" in " ".join(again.stderr.split())
+
+
+def test_deploy_configs_pass_config_check(tmp_path):
+    """Every jaju config in deploy/ (the compose file's and the Kubernetes ConfigMap's) is
+    valid as `jaju serve` would read it."""
+    import yaml
+
+    deploy = JAJU_ROOT / "deploy"
+    configs = [deploy / "jaju.toml"]
+    for doc in yaml.safe_load_all((deploy / "kubernetes" / "jaju.yaml").read_text()):
+        if doc and doc.get("kind") == "ConfigMap":
+            path = tmp_path / "configmap.toml"
+            path.write_text(doc["data"]["jaju.toml"], encoding="utf-8")
+            configs.append(path)
+    assert len(configs) == 2
+    assert configs[1].read_text() == configs[0].read_text()  # one config, two wrappings
+    for config in configs:
+        out = subprocess.run([JAJU, "config", "check", "--config", str(config)],
+                             capture_output=True, text=True, timeout=60,
+                             env={"JAJU_HOME": str(tmp_path / "h"), "PATH": "/usr/bin:/bin"})
+        assert out.returncode == 0, out.stderr
+        assert "backends.vllm" in out.stdout

@@ -69,6 +69,14 @@ class LimitsSettings(_Section):
     max_document_bytes: int | None = Field(None, gt=0)
     """Largest inflated size of one document in all (default: the larger of 256 MiB and
     200 × the file's size)."""
+    redis_url: str | None = None
+    """Share the per-key qpm/tpm windows across replicas through this Redis
+    (`redis://host:6379/0`, `rediss://` for TLS, `unix:///path?db=0`); without it each process
+    keeps its own windows in memory. The per-address auth-failure throttle stays per process."""
+    fail: Literal["closed", "open"] = "closed"
+    """What a request gets while `redis_url` cannot be reached: `closed` refuses it (503,
+    code `limits_unavailable`, recorded); `open` lets it through unlimited, with a warning in
+    the log and an audit record when the outage begins and when it ends."""
 
 
 class LlamaCppBackend(_Section):

@@ -163,6 +163,9 @@ class InternalError(ApiError):
 
 
 class ServiceUnavailable(ApiError):
+    """A service jaju needs for every request is unreachable (the store, or the shared
+    limits' Redis with `[limits] fail = "closed"`); `code` says which."""
+
     status_code = 503
     error_type = "api_error"
     code = "service_unavailable"

@@ -199,8 +199,9 @@ class Gateway:
         if caller.key_id:
             try:
                 await self.limiter.check(caller.key_id, qpm=caller.qpm, tpm=caller.tpm)
-            except RateLimited as e:
-                await call.finish(e.status_code, error=e.code, outcome="denied")
+            except ApiError as e:  # 429, or 503 when shared limits are unreachable
+                await call.finish(e.status_code, error=e.code,
+                                  outcome="denied" if isinstance(e, RateLimited) else None)
                 raise
         return call
 

@@ -15,10 +15,10 @@ from jaju.config import Settings
 from jaju.errors import ConfigError
 from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex
-from jaju.limits import AuthThrottle, Limiter, RateLimiter
+from jaju.limits import AuthThrottle, Limiter, RateLimiter, RedisLimiter
 from jaju.pipeline import Gateway
 from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types
-from jaju.store import Store, open_store
+from jaju.store import AuditEvent, Store, open_store
 from jaju.tools.hub import ToolHub
 from jaju.tools.services import ToolServices
 
@@ -40,6 +40,19 @@ def build_backend(name: str, conf: Any, types: dict[str, BackendType]) -> Backen
                 for err in e.errors())) from e
     backend: Backend = kind.factory(name, conf)
     return backend
+
+
+def build_limiter(settings: Settings, store: Store) -> Limiter:
+    """`[limits] redis_url` → limits shared through Redis; otherwise in this process."""
+    conf = settings.limits
+    if not conf.redis_url:
+        return RateLimiter()
+
+    def outage(phase: str, detail: dict[str, Any]) -> None:
+        store.audit(AuditEvent("system", "limits.redis", "unavailable" if phase == "begin"
+                               else "recovered", None, detail))
+
+    return RedisLimiter(conf.redis_url, fail=conf.fail, on_outage=outage)
 
 
 class LazyIndex:
@@ -106,7 +119,7 @@ class AppState:
         services = ToolServices(settings.model_copy(deep=True), knowledge)
         hub = ToolHub(settings, pm, services, store)
         failed: dict[str, str] = {}
-        limiter = RateLimiter()
+        limiter = build_limiter(settings, store)
         gateway = Gateway(settings=settings, store=store, limiter=limiter, models=models,
                           failed=failed, guards=guards, tools=hub.registry, knowledge=knowledge)
         state = cls(settings=settings, store=store, backends=backends, models=models, hub=hub,
