@@ -106,7 +106,7 @@ def test_keys_required_once_one_exists(make_client, home):
     client = make_client()
     assert client.post("/v1/chat/completions", json=CHAT).status_code == 200  # no keys yet
     store = open_store(home / "jaju.db")
-    secret, key = store.create_key("acme")
+    secret, key = store.create_key("acme", actor="test")
     r = client.post("/v1/chat/completions", json=CHAT)
     assert r.status_code == 401
     assert r.json()["error"]["type"] == "authentication_error"
@@ -115,7 +115,7 @@ def test_keys_required_once_one_exists(make_client, home):
     ok = {"Authorization": f"Bearer {secret}"}
     assert client.post("/v1/chat/completions", json=CHAT, headers=ok).status_code == 200
     assert client.get("/v1/models").status_code == 401
-    store.revoke_key(key.id)
+    store.revoke_key(key.id, actor="test")
     r = client.post("/v1/chat/completions", json=CHAT, headers=ok)
     assert r.status_code == 401
     assert "revoked" in r.json()["error"]["message"]
@@ -125,8 +125,8 @@ def test_keys_required_once_one_exists(make_client, home):
 def test_requests_per_minute_limit(make_client, home):
     client = make_client()
     store = open_store(home / "jaju.db")
-    secret, _ = store.create_key("acme", qpm=2)
-    other, _ = store.create_key("beta", qpm=2)
+    secret, _ = store.create_key("acme", qpm=2, actor="test")
+    other, _ = store.create_key("beta", qpm=2, actor="test")
     store.close()
     h = {"Authorization": f"Bearer {secret}"}
     assert client.post("/v1/chat/completions", json=CHAT, headers=h).status_code == 200
@@ -143,7 +143,7 @@ def test_requests_per_minute_limit(make_client, home):
 def test_tokens_per_minute_limit(make_client, home):
     client = make_client()
     store = open_store(home / "jaju.db")
-    secret, _ = store.create_key("acme", tpm=50)
+    secret, _ = store.create_key("acme", tpm=50, actor="test")
     store.close()
     h = {"Authorization": f"Bearer {secret}"}
     # the answer alone is well over 50 tokens: the first request passes, the next is refused

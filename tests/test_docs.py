@@ -26,7 +26,9 @@ How it works (keep this note true when you change the mechanism):
   blocks run. A doc that names another file of its reader needs an entry there.
 - A block that cannot run here gets, on the line right before it (blank lines allowed),
   `<!-- not-tested: REASON -->`; the reason is required. Keep such blocks few.
-- `toml` blocks must parse (tomllib). Other languages (json, http, plain) are not run.
+- `toml` blocks must parse (tomllib) and be valid jaju.toml, except a block that starts with
+  `# pyproject.toml` (a plugin package's own file). Other languages (json, http, plain) are
+  not run.
 - Any command that exits non-zero fails the file's test; the report names the file and line.
 - `make` and `pip install` are refused in runnable blocks (they would change the shared venv):
   mark such blocks not-tested.
@@ -125,6 +127,8 @@ def test_toml_blocks_are_valid_config(path):
             data = tomllib.loads(b.text)
         except tomllib.TOMLDecodeError as e:
             raise AssertionError(f"{b.where}: invalid TOML: {e}") from e
+        if b.text.lstrip().startswith("# pyproject.toml"):
+            continue  # a package's pyproject.toml, not a jaju.toml: parsing is the check
         sections = {k: v for k, v in data.items() if k != "assistants"}
         assistants = data.get("assistants") or {}
         if assistants and all(isinstance(a, dict) and a.get("backend") in data.get("backends", {})
@@ -200,6 +204,7 @@ def make_user_files(work: Path, home: Path) -> None:
     (inbox / "신청서.txt").write_text("신청인 홍길동, 주민등록번호 880101-1234568, "
                                       "연락처 010-1234-5678\n", encoding="utf-8")
     (inbox / "안내.txt").write_text("개인정보가 없는 안내문입니다.\n", encoding="utf-8")
+    (work / "메모.txt").write_text("회의 메모: 담당자 연락처 010-2222-3333\n", encoding="utf-8")
     tiny = write_tiny_gguf(work / "seed-1.5b-q4_k_m.gguf")
     (home / "models").mkdir()
     shutil.copy(tiny, home / "models" / "qwen2.5-1.5b-instruct-q4_k_m.gguf")

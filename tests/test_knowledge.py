@@ -265,8 +265,8 @@ def test_knowledge_tenancy(make_client, home, analyzer, tmp_path, parser_table):
            parser_table)
     index.close()
     store = open_store(home / "jaju.db")
-    acme, _ = store.create_key("acme")
-    beta, _ = store.create_key("beta")
+    acme, _ = store.create_key("acme", actor="test")
+    beta, _ = store.create_key("beta", actor="test")
     store.close()
     client = make_client()
     as_acme = {"Authorization": f"Bearer {acme}"}

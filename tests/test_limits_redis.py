@@ -11,7 +11,7 @@ import pytest
 
 from jaju.errors import RateLimited, ServiceUnavailable
 from jaju.limits import RedisLimiter
-from jaju.store import Store
+from jaju.store import open_store
 
 CHAT = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요?"}]}
 
@@ -92,14 +92,14 @@ async def test_unreachable_fails_closed_or_open():
 
 
 def _key(home, **limits) -> dict[str, str]:
-    store = Store(home / "jaju.db")
-    secret, _ = store.create_key("acme", **limits)
+    store = open_store(home / "jaju.db")
+    secret, _ = store.create_key("acme", **limits, actor="test")
     store.close()
     return {"Authorization": f"Bearer {secret}"}
 
 
 def _records(home, action: str | None = None) -> list[dict]:
-    store = Store(home / "jaju.db")
+    store = open_store(home / "jaju.db")
     rows = store.audit_records(1000)
     assert store.verify_audit()[1] == []
     store.close()

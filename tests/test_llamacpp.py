@@ -268,7 +268,7 @@ async def _started(path, **settings):
 
 
 def _request(messages=CHAT):
-    from jaju.api.protocol import ChatRequest
+    from jaju.protocol import ChatRequest
 
     return ChatRequest.model_validate({"model": "m", "messages": messages})
 

@@ -3,8 +3,8 @@ holds across the replicas exactly, tokens spent through one replica count on ano
 2,000 mixed requests with one replica killed (SIGKILL) mid-run leave exactly one usage row per
 answered request and an audit chain that verifies.
 
-The store is the shared JAJU_HOME SQLite file unless JAJU_TEST_STORE_URL names another
-(`[store] url`, e.g. PostgreSQL once the store supports it): `replica_config` writes the config
+The store is a fresh PostgreSQL database unless JAJU_TEST_STORE_URL names another
+(`[store] url`, e.g. sqlite:///path): `replica_config` writes the config
 and `usage_prompts` reads the rows back for either."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from conftest import LiveServer, redis_url, run_jaju, start_server
 
 REPLICAS = 3
 STORE_URL = os.environ.get("JAJU_TEST_STORE_URL")
+"""Another store for the replicas (default: a fresh PostgreSQL database made by the test)."""
 MARK = re.compile(r"mark-[0-9a-f]{32}")
 
 
@@ -56,30 +57,62 @@ def usage_prompts(home: Path, store_url: str | None = None) -> list[tuple[int, s
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[tuple[list[LiveServer], Path, dict[str, str]]]:
-    """Three replicas on one home and one Redis database (15, emptied); two keys made first."""
+def cluster(tmp_path_factory) -> Iterator[tuple[list[LiveServer], Path, dict[str, str], Path,
+                                                str]]:
+    """Three replicas with one config: one PostgreSQL store (a fresh database) and one Redis
+    database (15, emptied); the keys made first."""
     tmp = tmp_path_factory.mktemp("replicas")
     home = tmp / "home"
     config = tmp / "jaju.toml"
-    config.write_text(replica_config(redis_url(15), STORE_URL), encoding="utf-8")
+    store_url = STORE_URL or fresh_postgres()
+    config.write_text(replica_config(redis_url(15), store_url), encoding="utf-8")
     keys = {}
     for name, limits in (("limited", ["--qpm", "30"]), ("tokens", ["--tpm", "50"]),
                          ("load", ["--qpm", "1000000", "--tpm", "1000000000"])):  # counted, never hit
-        out = run_jaju("keys", "create", "--tenant", name, *limits, home=home)
+        out = run_jaju("keys", "create", "--tenant", name, *limits, "--config", str(config),
+                       home=home)
         assert out.returncode == 0, out.stderr
         keys[name] = out.stdout.strip()
     servers: list[LiveServer] = []
     try:
         for i in range(REPLICAS):
             servers.append(start_server(["--config", str(config)], home, tmp / f"replica{i}.log"))
-        yield servers, home, keys
+        yield servers, home, keys, config, store_url
     finally:
         for server in servers:
             server.stop()
+        if not STORE_URL:
+            drop_postgres(store_url)
+
+
+def drop_postgres(url: str) -> None:
+    import psycopg
+
+    from conftest import PG_ADMIN
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def fresh_postgres() -> str:
+    """A new database on the machine's PostgreSQL (dropped after the module's tests)."""
+    import uuid
+
+    from conftest import PG_ADMIN, service_or_skip
+
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as admin:
+            name = f"jaju_replicas_{uuid.uuid4().hex[:10]}"
+            admin.execute(f"CREATE DATABASE {name}")
+    except Exception as e:
+        service_or_skip("PostgreSQL", e)
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
 def test_qpm_holds_across_replicas(cluster):
-    servers, _, keys = cluster
+    servers, _, keys, _, _ = cluster
     headers = {"Authorization": f"Bearer {keys['limited']}"}
     body = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요"}]}
     statuses, waits = [], []
@@ -96,7 +129,7 @@ def test_qpm_holds_across_replicas(cluster):
 
 
 def test_tokens_spent_on_one_replica_count_on_another(cluster):
-    servers, _, keys = cluster
+    servers, _, keys, _, _ = cluster
     headers = {"Authorization": f"Bearer {keys['tokens']}"}
     body = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요"}]}
     with httpx.Client(timeout=30) as client:
@@ -169,7 +202,7 @@ async def _drive(servers: list[LiveServer], key: str, total: int, kill_after: in
 
 
 def test_mixed_load_with_a_replica_killed(cluster):
-    servers, home, keys = cluster
+    servers, home, keys, config, store_url = cluster
     started = time.monotonic()
     answered, tally = asyncio.run(asyncio.wait_for(
         _drive(servers, keys["load"], total=2000, kill_after=700), timeout=300))
@@ -178,12 +211,12 @@ def test_mixed_load_with_a_replica_killed(cluster):
     assert len(answered) > 1000  # most requests were answered
     assert tally["chat:transport_error"] + tally["stream:transport_error"] < 50
 
-    rows = usage_prompts(home, STORE_URL)
+    rows = usage_prompts(home, store_url)
     marks = Counter(m for _, prompt in rows for m in MARK.findall(prompt or ""))
     assert not [m for m, n in marks.items() if n > 1], "duplicate usage rows"
     missing = [m for m in answered if marks[m] != 1]
     assert not missing, f"{len(missing)} answered requests without a usage row"
     assert len(rows) >= len(answered)
 
-    verify = run_jaju("audit", "verify", home=home)
+    verify = run_jaju("audit", "verify", "--config", str(config), home=home)
     assert verify.returncode == 0, verify.stderr + verify.stdout

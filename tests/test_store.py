@@ -46,7 +46,7 @@ def raw_sql(url: str, sql: str) -> None:
 
 
 def test_keys_are_stored_hashed(store, tmp_path, url):
-    secret, key = store.create_key("acme", qpm=10)
+    secret, key = store.create_key("acme", qpm=10, actor="test")
     assert secret.startswith("jaju-") and len(secret) > 40
     assert store.find_key(secret) == key
     assert store.find_key(secret + "x") is None
@@ -60,9 +60,9 @@ def test_keys_are_stored_hashed(store, tmp_path, url):
 
 
 def test_revoke(store):
-    secret, key = store.create_key("acme")
-    assert store.revoke_key(key.id)
-    assert not store.revoke_key(key.id)  # already revoked
+    secret, key = store.create_key("acme", actor="test")
+    assert store.revoke_key(key.id, actor="test")
+    assert not store.revoke_key(key.id, actor="test")  # already revoked
     assert store.find_key(secret).revoked_at is not None
     assert store.has_keys()  # a revoked key still means keys are in use
 
@@ -154,7 +154,7 @@ def test_one_chain_from_concurrent_writers(url):
 
 def test_copy_a_deployment_from_sqlite_to_postgresql(tmp_path, pg_url):
     source = open_store(f"sqlite://{tmp_path / 'jaju.db'}")
-    source.create_key("acme", qpm=5)
+    source.create_key("acme", qpm=5, actor="test")
     source.set_plugin_enabled("web", False, "admin")
     for i in range(20):
         source.record(UsageRecord("chat.completions", 200, 1.0, "acme", None, "m"),

@@ -220,17 +220,17 @@ latencies = []
 with httpx.Client(headers={"authorization": f"Bearer {key}"}) as c:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         r = c.post(f"{base}/knowledge/rules/search", json={"query": "출장비"})
         assert r.status_code == 200, r.text
-        latencies.append(time.perf_counter() - started)
+        latencies.append((wall, time.perf_counter() - started))
 print(json.dumps(latencies))
 """
 
 
 def test_a_huge_message_does_not_stall_another_tenant(tmp_path):
     """A 1,000,000-character message is refused at once (413); another tenant's searches,
-    made from another process during it, keep answering within 200 ms."""
+    made from another process while it is sent and handled, answer within 200 ms."""
     import subprocess
     import sys
 
@@ -255,12 +255,16 @@ def test_a_huge_message_does_not_stall_another_tenant(tmp_path):
         searcher = subprocess.Popen([sys.executable, "-c", SEARCHER, base, b, "3"],
                                     stdout=subprocess.PIPE, text=True)
         time.sleep(1)
+        sent = time.time()
         r = httpx.post(f"{base}/chat/completions", timeout=60, content=body,
                        headers={"authorization": f"Bearer {a}",
                                 "content-type": "application/json"})
-        latencies = json.loads(searcher.communicate(timeout=60)[0])
+        answered = time.time()
+        searches = json.loads(searcher.communicate(timeout=60)[0])
         assert r.status_code == 413 and r.json()["error"]["code"] == "text_too_long"
-        assert len(latencies) > 10 and max(latencies) < 0.2, max(latencies)
+        during = [lat for start, lat in searches if start <= answered and start + lat >= sent]
+        assert during, "no search overlapped the huge request"
+        assert max(during) < 0.2, (max(during), len(during))
     finally:
         server.stop()
 

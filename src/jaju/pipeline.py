@@ -415,11 +415,11 @@ class Gateway:
         self._admin(caller)
         _bounded(tenant, "tenant")
         return await asyncio.to_thread(self.store.create_key, tenant, qpm=qpm, tpm=tpm,
-                                       admin=admin)
+                                       admin=admin, actor=caller.actor)
 
     async def revoke_key(self, caller: Caller, key_id: str) -> bool:
         self._admin(caller)
-        return await asyncio.to_thread(self.store.revoke_key, key_id)
+        return await asyncio.to_thread(self.store.revoke_key, key_id, actor=caller.actor)
 
     async def usage(self, caller: Caller, since: float | None = None) -> list[dict[str, Any]]:
         """Usage by tenant and model: all of it for an admin, the caller's tenant otherwise."""

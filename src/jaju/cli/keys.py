@@ -12,6 +12,9 @@ from rich.table import Table
 from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, open_store, out
 from jaju.store.base import KEY_PREFIX, ApiKey
 
+CLI_ACTOR = "cli"
+"""How the audit log names the operator at the command line."""
+
 app = typer.Typer(help="API keys per tenant.", no_args_is_help=True)
 
 
@@ -32,7 +35,8 @@ def create(
 
     settings = load_settings(config, home)
     store = open_store(settings.store_url)
-    secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm, admin=admin)
+    secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm, admin=admin,
+                                   actor=CLI_ACTOR)
     store.close()
     err.print(f"created {key.id} for tenant '{key.tenant}' in {settings.home}. "
               "Keep the key now: it is not shown again. / 키는 다시 표시되지 않습니다.",
@@ -85,7 +89,7 @@ def revoke(
     if len(key_id) > len(KEY_PREFIX) + 8 and key_id.startswith(KEY_PREFIX):
         found = store.find_key(key_id)  # the key itself: revoke it by its id (never logged)
         key_id = found.id if found else key_id[:len(KEY_PREFIX) + 4] + "…"
-    ok = store.revoke_key(key_id)
+    ok = store.revoke_key(key_id, actor=CLI_ACTOR)
     store.close()
     if not ok:
         fail(f"활성 키 '{key_id}'이(가) 없습니다 / no active key '{key_id}'", code=1)

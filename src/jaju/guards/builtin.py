@@ -40,6 +40,19 @@ _STRUCTURAL = frozenset({"model", "role", "type", "id", "tool_call_id", "stream"
 """Request fields that are identifiers or switches, not text."""
 
 
+def _message_texts(data: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(container, key) of every message text of a request body, in order."""
+    slots: list[tuple[Any, Any]] = []
+    for message in data.get("messages") or ():
+        content = message.get("content")
+        if isinstance(content, str):
+            slots.append((message, "content"))
+        elif isinstance(content, list):
+            slots += [(part, "text") for part in content
+                      if isinstance(part, dict) and isinstance(part.get("text"), str)]
+    return slots
+
+
 def _fields(value: Any, fn: Callable[[str], str]) -> Any:
     """Like `_strings`, but leaving structural fields and every dict key alone."""
     if isinstance(value, str):
@@ -105,26 +118,25 @@ class PiiGuard(Guard):
                        code="pii_blocked")
 
     def inbound(self, request: ChatRequest) -> ChatRequest:
+        """The client's messages, their texts detected as one (a number split across content
+        parts or messages is still found), and the arguments of their tool calls."""
         decisions: Counter[str] = Counter()
+        data = request.model_dump(mode="json", by_alias=True, exclude_none=True)
         try:
-            messages = []
-            for m in request.messages:
-                update: dict[str, Any] = {}
-                if isinstance(m.content, str):
-                    update["content"] = self._text(m.content, decisions)
-                elif isinstance(m.content, list):
-                    update["content"] = [
-                        {**p, "text": self._text(str(p["text"]), decisions)}
-                        if p.get("type") == "text" and "text" in p else p for p in m.content]
-                if m.tool_calls:
-                    update["tool_calls"] = [c.model_copy(update={"function": c.function.model_copy(
-                        update={"arguments": self._text(c.function.arguments, decisions)})})
-                        for c in m.tool_calls]
-                messages.append(m.model_copy(update=update) if update else m)
+            slots = _message_texts(data)
+            texts, found = apply_joined([c[k] for c, k in slots], self.policy, self.vault)
+            decisions.update(found)
+            for (container, key), text in zip(slots, texts, strict=True):
+                container[key] = text
+            for message in data.get("messages") or ():
+                for call in message.get("tool_calls") or ():
+                    function = call.get("function") or {}
+                    if isinstance(function.get("arguments"), str):
+                        function["arguments"] = self._text(function["arguments"], decisions)
         except PiiBlocked as e:
             raise self._blocked(e, decisions, "inbound") from e
         self._audit("inbound", decisions)
-        return request.model_copy(update={"messages": messages})
+        return ChatRequest.model_validate(data) if decisions else request
 
     def upstream(self, request: ChatRequest) -> ChatRequest:
         """The final request to the backend, every field: message texts are detected as one
@@ -134,14 +146,7 @@ class PiiGuard(Guard):
         fields) is rewritten like the user's messages, and refused where policy says block."""
         data = request.model_dump(mode="json", by_alias=True, exclude_none=True)
         decisions: Counter[str] = Counter()
-        slots: list[tuple[Any, Any]] = []  # (container, key) of each message text, in order
-        for message in data.get("messages") or ():
-            content = message.get("content")
-            if isinstance(content, str):
-                slots.append((message, "content"))
-            elif isinstance(content, list):
-                slots += [(part, "text") for part in content
-                          if isinstance(part, dict) and isinstance(part.get("text"), str)]
+        slots = _message_texts(data)
         try:
             texts, found = apply_joined([c[k] for c, k in slots], self.policy, self.vault,
                                         block_as_mask=True)

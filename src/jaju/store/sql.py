@@ -235,7 +235,7 @@ class Store:
     # --- keys -----------------------------------------------------------------------------------
 
     def create_key(self, tenant: str, *, qpm: int | None = None, tpm: int | None = None,
-                   admin: bool = False, actor: str = "admin") -> tuple[str, ApiKey]:
+                   admin: bool = False, actor: str) -> tuple[str, ApiKey]:
         """Make a key; return the secret (shown once, stored only hashed) and its record."""
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(6), tenant=tenant, prefix=secret[:9],
@@ -253,7 +253,7 @@ class Store:
         self._write_now(write)
         return secret, key
 
-    def revoke_key(self, key_id: str, actor: str = "admin") -> bool:
+    def revoke_key(self, key_id: str, *, actor: str) -> bool:
         def write(db: Any) -> bool:
             cur = db.execute(self._sql(
                 "UPDATE api_keys SET revoked_at=? WHERE (id=? OR prefix=?) AND revoked_at IS NULL"),
