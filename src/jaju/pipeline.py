@@ -248,7 +248,9 @@ class Gateway:
             turn = Turn(caller, guards, tools)
             request = await guards.inbound(request)
             if request.stream:
-                chunks = guards.outbound_stream(assistant.stream(request, turn))
+                chunks = assistant.stream(request, turn)
+                if guards.uses("stream"):
+                    chunks = guards.outbound_stream(chunks)
                 first = await anext(chunks, None)
                 if first is None:
                     await chunks.aclose()

@@ -108,7 +108,7 @@ class Assistant:
         return "jaju" if self.system_prompt or self.defaults or self.knowledge or self.tools \
             else self.backend.name
 
-    def _loop(self, request: ChatRequest, turn: Turn, backend: GuardedBackend) -> ToolLoop | None:
+    def _loop(self, request: ChatRequest, turn: Turn, backend: Backend) -> ToolLoop | None:
         """The tool loop, when this assistant runs tools and the client brought none of its
         own (a client's `tools` means plain gateway mode: tool_calls go back untouched)."""
         if not self.tools or turn.tools is None or request.tools \
@@ -167,9 +167,15 @@ class Assistant:
 
     # --- generation -----------------------------------------------------------------------------
 
+    def _backend(self, turn: Turn) -> Backend:
+        """The backend, behind the request's `upstream` guards when there are any."""
+        if turn.guards.uses("upstream"):
+            return GuardedBackend(self.backend, turn.guards)
+        return self.backend
+
     async def complete(self, request: ChatRequest, turn: Turn) -> dict[str, Any]:
         evidence = await self.evidence(request, turn)
-        backend = GuardedBackend(self.backend, turn.guards)
+        backend = self._backend(turn)
         prepared = self.prepare(request, evidence)
         loop = self._loop(request, turn, backend)
         result = await (loop.complete(prepared) if loop
@@ -182,7 +188,7 @@ class Assistant:
     async def stream(self, request: ChatRequest, turn: Turn
                      ) -> AsyncGenerator[dict[str, Any], None]:
         evidence = await self.evidence(request, turn)
-        backend = GuardedBackend(self.backend, turn.guards)
+        backend = self._backend(turn)
         prepared = self.prepare(request, evidence)
         loop = self._loop(request, turn, backend)
         inner = loop.stream(prepared) if loop else backend.stream(prepared, evidence=evidence)

@@ -173,6 +173,10 @@ class GuardChain:
     def __bool__(self) -> bool:
         return bool(self.guards)
 
+    def uses(self, step: str) -> bool:
+        """Whether any guard of this request has `step` (so callers can skip a layer)."""
+        return any(overrides(g, step) for g in self.guards)
+
     def _with(self, step: str, reverse: bool = False) -> list[Guard]:
         found = [g for g in self.guards if overrides(g, step)]
         return found[::-1] if reverse else found
