@@ -280,3 +280,24 @@ class Store:
         with self._lock:
             head = self._db.execute("SELECT seq, hash FROM audit_head WHERE id=1").fetchone()
         return (head[0], head[1]) if head else (0, GENESIS)
+
+    def usage_daily(self, *, since: float | None = None,
+                    tenant: str | None = None) -> list[dict[str, Any]]:
+        """Usage per UTC day, tenant and model (the console's charts)."""
+        where: list[str] = ["1=1"]
+        args: list[Any] = []
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if tenant:
+            where.append("tenant = ?")
+            args.append(tenant)
+        sql = ("SELECT date(ts, 'unixepoch'), COALESCE(tenant, '-'), COALESCE(model, '-'), "
+               "COUNT(*), SUM(status >= 400), SUM(prompt_tokens), SUM(completion_tokens), "
+               "AVG(latency_ms) FROM usage WHERE " + " AND ".join(where) +
+               " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        keys = ("day", "tenant", "model", "requests", "errors", "prompt_tokens",
+                "completion_tokens", "avg_latency_ms")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
