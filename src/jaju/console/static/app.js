@@ -60,7 +60,11 @@ function errorBox(e) {
   return h("div", { class: "banner bad", role: "alert" }, `${t("error")}: ${message}`);
 }
 
+let renders = 0;
+
 async function render() {
+  const mine = ++renders; // a slower, older render must not overwrite a newer one
+  const show = (...a) => { if (mine === renders) page(...a); };
   document.title = t("brand");
   header();
   if (!session.info) return renderSignin();
@@ -70,10 +74,10 @@ async function render() {
   if (entry[1] && !session.info.admin) return page(t(name), h("div", { class: "banner bad" }, t("admin_only")));
   try {
     await ({ chat: renderChat, knowledge: renderKnowledge, tools: renderTools, keys: renderKeys,
-      usage: renderUsage, audit: renderAudit })[name](args);
+      usage: renderUsage, audit: renderAudit })[name](args, show);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) { session.info = null; return render(); }
-    page(t(name), errorBox(e));
+    show(t(name), errorBox(e));
   }
 }
 
@@ -160,7 +164,7 @@ function exportMarkdown() {
   a.remove();
 }
 
-async function renderChat() {
+async function renderChat(_args, show) {
   const models = (await api("GET", "/v1/models")).data;
   if (!chatState.model || !models.some((m) => m.id === chatState.model)) {
     chatState.model = (models.find((m) => m.owned_by === "jaju") || models[0])?.id || null;
@@ -185,7 +189,7 @@ async function renderChat() {
       const answer = { role: "assistant", model: chatState.model, content: "", citations: [], tools: [] };
       chatState.messages.push(answer);
       draw();
-      const live = list.lastChild;
+      let live = list.lastChild;
       chatState.controller = new AbortController();
       send.disabled = true; stop.disabled = false;
       const history = chatState.messages.filter((m) => m !== answer && !m.error)
@@ -196,8 +200,9 @@ async function renderChat() {
           if (delta.content) answer.content += delta.content;
           if (chunk.citations) answer.citations = chunk.citations;
           if (chunk.tool_runs) answer.tools.push(...chunk.tool_runs);
-          live.replaceWith(messageView(answer));
-          answer.el = list.lastChild;
+          const next = messageView(answer); // token by token
+          live.replaceWith(next);
+          live = next;
         });
       } catch (err) {
         if (err.name === "AbortError") answer.stopped = true;
@@ -216,7 +221,7 @@ async function renderChat() {
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
   });
-  page(t("chat"),
+  show(t("chat"),
     models.length ? h("div", { class: "row card" }, h("label", { for: "model", class: "grow" }, t("assistant"), select))
       : h("div", { class: "banner warn" }, t("no_models")),
     form);
@@ -237,9 +242,9 @@ function table(columns, rows, id) {
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, t("none"))))));
 }
 
-async function renderKnowledge(args) {
-  if (args[0] && args[1]) return renderDocument(args[0], Number(args[1]));
-  if (args[0]) return renderBase(args[0]);
+async function renderKnowledge(args, show) {
+  if (args[0] && args[1]) return renderDocument(args[0], Number(args[1]), show);
+  if (args[0]) return renderBase(args[0], show);
   const bases = (await api("GET", "/v1/knowledge")).data;
   const rows = bases.map((b) => h("tr", {},
     h("td", {}, h("a", { href: `#/knowledge/${encodeURIComponent(b.id)}` }, b.id)),
@@ -247,7 +252,7 @@ async function renderKnowledge(args) {
     h("td", { class: "num" }, fmtNum(b.documents)), h("td", { class: "num" }, fmtNum(b.chunks)),
     h("td", { class: "num" }, fmtNum(b.characters)), h("td", {}, b.description || "")));
   const name = h("input", { id: "newkb", placeholder: "my-docs", pattern: "[^/]+" });
-  page(t("knowledge"),
+  show(t("knowledge"),
     table([[t("name")], [t("shared")], [t("documents"), "num"], [t("chunks"), "num"], [t("characters"), "num"], [t("description")]], rows, "bases"),
     h("form", { class: "card row", onsubmit: (e) => { e.preventDefault(); if (name.value.trim()) go(`#/knowledge/${encodeURIComponent(name.value.trim())}`); } },
       h("label", { for: "newkb", class: "grow" }, t("new_base"), name), h("button", { type: "submit" }, t("upload"))));
@@ -339,37 +344,41 @@ function sizeBars(root) {
   }
 }
 
-async function renderBase(kb) {
-  let docs;
-  try {
-    docs = await api("GET", `/v1/knowledge/${encodeURIComponent(kb)}/documents`);
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    docs = null;
-  }
-  const back = h("p", {}, h("a", { href: "#/knowledge" }, t("back")));
-  const refresh = () => render();
-  if (docs === null) {
-    // a base that does not exist (or is another tenant's: the same 404) — uploading creates
-    // this tenant's own base of that name
-    page(`${t("knowledge")}: ${kb}`, back, h("div", { class: "banner warn", role: "status", id: "notfound" }, `${t("not_found")} (404)`), uploader(kb, refresh));
-    return;
-  }
-  const rows = docs.data.map((d) => h("tr", {},
-    h("td", {}, h("a", { href: `#/knowledge/${encodeURIComponent(kb)}/${d.id}` }, d.name)),
-    h("td", {}, d.title || ""), h("td", {}, d.format),
-    h("td", { class: "num" }, fmtNum(d.chunks)), h("td", { class: "num" }, fmtNum(d.chars)),
-    h("td", {}, piiTags(d.pii)), h("td", {}, fmtTime(d.ingested_at))));
-  page(`${t("knowledge")}: ${kb}`, back,
-    table([[t("documents")], [t("title")], [t("format")], [t("chunks"), "num"], [t("characters"), "num"], [t("pii")], [t("ingested")]], rows, "documents"),
-    docs.shared && !session.info.admin ? null : uploader(kb, refresh),
-    searchTester(kb));
+async function renderBase(kb, show) {
+  const docsBox = h("div", { id: "docs-box" });
+  // a base that does not exist (or is another tenant's: the same 404) shows as not found;
+  // uploading creates this tenant's own base of that name
+  const load = async () => {
+    let docs = null;
+    try {
+      docs = await api("GET", `/v1/knowledge/${encodeURIComponent(kb)}/documents`);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    }
+    clear(docsBox);
+    if (docs === null) {
+      docsBox.append(h("div", { class: "banner warn", role: "status", id: "notfound" }, `${t("not_found")} (404)`));
+      return null;
+    }
+    const rows = docs.data.map((d) => h("tr", {},
+      h("td", {}, h("a", { href: `#/knowledge/${encodeURIComponent(kb)}/${d.id}` }, d.name)),
+      h("td", {}, d.title || ""), h("td", {}, d.format),
+      h("td", { class: "num" }, fmtNum(d.chunks)), h("td", { class: "num" }, fmtNum(d.chars)),
+      h("td", {}, piiTags(d.pii)), h("td", {}, fmtTime(d.ingested_at))));
+    docsBox.append(table([[t("documents")], [t("title")], [t("format")], [t("chunks"), "num"],
+      [t("characters"), "num"], [t("pii")], [t("ingested")]], rows, "documents"));
+    return docs;
+  };
+  const docs = await load();
+  show(`${t("knowledge")}: ${kb}`, h("p", {}, h("a", { href: "#/knowledge" }, t("back"))), docsBox,
+    docs?.shared && !session.info.admin ? null : uploader(kb, () => load().catch(() => null)),
+    docs ? searchTester(kb) : null);
 }
 
-async function renderDocument(kb, id) {
+async function renderDocument(kb, id, show) {
   const res = await api("GET", `/v1/knowledge/${encodeURIComponent(kb)}/documents/${id}/chunks`);
   const doc = res.document;
-  page(`${doc.name}`,
+  show(`${doc.name}`,
     h("p", {}, h("a", { href: `#/knowledge/${encodeURIComponent(kb)}` }, `← ${kb}`)),
     h("p", {}, `${t("title")}: ${doc.title || "-"} · ${t("format")}: ${doc.format} · ${t("pii")}: `, piiTags(doc.pii)),
     h("section", { class: "card", id: "chunks" }, h("h2", {}, `${t("chunk_list")} (${res.data.length})`),
@@ -380,7 +389,7 @@ async function renderDocument(kb, id) {
 
 // --- tools & plugins (admin) -------------------------------------------------------------------
 
-async function renderTools() {
+async function renderTools(_args, show) {
   const [plugins, tools, audit] = await Promise.all([
     api("GET", "/v1/plugins"), api("GET", "/v1/tools"), api("GET", "/v1/audit?limit=500")]);
   const byKind = (kinds) => plugins.data.filter((p) => kinds.includes(p.kind));
@@ -396,7 +405,7 @@ async function renderTools() {
     }, p.enabled ? t("disable") : t("enable")))));
   const cols = [[t("name")], [t("kind")], ["ver"], [t("state")], [t("tool_list"), "num"], [""]];
   const calls = audit.data.filter((r) => r.action.startsWith("tool")).reverse().slice(0, 50);
-  page(t("tools"),
+  show(t("tools"),
     h("h2", {}, t("plugins")), table(cols, pluginRows(byKind(["builtin", "python"])), "plugins"),
     h("h2", {}, t("mcp_servers")), table(cols, pluginRows(byKind(["mcp"])), "mcp"),
     h("h2", {}, t("openapi")), table(cols, pluginRows(byKind(["openapi"])), "openapi"),
@@ -415,7 +424,7 @@ async function renderTools() {
 
 // --- keys (admin) ------------------------------------------------------------------------------
 
-async function renderKeys() {
+async function renderKeys(_args, show) {
   const keys = (await api("GET", "/v1/keys")).data;
   const tenant = h("input", { id: "tenant", required: true, autocomplete: "off" });
   const qpm = h("input", { id: "qpm", type: "number", min: 1 });
@@ -436,7 +445,7 @@ async function renderKeys() {
         render();
       },
     }, t("revoke")))));
-  page(t("keys"),
+  show(t("keys"),
     h("form", {
       class: "card", onsubmit: async (e) => {
         e.preventDefault();
@@ -472,14 +481,14 @@ async function renderKeys() {
 
 // --- usage -------------------------------------------------------------------------------------
 
-async function renderUsage(args) {
+async function renderUsage(args, show) {
   const days = Number(args[0]) || 30;
   const res = await api("GET", `/v1/usage?days=${days}`);
   const daily = res.daily;
   const select = h("select", { id: "days", onchange: () => go(`#/usage/${select.value}`) },
     [7, 30, 90, 365].map((d) => h("option", { value: d, selected: d === days }, `${d}`)));
   const head = h("div", { class: "row card" }, h("label", { for: "days" }, t("days"), select));
-  if (!daily.length) return page(t("usage"), head, h("p", { class: "muted" }, t("no_usage")));
+  if (!daily.length) return show(t("usage"), head, h("p", { class: "muted" }, t("no_usage")));
   const dayList = [...new Set(daily.map((r) => r.day))].sort();
   const sum = (rows, f) => rows.reduce((a, r) => a + (f(r) || 0), 0);
   const perDay = (f, key) => {
@@ -500,7 +509,7 @@ async function renderUsage(args) {
     h("td", { class: "num" }, fmtNum(r.requests)), h("td", { class: "num" }, fmtNum(r.errors)),
     h("td", { class: "num" }, fmtNum((r.prompt_tokens || 0) + (r.completion_tokens || 0))),
     h("td", { class: "num" }, fmtNum(r.avg_latency_ms))));
-  page(t("usage"), head,
+  show(t("usage"), head,
     h("div", { class: "charts" },
       chart(`${t("requests")} · ${t("by_tenant")}`, dayList, byTenant.data, byTenant.groups, "chart-tenant"),
       chart(`${t("requests")} · ${t("by_model")}`, dayList, byModel.data, byModel.groups, "chart-model"),
@@ -512,7 +521,7 @@ async function renderUsage(args) {
 
 // --- audit -------------------------------------------------------------------------------------
 
-async function renderAudit() {
+async function renderAudit(_args, show) {
   const rows = (await api("GET", "/v1/audit?limit=1000")).data.reverse();
   const filters = {
     actor: h("input", { id: "f-actor", size: 12 }), action: h("input", { id: "f-action", size: 12 }),
@@ -548,7 +557,7 @@ async function renderAudit() {
       } catch (err) { verdict.append(errorBox(err)); }
     },
   }, t("verify")) : null;
-  page(t("audit"),
+  show(t("audit"),
     h("div", { class: "card" }, h("div", { class: "row" }, verify, verdict)),
     h("div", { class: "card row" }, t("filter"),
       h("label", { for: "f-actor" }, t("actor"), filters.actor), h("label", { for: "f-action" }, t("action"), filters.action),
