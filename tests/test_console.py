@@ -31,9 +31,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "docs" / "console"
 XSS = ("보안 점검 안내문입니다. <script>window.__xss = 1; alert('xss')</script> "
-       "<img src=x onerror=\"window.__xss = 2\"> <b>굵은 글씨</b> 비밀번호는 분기마다 바꿉니다.")
+       "<img src=x onerror=\"window.__xss = 2\"> <b>굵은 글씨</b> 비밀번호는 분기마다 바꿉니다. "
+       "담당자 주민등록번호는 900101-1234568 입니다.")
 SECRET_B = "B사 내부 감사 결과 보고서: 이 문장은 테넌트 b만 볼 수 있습니다."
 CONFIG = """
+[guards]
+pii = { RRN = "block" }
+
 [backends.extractive]
 type = "extractive"
 
@@ -327,6 +331,9 @@ def test_audit_verify_matches_the_cli(site: Site, page: Any) -> None:
         db.close()
     page.click("#verify")
     page.wait_for_selector("#verdict .banner.good")
+    assert page.locator("#audit tbody tr").count() < page.evaluate(
+        "() => Number(document.querySelector('#audit').closest('main').textContent.match(/\\d+ \\/ (\\d+)/)[1])")
+    page.fill("#f-action", "")
     shot(page, "audit")
 
 
@@ -369,6 +376,7 @@ def test_a_document_with_html_shows_as_text_everywhere(site: Site, page: Any) ->
     page.click("#documents a:has-text('xss.txt')")
     page.wait_for_selector("#chunks .chunk")
     assert "<script>window.__xss = 1;" in page.inner_text("#chunks")
+    assert "RRN 1" in page.inner_text("main")  # the document's PII report
     page.goto(f"{site.url}/#/knowledge/a-docs")
     page.fill("#query", "보안 점검 비밀번호")
     page.press("#query", "Enter")
@@ -382,5 +390,8 @@ def test_a_document_with_html_shows_as_text_everywhere(site: Site, page: Any) ->
     page.wait_for_selector("#send:not([disabled])")
     page.click(".msg.assistant .cites button.cite >> nth=0")
     assert "<b>굵은 글씨</b>" in page.inner_text(".msg.assistant")
+    # the resident number the policy blocks is masked in the answer, and highlighted
+    assert "900101-1******" in page.inner_text(".msg.assistant mark.pii")
+    shot(page, "chat-masked")
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("main img, main script, main b").count() == 0

@@ -314,11 +314,13 @@ function searchTester(kb) {
           const res = await api("POST", `/v1/knowledge/${encodeURIComponent(kb)}/search`, { query: query.value, k: Number(k.value) || 5 });
           if (!res.hits.length) out.append(h("p", { class: "muted" }, t("no_hits")));
           const best = Math.max(...res.hits.map((x) => x.score), 1e-9);
+          const bestOf = {}; // each signal's bar is relative to its own best among the hits
+          for (const x of res.hits) for (const [n, v] of Object.entries(x.signals || {})) bestOf[n] = Math.max(bestOf[n] || 1e-9, v);
           res.hits.forEach((hit, i) => {
             const src = hit.source || {};
             const where = [src.path?.split("/").pop(), src.article, src.page ? `${src.page}${t("page")}` : null, src.heading].filter(Boolean).join(" · ");
             const signals = Object.entries(hit.signals || {}).map(([name, v]) =>
-              h("span", { class: "signal" }, name, h("span", { class: "bar", style: null, "data-w": v }), h("code", {}, v.toFixed(3))));
+              h("span", { class: "signal" }, name, h("span", { class: "bar", "data-w": v / bestOf[name] }), h("code", {}, v.toFixed(3))));
             const item = h("div", { class: "hit" },
               h("div", {}, h("strong", {}, `${i + 1}. ${where}`), " ",
                 h("span", { class: "tag" }, `${t("score")} ${hit.score.toFixed(3)}`),

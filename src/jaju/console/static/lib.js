@@ -111,12 +111,13 @@ export function clear(el) {
   return el;
 }
 
-// PII placeholders such as <주민등록번호_1> or <RRN_1>, highlighted; everything else text.
-const PLACEHOLDER = /<[\p{L}_]+_\d+>|\[(?:MASKED|마스킹)[^\]]*\]/gu;
+// Masked personal data, highlighted: placeholders such as <주민등록번호_1> and masked values
+// such as 900101-1****** or 010-****-5678. Everything else stays text.
+const MASKED = String.raw`<[\p{L}_]+_\d+>|[\p{L}\d.@_-]*\*{3,}[\p{L}\d*.@_-]*`;
 
 export function textWithMarks(text, cite) {
   const out = [];
-  const pattern = cite ? /<[\p{L}_]+_\d+>|\[(\d{1,2})\]/gu : PLACEHOLDER;
+  const pattern = new RegExp(cite ? String.raw`${MASKED}|\[(\d{1,2})\]` : MASKED, "gu");
   let at = 0;
   for (const m of text.matchAll(pattern)) {
     if (m.index > at) out.push(text.slice(at, m.index));
