@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# the console's browser tests drive Debian's chromium through playwright (no browser download)
+# (and a Korean font, so that the screenshots in docs/console are readable)
+browser:
+	command -v chromium >/dev/null && fc-list :lang=ko | grep -q . || \
+		(apt-get update && apt-get install -y chromium fonts-noto-cjk)
+
+test: lint browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
