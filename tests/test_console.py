@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FIXTURE_DOCS, ROOT, STATUTES, LiveServer, run_jaju, start_server
+from conftest import (
+    FIXTURE_DOCS,
+    ROOT,
+    STATUTES,
+    LiveServer,
+    run_jaju,
+    start_script,
+    start_server,
+)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
@@ -36,7 +45,7 @@ XSS = ("보안 점검 안내문입니다. <script>window.__xss = 1; alert('xss')
 SECRET_B = "B사 내부 감사 결과 보고서: 이 문장은 테넌트 b만 볼 수 있습니다."
 CONFIG = """
 [guards]
-pii = { RRN = "block" }
+pii = {{ RRN = "block" }}
 
 [backends.extractive]
 type = "extractive"
@@ -46,6 +55,21 @@ backend = "extractive"
 description = "근로기준법 안내 (조문 인용)"
 knowledge = ["statutes"]
 top_k = 3
+
+[backends.up]
+type = "openai"
+url = "{url}"
+model = "t"
+
+[mcp_servers.m]
+command = "{python}"
+args = ["{mcp}"]
+env = {{ MCP_CALL_LOG = "{log}" }}
+
+[assistants.calc]
+backend = "up"
+description = "계산 도구를 쓰는 어시스턴트"
+tools = ["m.*"]
 
 [assistants.docs]
 backend = "extractive"
@@ -84,8 +108,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         out = run_jaju("ingest", *args, home=home)
         assert out.returncode == 0, out.stderr
     keys = {"admin": _key(home, "ops", "--admin"), "a": _key(home, "a"), "b": _key(home, "b")}
+    upstream, port = start_script("tool_upstream.py", str(tmp / "upstream.jsonl"))
     config = tmp / "jaju.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(CONFIG.format(url=f"http://127.0.0.1:{port}/v1", python=sys.executable,
+                                    mcp=Path(__file__).parent / "mcp_test_server.py",
+                                    log=tmp / "mcp.jsonl"), encoding="utf-8")
     server = start_server(["--config", str(config)], home, tmp / "server.log")
     b_docs = httpx.get(f"http://127.0.0.1:{server.port}/v1/knowledge/b-secret/documents",
                        headers={"Authorization": f"Bearer {keys['b']}"}).json()["data"]
@@ -93,6 +120,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield Site(server, keys, b_docs[0]["id"])
     finally:
         server.stop()
+        upstream.kill()
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +200,6 @@ def test_sign_in_every_page_and_no_other_origin(site: Site, page: Any) -> None:
     for name, selector in (("tools", "#plugins"), ("usage", "#days"), ("audit", "#audit")):
         page.goto(f"{site.url}/#/{name}")
         page.wait_for_selector(selector)
-        shot(page, name)
     page.goto(f"{site.url}/#/knowledge")
     page.wait_for_selector("#bases")
     shot(page, "knowledge")
@@ -228,6 +255,35 @@ def test_streamed_chat_with_citations(site: Site, page: Any) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     shot(page, "chat-mobile")
+
+
+def test_tool_runs_show_as_collapsible_steps(site: Site, page: Any) -> None:
+    sign_in(page, site, "a")
+    page.select_option("#model", "calc")
+    page.fill("#prompt", 'CALL m_add {"a": 20, "b": 22}')
+    page.click("#send")
+    page.wait_for_selector(".msg.assistant details.tool-run")
+    page.wait_for_selector("#send:not([disabled])")
+    step = page.locator(".msg.assistant details.tool-run").first
+    assert "m.add" in step.inner_text() and "ok" in step.inner_text()
+    assert not step.locator("pre").is_visible()  # collapsed until opened
+    step.locator("summary").focus()
+    page.keyboard.press("Enter")  # opens with the keyboard
+    assert '"a": 20' in step.locator("pre").inner_text()
+    assert '결과: {"result": 42}' in page.inner_text(".msg.assistant")
+    shot(page, "chat-tools")
+
+
+def test_tools_page_shows_mcp_status_schemas_and_recent_calls(site: Site, page: Any) -> None:
+    sign_in(page, site, "admin", "#/tools")
+    page.wait_for_selector("#mcp")
+    mcp = page.inner_text("#mcp")
+    assert "m" in mcp and "mcp" in mcp
+    page.locator("details.step", has_text="m.add").locator("summary").click()
+    opened = page.inner_text("details.step[open]")
+    assert '"a"' in opened and "network" in opened  # the schema and the permissions
+    assert "m.add" in page.inner_text("#calls")  # the chat's call, from the audit log
+    shot(page, "tools")
 
 
 def test_stop_button_ends_a_stream(site: Site, page: Any) -> None:
@@ -335,6 +391,11 @@ def test_audit_verify_matches_the_cli(site: Site, page: Any) -> None:
     assert 0 < shown < total and page.locator("#audit tbody tr").count() == shown  # filtered
     page.fill("#f-action", "")
     shot(page, "audit")
+    page.goto(f"{site.url}/#/usage")
+    page.wait_for_selector("#chart-tenant rect")
+    assert page.locator("#chart-model rect").count() >= 1
+    assert "calc" in page.inner_text(".legend >> nth=1")
+    shot(page, "usage")
 
 
 def test_a_tenant_cannot_reach_another_by_editing_the_url(site: Site, page: Any) -> None:

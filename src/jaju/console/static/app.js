@@ -128,11 +128,12 @@ function messageView(m) {
   const el = h("div", { class: `msg ${m.role}${m.error ? " error" : ""}` });
   el.append(h("span", { class: "who" }, m.role === "user" ? t("you") : (m.model || t("assistant"))));
   for (const run of m.tools || []) {
-    el.append(h("details", { class: "step" },
-      h("summary", {}, `${t("tool_step")}: ${run.tool || run.name} · ${run.status || run.outcome || ""}`
-        + (run.ms !== undefined ? ` · ${fmtNum(run.ms)} ms` : "")),
+    el.append(h("details", { class: "step tool-run" },
+      h("summary", {}, `${t("tool_step")}: `, h("strong", {}, run.name), " · ",
+        h("span", { class: `tag ${run.status === "ok" ? "good" : "bad"}` }, run.status || ""),
+        run.duration_ms !== undefined ? ` · ${fmtNum(run.duration_ms)} ms` : ""),
       h("div", {}, t("args")), h("pre", {}, JSON.stringify(run.arguments ?? {}, null, 2)),
-      run.result !== undefined ? [h("div", {}, t("result")), h("pre", {}, JSON.stringify(run.result, null, 2))] : null));
+      run.error ? h("div", { class: "muted" }, run.error) : null));
   }
   const box = h("div", { class: "citation hidden", "aria-live": "polite" });
   const body = h("div", { class: "body" });
@@ -199,7 +200,11 @@ async function renderChat(_args, show) {
           const delta = chunk.choices?.[0]?.delta || {};
           if (delta.content) answer.content += delta.content;
           if (chunk.citations) answer.citations = chunk.citations;
-          if (chunk.tool_runs) answer.tools.push(...chunk.tool_runs);
+          // progress chunks carry each round's runs; the last chunk carries all of them
+          if (chunk.tool_runs) {
+            if (chunk.choices?.[0]?.finish_reason) answer.tools = chunk.tool_runs;
+            else answer.tools.push(...chunk.tool_runs);
+          }
           const next = messageView(answer); // token by token
           live.replaceWith(next);
           live = next;
@@ -406,10 +411,19 @@ async function renderTools(_args, show) {
       onclick: async () => { await api("POST", `/v1/plugins/${encodeURIComponent(p.name)}/${p.enabled ? "disable" : "enable"}`); render(); },
     }, p.enabled ? t("disable") : t("enable")))));
   const cols = [[t("name")], [t("kind")], ["ver"], [t("state")], [t("tool_list"), "num"], [""]];
+  // MCP servers' status, live: polled while this page is open
+  const mcpBox = h("div", { id: "mcp-box" }, table(cols, pluginRows(byKind(["mcp"])), "mcp"));
+  const timer = setInterval(async () => {
+    if (route().page !== "tools" || !document.body.contains(mcpBox)) { clearInterval(timer); return; }
+    try {
+      const fresh = await api("GET", "/v1/plugins");
+      clear(mcpBox).append(table(cols, pluginRows(fresh.data.filter((p) => p.kind === "mcp")), "mcp"));
+    } catch { clearInterval(timer); }
+  }, 5000);
   const calls = audit.data.filter((r) => r.action.startsWith("tool")).reverse().slice(0, 50);
   show(t("tools"),
     h("h2", {}, t("plugins")), table(cols, pluginRows(byKind(["builtin", "python"])), "plugins"),
-    h("h2", {}, t("mcp_servers")), table(cols, pluginRows(byKind(["mcp"])), "mcp"),
+    h("h2", {}, t("mcp_servers")), mcpBox,
     h("h2", {}, t("openapi")), table(cols, pluginRows(byKind(["openapi"])), "openapi"),
     h("h2", {}, t("tool_list")),
     tools.data.map((tool) => h("details", { class: "step" },
