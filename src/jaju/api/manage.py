@@ -78,26 +78,6 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.get("/keys")
-async def list_keys(request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
-    keys = await get_state(request).gateway.list_keys(caller)
-    return {"object": "list", "data": [_key(k) for k in keys]}
-
-
-@router.post("/keys")
-async def create_key(request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
-    body = await _json(request)
-    tenant = body.get("tenant")
-    if not isinstance(tenant, str) or not tenant.strip():
-        raise InvalidRequest("테넌트 이름이 필요합니다 / 'tenant' is required", param="tenant")
-    secret, key = await get_state(request).gateway.create_key(
-        caller, tenant.strip(), qpm=_limit(body, "qpm"), tpm=_limit(body, "tpm"),
-        admin=bool(body.get("admin")))
-    return {"secret": secret, "key": _key(key)}
-
-
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request) -> dict[str, Any]:
     caller = authenticate(request)
@@ -182,12 +162,12 @@ def _filename(name: str) -> str:
 @router.post("/knowledge/{kb}/documents")
 async def upload(kb: str, request: Request, filename: str = "") -> dict[str, Any]:
     """Add one file to the caller's knowledge base (created if new); a shared base only with an
-    admin key. The file is kept under JAJU_HOME/uploads/<tenant>/<kb>/."""
+    admin key. The file is kept under JAJU_HOME/uploads/<knowledge base id>/."""
     caller = authenticate(request)
     state = get_state(request)
-    if not kb.strip() or len(kb) > MAX_NAME or "/" in kb:
-        raise InvalidRequest("지식 베이스 이름이 올바르지 않습니다 / invalid knowledge base name",
-                             param="kb")
+    if not kb.strip() or len(kb) > MAX_NAME or SAFE_NAME.search(kb) or kb.strip(" .") != kb:
+        raise InvalidRequest("지식 베이스 이름이 올바르지 않습니다 / invalid knowledge base name "
+                             "(letters, digits, spaces and . - _ ( ) [ ])", param="kb")
     name = _filename(filename)
     data = await request.body()
     index = await asyncio.to_thread(lambda: state.knowledge)
@@ -199,7 +179,7 @@ async def upload(kb: str, request: Request, filename: str = "") -> dict[str, Any
     base: KnowledgeBase | None = own or shared
     if base is None:
         base = await asyncio.to_thread(index.create, caller.tenant, kb)
-    folder = state.settings.home / "uploads" / _filename(base.tenant) / _filename(kb)
+    folder = state.settings.home / "uploads" / str(base.id)
     result = await asyncio.to_thread(_ingest, state, index, base, folder, name, data)
     state.store.audit(AuditEvent(caller.actor, "knowledge.ingest",
                                  "error" if result["status"] == "failed" else "ok", kb,
@@ -230,3 +210,25 @@ def _ingest(state: AppState, index: KnowledgeIndex, base: KnowledgeBase, folder:
     return {"file": name, "status": "failed" if result.status == "skipped" else result.status,
             "reason": result.reason, "chunks": result.chunks, "chars": result.chars,
             "document": docs[0].id if docs else None}
+
+
+@router.get("/keys")
+async def list_keys(request: Request) -> dict[str, Any]:
+    caller = authenticate(request)
+    keys = await get_state(request).gateway.list_keys(caller)
+    return {"object": "list", "data": [_key(k) for k in keys]}
+
+
+# /v1/keys last in the schema on purpose: an API fuzzer that creates a key there switches a
+# keyless server to keys, and every endpoint after it would only ever answer 401.
+@router.post("/keys")
+async def create_key(request: Request) -> dict[str, Any]:
+    caller = authenticate(request)
+    body = await _json(request)
+    tenant = body.get("tenant")
+    if not isinstance(tenant, str) or not tenant.strip():
+        raise InvalidRequest("테넌트 이름이 필요합니다 / 'tenant' is required", param="tenant")
+    secret, key = await get_state(request).gateway.create_key(
+        caller, tenant.strip(), qpm=_limit(body, "qpm"), tpm=_limit(body, "tpm"),
+        admin=bool(body.get("admin")))
+    return {"secret": secret, "key": _key(key)}
