@@ -154,6 +154,8 @@ def page(site: Site, browser: Any) -> Iterator[Any]:
     tab.on("request", lambda r: seen.urls.append(r.url))
     tab.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
     tab.on("pageerror", lambda e: seen.errors.append(str(e)))
+    tab.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text
+           and seen.errors.append(m.text))  # any CSP violation by the console's own code
     tab.seen = seen
     yield tab
     context.close()
@@ -207,6 +209,13 @@ def test_sign_in_every_page_and_no_other_origin(site: Site, page: Any) -> None:
     page.click("header button[lang=en]")
     assert "Chat" in page.inner_text("header nav")
     assert page.seen.urls and not page.seen.foreign()
+    # the CSP holds: an inline script injected into the page does not run
+    page.evaluate("""() => { const s = document.createElement('script');
+                             s.textContent = 'window.__inline = 1'; document.body.append(s); }""")
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__inline") is None
+    assert any("script-src" in e for e in page.seen.errors)
+    page.seen.errors.clear()
     # the key is never in a URL or in storage
     assert all(site.keys["admin"] not in u for u in page.seen.urls)
     assert page.evaluate("() => localStorage.length + sessionStorage.length") == 0
