@@ -59,9 +59,12 @@ class Hit:
     chunk_id: int = 0
     signals: dict[str, float] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "score": round(self.score, 6), "source": self.source,
-                "signals": {k: round(v, 6) for k, v in self.signals.items()}}
+    def to_dict(self, signals: bool = True) -> dict[str, Any]:
+        """`signals`: each signal's raw score behind `score` (the console's search tester)."""
+        out = {"text": self.text, "score": round(self.score, 6), "source": self.source}
+        if signals:
+            out["signals"] = {k: round(v, 6) for k, v in self.signals.items()}
+        return out
 
 
 @dataclass(frozen=True)
