@@ -208,6 +208,11 @@ def test_sign_in_every_page_and_no_other_origin(site: Site, page: Any) -> None:
     # the English switch
     page.click("header button[lang=en]")
     assert "Chat" in page.inner_text("header nav")
+    page.wait_for_selector("h1:has-text('Knowledge')")
+    shot(page, "knowledge-en")
+    for path in ("/console/..%2f__init__.py", "/console/%2e%2e/%2e%2e/pyproject.toml",
+                 "/console/nothing.js"):
+        assert httpx.get(site.url + path).status_code == 404
     assert page.seen.urls and not page.seen.foreign()
     # the CSP holds: an inline script injected into the page does not run
     page.evaluate("""() => { const s = document.createElement('script');
