@@ -198,7 +198,13 @@ def test_sign_in_every_page_and_no_other_origin(site: Site, page: Any) -> None:
     page.focus("header nav a[href='#/knowledge']")
     page.keyboard.press("Enter")
     page.wait_for_selector("#bases")
-    assert "statutes" in page.inner_text("#bases")
+    bases = page.inner_text("#bases")  # an admin sees every tenant's knowledge bases
+    assert "statutes" in bases and "a-docs" in bases and "b-secret" in bases
+    page.click("#bases a:has-text('b-secret')")
+    page.click("#documents a:has-text('b-secret.txt')")
+    page.wait_for_selector("#chunks .chunk")
+    assert SECRET_B in page.inner_text("#chunks")
+    assert "tenant=b" in page.url
     for name, selector in (("tools", "#plugins"), ("usage", "#days"), ("audit", "#audit")):
         page.goto(f"{site.url}/#/{name}")
         page.wait_for_selector(selector)
@@ -418,11 +424,14 @@ def test_a_tenant_cannot_reach_another_by_editing_the_url(site: Site, page: Any)
     assert "b-secret" not in page.inner_text("#bases")
     nav = page.inner_text("header nav")
     assert "API 키" not in nav and "도구·플러그인" not in nav
-    page.goto(f"{site.url}/#/knowledge/b-secret")
-    page.wait_for_selector("#notfound")
-    page.goto(f"{site.url}/#/knowledge/b-secret/{site.b_doc}")
-    page.wait_for_selector("[role=alert]")
-    assert "404" in page.inner_text("main")
+    for hash_ in ("#/knowledge/b-secret", "#/knowledge/b-secret?tenant=b"):
+        page.goto(f"{site.url}/{hash_}")
+        page.wait_for_selector("#notfound")
+    for hash_ in (f"#/knowledge/b-secret/{site.b_doc}",
+                  f"#/knowledge/b-secret/{site.b_doc}?tenant=b"):
+        page.goto(f"{site.url}/{hash_}")
+        page.wait_for_selector("[role=alert]")
+        assert "404" in page.inner_text("main")
     for hash_ in ("#/keys", "#/tools"):
         page.goto(f"{site.url}/{hash_}")
         page.wait_for_selector(".banner.bad")
@@ -435,9 +444,13 @@ def test_a_tenant_cannot_reach_another_by_editing_the_url(site: Site, page: Any)
     a = {"Authorization": f"Bearer {site.keys['a']}"}
     for path in ("/v1/knowledge/b-secret/documents",
                  f"/v1/knowledge/b-secret/documents/{site.b_doc}/chunks"):
-        assert httpx.get(site.url + path, headers=a).status_code == 404
-    assert httpx.post(site.url + "/v1/knowledge/b-secret/search", headers=a,
-                      json={"query": "감사"}).status_code == 404
+        for query in ("", "?tenant=b"):
+            assert httpx.get(site.url + path + query, headers=a).status_code == 404
+    for query in ("", "?tenant=b"):
+        assert httpx.post(site.url + "/v1/knowledge/b-secret/search" + query, headers=a,
+                          json={"query": "감사"}).status_code == 404
+    everything = httpx.get(site.url + "/v1/knowledge?all=1", headers=a).json()["data"]
+    assert {kb["id"] for kb in everything} <= {"statutes", "a-docs", "a-uploads"}  # not ?all
     assert httpx.get(site.url + "/v1/keys", headers=a).json()["data"][0]["tenant"] == "a"
     assert httpx.post(site.url + "/v1/keys", headers=a, json={"tenant": "a"}).status_code == 403
     assert httpx.post(site.url + "/v1/audit/verify", headers=a).status_code == 403

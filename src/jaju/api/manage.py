@@ -14,7 +14,8 @@ rest of the API: a tenant key sees its own tenant's things, an admin key everyth
                                                    event loop; {"result": {status, reason, …}}
     GET  /v1/knowledge/{kb}/documents/{id}/chunks  one document's chunks
 
-Another tenant's knowledge base or document answers 404, as if it did not exist.
+Another tenant's knowledge base or document answers 404, as if it did not exist. An admin key
+may add `?tenant=NAME` to the knowledge endpoints to act for that tenant (audited as the admin).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from jaju.api.auth import authenticate, get_state
+from jaju.api.auth import acting_for, authenticate, get_state
 from jaju.caller import Caller
 from jaju.errors import InvalidRequest, NotFound, PermissionDenied
 from jaju.knowledge.index import SHARED_TENANT, KnowledgeBase, KnowledgeIndex
@@ -124,7 +125,7 @@ async def _base(state: AppState, caller: Caller, kb: str) -> tuple[KnowledgeInde
 
 @router.get("/knowledge/{kb}/documents")
 async def documents(kb: str, request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
+    caller = acting_for(request, authenticate(request))
     index, base = await _base(get_state(request), caller, kb)
     docs = await asyncio.to_thread(index.documents, base)
     return {"object": "list", "kb": kb, "shared": base.shared, "data": [
@@ -135,7 +136,7 @@ async def documents(kb: str, request: Request) -> dict[str, Any]:
 
 @router.get("/knowledge/{kb}/documents/{doc_id}/chunks")
 async def chunks(kb: str, doc_id: int, request: Request) -> dict[str, Any]:
-    caller = authenticate(request)
+    caller = acting_for(request, authenticate(request))
     index, base = await _base(get_state(request), caller, kb)
     docs = {d.id: d for d in await asyncio.to_thread(index.documents, base)}
     if doc_id not in docs:
@@ -163,7 +164,7 @@ def _filename(name: str) -> str:
 async def upload(kb: str, request: Request, filename: str = "") -> dict[str, Any]:
     """Add one file to the caller's knowledge base (created if new); a shared base only with an
     admin key. The file is kept under JAJU_HOME/uploads/<knowledge base id>/."""
-    caller = authenticate(request)
+    caller = acting_for(request, authenticate(request))
     state = get_state(request)
     if not kb.strip() or len(kb) > MAX_NAME or SAFE_NAME.search(kb) or kb.strip(" .") != kb:
         raise InvalidRequest("지식 베이스 이름이 올바르지 않습니다 / invalid knowledge base name "

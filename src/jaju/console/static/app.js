@@ -18,8 +18,23 @@ const PAGES = [
 ];
 
 function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  return { page: parts[0] || "chat", args: parts.slice(1) };
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const parts = path.split("/").map(decodeURIComponent);
+  return { page: parts[0] || "chat", args: parts.slice(1), query: new URLSearchParams(query || "") };
+}
+
+// A knowledge base as the console addresses it: its name, and (for an admin looking at another
+// tenant's) the tenant, passed to the API as ?tenant= (the API answers 404 to anyone else).
+function kbApi(ref, suffix = "", params = {}) {
+  const q = new URLSearchParams(params);
+  if (ref.tenant) q.set("tenant", ref.tenant);
+  const qs = q.toString();
+  return `/v1/knowledge/${encodeURIComponent(ref.kb)}${suffix}${qs ? `?${qs}` : ""}`;
+}
+
+function kbHash(ref, doc) {
+  return `#/knowledge/${encodeURIComponent(ref.kb)}${doc !== undefined ? `/${doc}` : ""}`
+    + (ref.tenant ? `?tenant=${encodeURIComponent(ref.tenant)}` : "");
 }
 
 function go(hash) { location.hash = hash; }
@@ -248,22 +263,24 @@ function table(columns, rows, id) {
 }
 
 async function renderKnowledge(args, show) {
-  if (args[0] && args[1]) return renderDocument(args[0], Number(args[1]), show);
-  if (args[0]) return renderBase(args[0], show);
-  const bases = (await api("GET", "/v1/knowledge")).data;
+  const ref = { kb: args[0], tenant: route().query.get("tenant") || null };
+  if (args[0] && args[1]) return renderDocument(ref, Number(args[1]), show);
+  if (args[0]) return renderBase(ref, show);
+  const bases = (await api("GET", session.info.admin ? "/v1/knowledge?all=1" : "/v1/knowledge")).data;
+  const other = (b) => (b.tenant && b.tenant !== session.info.tenant ? b.tenant : null);
   const rows = bases.map((b) => h("tr", {},
-    h("td", {}, h("a", { href: `#/knowledge/${encodeURIComponent(b.id)}` }, b.id)),
-    h("td", {}, b.shared ? t("yes") : t("no")),
+    h("td", {}, h("a", { href: kbHash({ kb: b.id, tenant: other(b) }) }, b.id)),
+    h("td", {}, b.shared ? t("shared") : b.tenant),
     h("td", { class: "num" }, fmtNum(b.documents)), h("td", { class: "num" }, fmtNum(b.chunks)),
     h("td", { class: "num" }, fmtNum(b.characters)), h("td", {}, b.description || "")));
   const name = h("input", { id: "newkb", placeholder: "my-docs", pattern: "[^/]+" });
   show(t("knowledge"),
-    table([[t("name")], [t("shared")], [t("documents"), "num"], [t("chunks"), "num"], [t("characters"), "num"], [t("description")]], rows, "bases"),
+    table([[t("name")], [t("tenant")], [t("documents"), "num"], [t("chunks"), "num"], [t("characters"), "num"], [t("description")]], rows, "bases"),
     h("form", { class: "card row", onsubmit: (e) => { e.preventDefault(); if (name.value.trim()) go(`#/knowledge/${encodeURIComponent(name.value.trim())}`); } },
       h("label", { for: "newkb", class: "grow" }, t("new_base"), name), h("button", { type: "submit" }, t("upload"))));
 }
 
-function uploader(kb, onDone) {
+function uploader(ref, onDone) {
   const list = h("div", { id: "uploads" });
   const fileInput = h("input", { type: "file", multiple: true, id: "files", class: "hidden",
     onchange: () => { queue([...fileInput.files]); fileInput.value = ""; } });
@@ -283,7 +300,7 @@ function uploader(kb, onDone) {
       const row = h("div", { class: "upload" }, h("span", { class: "mono" }, file.name), bar, status);
       list.append(row);
       try {
-        const res = await uploadFile(kb, file, (p) => {
+        const res = await uploadFile(kbApi(ref, "/documents", { filename: file.name }), file, (p) => {
           bar.value = p;
           if (p >= 1) status.textContent = t("parsing");
         });
@@ -303,10 +320,10 @@ function uploader(kb, onDone) {
     }
     onDone();
   }
-  return h("section", { class: "card", "aria-label": t("upload") }, h("h2", {}, `${t("upload")} → ${kb}`), drop, list);
+  return h("section", { class: "card", "aria-label": t("upload") }, h("h2", {}, `${t("upload")} → ${ref.kb}`), drop, list);
 }
 
-function searchTester(kb) {
+function searchTester(ref) {
   const query = h("input", { id: "query", class: "grow", required: true });
   const k = h("input", { id: "k", type: "number", min: 1, max: 50, value: 5 });
   const out = h("div", { id: "hits", "aria-live": "polite" });
@@ -316,7 +333,7 @@ function searchTester(kb) {
         e.preventDefault();
         clear(out);
         try {
-          const res = await api("POST", `/v1/knowledge/${encodeURIComponent(kb)}/search`, { query: query.value, k: Number(k.value) || 5 });
+          const res = await api("POST", kbApi(ref, "/search"), { query: query.value, k: Number(k.value) || 5 });
           if (!res.hits.length) out.append(h("p", { class: "muted" }, t("no_hits")));
           const best = Math.max(...res.hits.map((x) => x.score), 1e-9);
           const bestOf = {}; // each signal's bar is relative to its own best among the hits
@@ -351,14 +368,15 @@ function sizeBars(root) {
   }
 }
 
-async function renderBase(kb, show) {
+async function renderBase(ref, show) {
+  const { kb } = ref;
   const docsBox = h("div", { id: "docs-box" });
   // a base that does not exist (or is another tenant's: the same 404) shows as not found;
   // uploading creates this tenant's own base of that name
   const load = async () => {
     let docs = null;
     try {
-      docs = await api("GET", `/v1/knowledge/${encodeURIComponent(kb)}/documents`);
+      docs = await api("GET", kbApi(ref, "/documents"));
     } catch (e) {
       if (!(e instanceof ApiError) || e.status !== 404) throw e;
     }
@@ -368,7 +386,7 @@ async function renderBase(kb, show) {
       return null;
     }
     const rows = docs.data.map((d) => h("tr", {},
-      h("td", {}, h("a", { href: `#/knowledge/${encodeURIComponent(kb)}/${d.id}` }, d.name)),
+      h("td", {}, h("a", { href: kbHash(ref, d.id) }, d.name)),
       h("td", {}, d.title || ""), h("td", {}, d.format),
       h("td", { class: "num" }, fmtNum(d.chunks)), h("td", { class: "num" }, fmtNum(d.chars)),
       h("td", {}, piiTags(d.pii)), h("td", {}, fmtTime(d.ingested_at))));
@@ -377,16 +395,17 @@ async function renderBase(kb, show) {
     return docs;
   };
   const docs = await load();
-  show(`${t("knowledge")}: ${kb}`, h("p", {}, h("a", { href: "#/knowledge" }, t("back"))), docsBox,
-    docs?.shared && !session.info.admin ? null : uploader(kb, () => load().catch(() => null)),
-    docs ? searchTester(kb) : null);
+  show(`${t("knowledge")}: ${kb}${ref.tenant ? ` (${t("tenant")} ${ref.tenant})` : ""}`,
+    h("p", {}, h("a", { href: "#/knowledge" }, t("back"))), docsBox,
+    docs?.shared && !session.info.admin ? null : uploader(ref, () => load().catch(() => null)),
+    docs ? searchTester(ref) : null);
 }
 
-async function renderDocument(kb, id, show) {
-  const res = await api("GET", `/v1/knowledge/${encodeURIComponent(kb)}/documents/${id}/chunks`);
+async function renderDocument(ref, id, show) {
+  const res = await api("GET", kbApi(ref, `/documents/${id}/chunks`));
   const doc = res.document;
   show(`${doc.name}`,
-    h("p", {}, h("a", { href: `#/knowledge/${encodeURIComponent(kb)}` }, `← ${kb}`)),
+    h("p", {}, h("a", { href: kbHash(ref) }, `← ${ref.kb}`)),
     h("p", {}, `${t("title")}: ${doc.title || "-"} · ${t("format")}: ${doc.format} · ${t("pii")}: `, piiTags(doc.pii)),
     h("section", { class: "card", id: "chunks" }, h("h2", {}, `${t("chunk_list")} (${res.data.length})`),
       res.data.map((c) => h("div", { class: "chunk" },

@@ -176,10 +176,10 @@ export async function api(method, path, body) {
 }
 
 // One file as the raw body, with upload progress (XHR has upload events; fetch does not).
-export function uploadFile(kb, file, onProgress) {
+export function uploadFile(url, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", `/v1/knowledge/${encodeURIComponent(kb)}/documents?filename=${encodeURIComponent(file.name)}`);
+    xhr.open("POST", url);
     for (const [k, v] of Object.entries(headers({ "Content-Type": "application/octet-stream" }))) {
       xhr.setRequestHeader(k, v);
     }
