@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from jaju.caller import LOCAL_TENANT, Caller
-from jaju.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from jaju.errors import AuthenticationFailed, NotFound, PermissionDenied, RateLimited
 from jaju.state import AppState
 from jaju.store.sqlite import AuditEvent
 
@@ -74,8 +74,6 @@ def require_admin(request: Request) -> Caller:
 def acting_for(request: Request, caller: Caller) -> Caller:
     """`?tenant=NAME`: an admin acts for that tenant (the audit log names the admin); for
     anyone else another tenant's things do not exist (404, as for a name that does not)."""
-    from jaju.errors import NotFound
-
     tenant = request.query_params.get("tenant")
     if not tenant or tenant == caller.tenant:
         return caller
