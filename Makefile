@@ -17,7 +17,7 @@ LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_EXAMPLES
 	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF
 export CMAKE_ARGS := $(LLAMA_CMAKE_ARGS) $(CMAKE_ARGS)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint browser bench clean
 
 # pip's whole output goes to $(VENV)/install.log; the screen shows packages and compile steps.
 $(STAMP): pyproject.toml
@@ -42,7 +42,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# the console's browser tests drive Debian's chromium through playwright (no browser download)
+# (and a Korean font, so that the screenshots in docs/console are readable)
+browser:
+	command -v chromium >/dev/null && fc-list :lang=ko | grep -q . || \
+		(apt-get update && apt-get install -y chromium fonts-noto-cjk)
+
+test: lint browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

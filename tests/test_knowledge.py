@@ -283,7 +283,7 @@ def test_knowledge_tenancy(make_client, home, analyzer, tmp_path, parser_table):
     r = client.post("/v1/knowledge/guide/search", json={"query": "주차", "k": 3},
                     headers=as_beta)
     hit = r.json()["hits"][0]
-    assert set(hit) == {"text", "score", "source"} and hit["source"]["path"].endswith(
+    assert set(hit) == {"text", "score", "source", "signals"} and hit["source"]["path"].endswith(
         "public.txt")
     r = client.post("/v1/knowledge/guide/search", json={"query": "은는이가"}, headers=as_beta)
     assert r.status_code == 200 and r.json()["hits"] == []

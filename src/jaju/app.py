@@ -16,7 +16,8 @@ from jaju.state import AppState
 def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -> FastAPI:
     from starlette.routing import Route
 
-    from jaju.api import admin, errors, guard, health, knowledge, openai
+    from jaju import console
+    from jaju.api import admin, errors, guard, health, knowledge, manage, openai
     from jaju.api.limits import BodyLimit
     from jaju.api.mcp import McpHttp
     from jaju.config import is_loopback
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.include_router(knowledge.router)
     app.include_router(guard.router)
     app.include_router(admin.router)
+    app.include_router(manage.router)
+    app.include_router(console.router)
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     return app

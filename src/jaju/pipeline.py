@@ -444,6 +444,12 @@ class Gateway:
         self._admin(caller)
         return await asyncio.to_thread(self.store.verify_audit)
 
+    async def usage_daily(self, caller: Caller, since: float | None = None
+                          ) -> list[dict[str, Any]]:
+        """Usage per day, tenant and model: all for an admin, the caller's tenant otherwise."""
+        return await asyncio.to_thread(self.store.usage_daily, since=since,
+                                       tenant=None if caller.admin else caller.tenant)
+
 
 def _bounded(name: str, param: str) -> None:
     """Names longer than MAX_NAME are refused before they reach any log."""

@@ -11,11 +11,11 @@ import asyncio
 from fastapi import Request
 
 from jaju.caller import LOCAL_TENANT, Caller
-from jaju.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from jaju.errors import AuthenticationFailed, NotFound, PermissionDenied, RateLimited
 from jaju.state import AppState
 from jaju.store import AuditEvent
 
-__all__ = ["Caller", "authenticate", "get_state", "require_admin"]
+__all__ = ["Caller", "acting_for", "authenticate", "get_state", "require_admin"]
 
 
 def get_state(request: Request) -> AppState:
@@ -71,3 +71,14 @@ async def require_admin(request: Request) -> Caller:
         raise PermissionDenied("관리자 키가 필요합니다 / this endpoint needs an admin key "
                                "(jaju keys create --admin)")
     return caller
+
+
+def acting_for(request: Request, caller: Caller) -> Caller:
+    """`?tenant=NAME`: an admin acts for that tenant (the audit log names the admin); for
+    anyone else another tenant's things do not exist (404, as for a name that does not)."""
+    tenant = request.query_params.get("tenant")
+    if not tenant or tenant == caller.tenant:
+        return caller
+    if not caller.admin:
+        raise NotFound("찾을 수 없습니다 / not found", code="not_found")
+    return caller.acting_as(tenant[:256], prefix="admin:")

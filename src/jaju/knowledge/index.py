@@ -59,8 +59,12 @@ class Hit:
     chunk_id: int = 0
     signals: dict[str, float] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "score": round(self.score, 6), "source": self.source}
+    def to_dict(self, signals: bool = True) -> dict[str, Any]:
+        """`signals`: each signal's raw score behind `score` (the console's search tester)."""
+        out = {"text": self.text, "score": round(self.score, 6), "source": self.source}
+        if signals:
+            out["signals"] = {k: round(v, 6) for k, v in self.signals.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,15 @@ class KnowledgeIndex:
                 "FROM kb_documents WHERE kb_id=? ORDER BY path", (kb.id,)).fetchall()
         return [DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
                 for r in rows]
+
+    def chunks(self, kb: KnowledgeBase, doc_id: int) -> list[dict[str, Any]]:
+        """One document's chunks in order (empty when the document is not in `kb`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, seq, text, start, end, page, article, heading FROM kb_chunks "
+                "WHERE kb_id=? AND doc_id=? ORDER BY seq", (kb.id, doc_id)).fetchall()
+        keys = ("id", "seq", "text", "start", "end", "page", "article", "heading")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def document_hash(self, kb: KnowledgeBase, path: str) -> str | None:
         with self._lock:

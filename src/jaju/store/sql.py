@@ -324,6 +324,27 @@ class Store:
                 "avg_latency_ms")
         return [dict(zip(keys, _plain(row), strict=True)) for row in self._rows(sql, args)]
 
+    def usage_daily(self, *, since: float | None = None,
+                    tenant: str | None = None) -> list[dict[str, Any]]:
+        """Usage per UTC day, tenant and model (the console's charts)."""
+        where: list[str] = ["1=1"]
+        args: list[Any] = []
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if tenant:
+            where.append("tenant = ?")
+            args.append(tenant)
+        day = ("date(ts, 'unixepoch')" if self.engine.name == "sqlite"
+               else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        sql = (f"SELECT {day}, COALESCE(tenant, '-'), COALESCE(model, '-'), COUNT(*), "
+               "SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), "
+               "SUM(completion_tokens), AVG(latency_ms) FROM usage WHERE "
+               + " AND ".join(where) + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        keys = ("day", "tenant", "model", "requests", "errors", "prompt_tokens",
+                "completion_tokens", "avg_latency_ms")
+        return [dict(zip(keys, _plain(row), strict=True)) for row in self._rows(sql, args)]
+
     def audit_records(self, limit: int = 50) -> list[dict[str, Any]]:
         rows = self._rows("SELECT seq, ts, actor, action, target, outcome, detail, hash "
                           "FROM audit ORDER BY seq DESC LIMIT ?", (limit,))

@@ -30,7 +30,8 @@ class ToolServices:
         """The best `k` passages of knowledge base `kb` as `tenant` sees it (404 `NotFound`
         for a base the tenant cannot read, exactly as for one that does not exist)."""
         index = self._knowledge()
-        return [h.to_dict() for h in index.search(index.get(tenant, kb), query, max(1, min(k, 20)))]
+        hits = index.search(index.get(tenant, kb), query, max(1, min(k, 20)))
+        return [h.to_dict(signals=False) for h in hits]
 
     def http_client(self, network: tuple[str, ...], **kwargs: Any) -> httpx.AsyncClient:
         """An httpx.AsyncClient whose every request passes the egress guard: only the hosts in
