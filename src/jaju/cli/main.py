@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, config, guard, keys, knowledge, serve, tools, usage
+from jaju.cli import audit, config, guard, keys, knowledge, packs, serve, tools, usage
+from jaju.cli import eval as eval_cmd
 
 app = typer.Typer(
     name="jaju",
@@ -29,6 +30,8 @@ app.add_typer(guard.guard_app, name="guard")
 app.add_typer(tools.app, name="tools")
 app.add_typer(tools.plugins_app, name="plugins")
 app.add_typer(tools.mcp_app, name="mcp")
+app.add_typer(packs.app, name="packs")
+app.command("eval")(eval_cmd.eval_)
 
 
 @app.command("version")

@@ -295,10 +295,11 @@ class KnowledgeIndex:
 
     def search(self, kb: KnowledgeBase, query: str, k: int = 10, *,
                document: str | None = None,
-               filters: dict[str, str] | None = None,
+               filters: dict[str, Any] | None = None,
                signals: tuple[str, ...] = ("morph", "gram", "dense")) -> list[Hit]:
         """Best hits first. `document` keeps one document (path or file name); `filters` keeps
-        hits whose source matches: format, title, article (exact) or heading (substring)."""
+        hits whose source matches: format, title, article (exact) or heading (substring); a list
+        of values keeps hits matching any of them."""
         if not query.strip():
             raise InvalidRequest("검색어가 비어 있습니다 / query is empty", param="query")
         k = max(1, min(k, 100))
@@ -383,7 +384,7 @@ class KnowledgeIndex:
 
     def _hits(self, kb: KnowledgeBase, ranked: list[tuple[int, float]],
               parts: dict[int, dict[str, float]], k: int, document: str | None,
-              filters: dict[str, str]) -> list[Hit]:
+              filters: dict[str, Any]) -> list[Hit]:
         hits: list[Hit] = []
         with self._lock:
             for rowid, score in ranked:
@@ -415,9 +416,11 @@ def _index_text(chunk: Chunk) -> str:
     return (" ".join(chunk.heading) + "\n" + chunk.text) if chunk.heading else chunk.text
 
 
-def _matches(source: dict[str, Any], filters: dict[str, str]) -> bool:
+def _matches(source: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """Every key matches; a list of values matches when any of them does."""
     for key, wanted in filters.items():
         value = str(source.get(key) or "")
-        if (wanted not in value) if key == "heading" else (value != wanted):
+        options = [wanted] if isinstance(wanted, str) else list(wanted)
+        if not any((w in value) if key == "heading" else (value == w) for w in options):
             return False
     return True

@@ -161,3 +161,19 @@ def m004_plugins_admin_keys(db: sqlite3.Connection) -> None:
         ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0
         """,
     )
+
+
+@migration
+def m005_packs(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE packs (
+            name TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            version TEXT NOT NULL,
+            installed_at REAL NOT NULL,
+            PRIMARY KEY (name, tenant)
+        )
+        """,
+    )

@@ -273,3 +273,24 @@ class Store:
         with self._lock:
             head = self._db.execute("SELECT seq, hash FROM audit_head WHERE id=1").fetchone()
         return (head[0], head[1]) if head else (0, GENESIS)
+
+    # --- packs ----------------------------------------------------------------------------------
+
+    def add_pack(self, name: str, tenant: str, version: str, actor: str = "admin") -> None:
+        """Record that pack `name` is installed (for `tenant`, or "*": shared)."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO packs VALUES (?,?,?,?) ON CONFLICT(name, tenant) DO UPDATE SET "
+                "version=excluded.version, installed_at=excluded.installed_at",
+                (name, tenant, version, time.time()))
+            self._append_audit(AuditEvent(actor, "pack.install", "ok", name,
+                                          {"tenant": tenant, "version": version}))
+
+    def installed_packs(self) -> list[dict[str, Any]]:
+        """Installed packs: name, tenant, version, installed_at (oldest first)."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, tenant, version, installed_at FROM packs "
+                                    "ORDER BY installed_at, name").fetchall()
+        return [{"name": n, "tenant": t, "version": v, "installed_at": at}
+                for n, t, v, at in rows]
