@@ -68,9 +68,12 @@ def run_set(settings: Any, models: list[str], path: Path, tenant: str,
                       MofNCompleteColumn(), console=err, transient=True) as progress:
             for model in models:
                 task = progress.add_task(model, total=len(cases))
-                reports.append(await evaluation.run(
-                    chat, model, cases, title=model,
-                    on_case=lambda _r, t=task: progress.advance(t)))
+
+                def advance(_result: Any, task: Any = task) -> None:
+                    progress.advance(task)
+
+                reports.append(await evaluation.run(chat, model, cases, title=model,
+                                                    on_case=advance))
         return reports
 
     reports = with_gateway(settings, tenant, job)

@@ -38,12 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from jaju.errors import ConfigError, JajuError
+from jaju.knowledge.answer import title_only
 
 Chat = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
-TITLE_LINE = re.compile(
-    r"^\s*(?:부칙\s*)?제\s*\d+\s*조(?:\s*의\s*\d+)?\s*(?:\([^)]*\))?\s*"
-    r"(?:[<\[][^>\]]*[>\]]\s*)*$")
 
 
 # --- sets -----------------------------------------------------------------------------------------
@@ -89,8 +87,7 @@ def is_title_only(citation: dict[str, Any]) -> bool:
     """An article citation whose snippet is only the article's title line."""
     if not (citation.get("source") or {}).get("article"):
         return False
-    snippet = str(citation.get("snippet") or "").strip()
-    return not snippet or bool(TITLE_LINE.match(snippet))
+    return title_only(str(citation.get("snippet") or ""))
 
 
 def cited_articles(citations: Sequence[dict[str, Any]]) -> list[str]:
