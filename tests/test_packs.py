@@ -369,3 +369,44 @@ def test_sample_pack_installs_and_evaluates_through_the_cli(tmp_path):
     shown = jaju("packs", "show", "shop")
     assert "shop.refund_deadline" in shown.stdout and "환불 기한" in shown.stdout
     assert jaju("packs", "show", "nosuch").returncode == 1
+
+
+# --- make demo ------------------------------------------------------------------------------------
+
+
+def test_demo_installs_the_law_pack_and_answers_the_readme_questions(tmp_path):
+    """What `make demo` does (jaju packs install law; serve demo/jaju.toml), and the README's
+    claims about it."""
+    home = tmp_path / "demo"
+    done = subprocess.run([JAJU, "packs", "install", "law"], capture_output=True, text=True,
+                          env={**os.environ, "JAJU_HOME": str(home)}, timeout=600)
+    assert done.returncode == 0, done.stderr
+    settings = Settings.load(TESTS.parent / "demo" / "jaju.toml", home=home)
+    state = AppState.build(settings, load_plugins=False)
+    caller = Caller("local", label="test")
+
+    async def ask(model: str, question: str) -> dict:
+        result = await state.gateway.chat(caller, {
+            "model": model, "messages": [{"role": "user", "content": question}]})
+        assert isinstance(result, dict)
+        return result
+
+    async def main() -> list[dict]:
+        await state.start()
+        try:
+            return [await ask("law", "사장이 직원을 때리면 처벌받나요?"),
+                    await ask("law", "1년 일했는데 연차휴가가 며칠인가요?"),
+                    await ask("labour", "길에서 모르는 사람한테 맞았어요")]
+        finally:
+            await state.aclose()
+
+    hit, leave, outside = asyncio.run(main())
+    assert hit["citations"][0]["label"] == "근로기준법 제8조"  # README: quotes 제8조
+    assert "폭행" in hit["choices"][0]["message"]["content"]
+    assert "근로기준법 제60조" in [c["label"] for c in leave["citations"]]
+    for result in (hit, leave, outside):
+        assert not any(evaluation.is_title_only(c) for c in result["citations"])
+    # labour keeps to the labour statutes (knowledge_filter)
+    assert {c["source"]["title"] for c in outside["citations"]} <= {
+        "근로기준법", "최저임금법", "근로자퇴직급여 보장법",
+        "남녀고용평등과 일ㆍ가정 양립 지원에 관한 법률"}
