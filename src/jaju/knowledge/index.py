@@ -156,7 +156,7 @@ class KnowledgeIndex:
                     (kb.id,)).fetchall()
             for start in range(0, len(rows), 256):
                 part = rows[start:start + 256]
-                vectors = self.embedder(spec).embed(
+                vectors = self.embedder(spec).embed_passages(
                     [(h + "\n" + t) if h else t for _, t, h in part])
                 with self._tx() as db:
                     db.executemany("INSERT OR REPLACE INTO kb_vectors VALUES (?,?,?)",
@@ -172,7 +172,7 @@ class KnowledgeIndex:
     def embed_chunks(self, kb: KnowledgeBase, chunks: list[Chunk]) -> np.ndarray | None:
         if not kb.embedder or not chunks:
             return None
-        return self.embedder(kb.embedder).embed([_index_text(c) for c in chunks])
+        return self.embedder(kb.embedder).embed_passages([_index_text(c) for c in chunks])
 
     def _row(self, row: tuple[Any, ...]) -> KnowledgeBase:
         return KnowledgeBase(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
@@ -346,7 +346,7 @@ class KnowledgeIndex:
         ids, matrix = self._matrix(kb)
         if not len(ids):
             return {}
-        sims = matrix @ self.embedder(kb.embedder).embed([query])[0]
+        sims = matrix @ self.embedder(kb.embedder).embed_query(query)
         top = np.argsort(-sims)[:CANDIDATES]
         best, worst = float(sims[top[0]]), float(sims[top[-1]])
         span = (best - worst) or 1.0
