@@ -366,6 +366,17 @@ def test_sample_pack_installs_and_evaluates_through_the_cli(tmp_path):
                  "--tenant", "acme", "--json")
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["citations"][0]["label"] == "샘플상점 이용약관 제3조"
+    # jaju eval on any assistant and set, two side by side; and a multiple-choice file
+    sample = source / "jaju_pack_sample" / "data" / "eval.jsonl"
+    both = jaju("eval", "--compare", "shop", "extractive", "--set", str(sample),
+                "--tenant", "acme", "--html", str(tmp_path / "both.html"))
+    assert both.returncode == 0, both.stderr
+    assert "shop" in both.stdout and "extractive" in both.stdout
+    assert (tmp_path / "both.html").read_text(encoding="utf-8").count("<svg") == 2
+    mc = _mc_files(tmp_path)["kmmlu"]
+    chosen = jaju("eval", "--assistant", "extractive", "--mc", str(mc), "--format", "kmmlu")
+    assert chosen.returncode == 0, chosen.stderr
+    assert "prompt" in chosen.stdout and "accuracy" in chosen.stdout
     shown = jaju("packs", "show", "shop")
     assert "shop.refund_deadline" in shown.stdout and "환불 기한" in shown.stdout
     assert jaju("packs", "show", "nosuch").returncode == 1
