@@ -14,7 +14,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[llamacpp,dense,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[llamacpp,dense,e5,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -101,7 +101,8 @@ def install(
     tenant: Annotated[str | None, typer.Option(
         help="Install into this tenant's knowledge bases (default: shared).")] = None,
     embedder: Annotated[str | None, typer.Option(
-        help="Dense signal for its knowledge bases (e.g. e5); default: the pack's own.")] = None,
+        help="Dense signal for its knowledge bases: e5, use, openai:URL#MODEL or none "
+             "(lexical only); default: the pack's own.")] = None,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -126,7 +127,10 @@ def install(
     for source in done:
         owner = "(shared)" if source.kb.tenant == SHARED else f"tenant {source.kb.tenant}"
         err.print(f"knowledge base '{source.kb.name}' {owner}: {source.files} files, "
-                  f"{source.chunks} new chunks", highlight=False)
+                  f"{source.chunks} new chunks, dense signal: {source.kb.embedder or 'none'}",
+                  highlight=False)
+        for note in source.notes:
+            err.print(f"[yellow]{note}[/]", highlight=False)
         for failure in source.failures:
             err.print(f"[red]실패 / failed[/] {failure}", highlight=False)
     store = Store(settings.db_path)

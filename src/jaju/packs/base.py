@@ -175,26 +175,41 @@ class InstalledSource:
     files: int
     chunks: int
     failures: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+NO_EMBEDDER = ("", "none")
 
 
 def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any],
                       tenant: str | None = None, *, embedder: str | None = None,
                       on_file: Callable[..., None] | None = None) -> list[InstalledSource]:
     """Ingest the pack's knowledge sources: shared, or `tenant`'s own when given, each with
-    its synonym dictionary (and `embedder`, or the source's own, for the dense signal)."""
+    its synonym dictionary and an embedder for the dense signal: `embedder` ("none": lexical
+    only), else the source's own. When the source's own cannot load (its package is not
+    installed), the knowledge base stays lexical and a note says so; an `embedder` asked for
+    explicitly must load."""
     from jaju.knowledge.ingest import collect_files, ingest
 
     out = []
     for source in pack.knowledge:
         owner = tenant or (SHARED_TENANT if source.shared else "local")
         kb = index.create(owner, source.name, source.description)
+        notes: list[str] = []
         if source.synonyms:
             kb = index.set_synonyms(kb, synonym_dicts.load(source.synonyms, index.analyzer))
         spec = embedder if embedder is not None else source.embedder
-        if spec and spec != kb.embedder:
-            kb = index.set_embedder(kb, spec)
+        spec = None if spec in NO_EMBEDDER else spec
+        if spec != kb.embedder:
+            try:
+                kb = index.set_embedder(kb, spec)
+            except ConfigError as e:
+                if embedder is not None:
+                    raise
+                notes.append(f"{source.name}: 의미 검색 없이 설치합니다 / installed without the "
+                             f"dense signal ({e})")
         report = ingest(index, kb, collect_files(source.sources), parsers, on_file=on_file)
         out.append(InstalledSource(
             kb, len(report.results), sum(r.chunks for r in report.results),
-            [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"]))
+            [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"], notes))
     return out
