@@ -74,8 +74,8 @@ def test_pack_toml_is_checked(tmp_path):
 def test_installed_packs_assistants_are_served_and_jaju_toml_wins(tmp_path):
     settings = Settings.model_validate({"home": tmp_path})
     store = Store(settings.db_path)
-    store.add_pack("law", SHARED_TENANT, "0.1.0")
-    store.add_pack("law", SHARED_TENANT, "0.1.0")  # reinstalling keeps one record
+    store.add_pack("law", SHARED_TENANT, "0.1.0", actor="test")
+    store.add_pack("law", SHARED_TENANT, "0.1.0", actor="test")  # reinstalling keeps one record
     assert [(p["name"], p["tenant"]) for p in store.installed_packs()] == [("law", "*")]
     store.close()
     state = AppState.build(settings, load_plugins=False)
@@ -300,7 +300,7 @@ def test_law_assistant_calls_its_tools_with_a_scripted_upstream(make_client, hom
     try:
         _labour_kb(home, analyzer, parser_table)
         store = Store(home / "jaju.db")
-        store.add_pack("law", SHARED_TENANT, law_pack().version)
+        store.add_pack("law", SHARED_TENANT, law_pack().version, actor="test")
         store.close()
         client = make_client({"backends": {"agent": {"type": "openai",
                                                      "url": f"http://127.0.0.1:{port}/v1"}},
@@ -322,13 +322,14 @@ def test_law_assistant_calls_its_tools_with_a_scripted_upstream(make_client, hom
         assert all(name.startswith("law_") for name in offered)  # only the pack's own tools
         system = sent["messages"][0]["content"]
         assert "생활 법률" in system and "[1] 근로기준법" in system  # prompt and evidence
+        assert "분야 밖의 질문" in system and "답하지 말고" in system  # it declines the rest
     finally:
         proc.kill()
 
 
 def test_pack_tools_are_grammar_constrained_on_the_tiny_gguf(make_client, tiny_gguf, home):
     store = Store(home / "jaju.db")
-    store.add_pack("law", SHARED_TENANT, law_pack().version)
+    store.add_pack("law", SHARED_TENANT, law_pack().version, actor="test")
     store.close()
     client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
                                                 "n_ctx": 16384}},

@@ -276,7 +276,7 @@ class Store:
 
     # --- packs ----------------------------------------------------------------------------------
 
-    def add_pack(self, name: str, tenant: str, version: str, actor: str = "admin") -> None:
+    def add_pack(self, name: str, tenant: str, version: str, actor: str) -> None:
         """Record that pack `name` is installed (for `tenant`, or "*": shared)."""
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
