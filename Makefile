@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   create .venv, install jaju, ingest the sample statutes, serve the `law`
-#               assistant (no generative model needed) on http://127.0.0.1:8000/v1
+#   make demo   create .venv, install jaju, install the law pack (its statutes into a shared
+#               knowledge base), serve its `law` and `labour` assistants (no generative model
+#               needed) on http://127.0.0.1:8000/v1
 #   make test   create .venv, install jaju with dev tools, run ruff, mypy and pytest
 PYTHON ?= python3
 VENV   := .venv
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "installing jaju; llama-cpp-python compiles from source the first time (about 15 min on 2 cores)"
 	$(BIN)/python scripts/pip_progress.py $(VENV)/install.log -- \
-		$(BIN)/python -m pip install -v -e '.[llamacpp,dense,dev]'
+		$(BIN)/python -m pip install -v -e '.[llamacpp,dense,e5,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,13 +34,12 @@ install: $(STAMP)
 DEMO_HOME ?= $(CURDIR)/.jaju-demo
 
 demo: $(STAMP)
-	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju ingest data/statutes --kb statutes --shared \
-		--synonyms everyday-legal --description "근로기준법, 개인정보 보호법, 형법"
+	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju packs install law
 	@echo "the demo's state is $(DEMO_HOME); in another terminal: export JAJU_HOME=$(DEMO_HOME)"
 	JAJU_HOME=$(DEMO_HOME) $(BIN)/jaju serve --config demo/jaju.toml $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
 
 # the console's browser tests drive Debian's chromium through playwright (no browser download)

@@ -28,19 +28,23 @@ STATUTES = PACK / "data" / "statutes"
 
 def test_pack_description_is_complete():
     pack = law.pack()
-    assert pack["name"] == "law"
-    for assistant in pack["assistants"]:
+    assert pack.name == "law"
+    for assistant in pack.assistants:
         assert "조" in assistant["system_prompt"]  # it asks for article citations
         assert "답하지" in assistant["system_prompt"] or "다루지" in assistant["system_prompt"]
-        assert set(assistant["tools"]) <= {t["name"] for t in pack["tools"]}
-    sources = pack["knowledge"][0]["sources"]
+        assert set(assistant["tools"]) <= {t.name for t in pack.tools}
+    sources = pack.knowledge[0].sources
     assert all(Path(s).exists() for s in sources)
-    assert {t["name"] for t in pack["tools"]} == {f.__name__ for f in tools.TOOLS}
-    for t in pack["tools"]:
-        assert t["function"] is getattr(tools, t["name"])
-    for ev in pack["evals"]:
-        assert Path(ev["path"]).exists()
-    assert pack["synonyms"] == ["everyday-legal"]
+    assert {t.name for t in pack.tools} == {f.__name__ for f in tools.TOOLS}
+    for t in pack.tools:
+        assert t.function is getattr(tools, t.name)
+    for ev in pack.evals:
+        assert Path(ev.path).exists()
+    assert pack.synonyms == ("everyday-legal",)
+    assert pack.knowledge[0].synonyms == "everyday-legal"
+    titles = {s.title for s in tools.statutes().values()}
+    for assistant in pack.assistants:  # knowledge_filter names documents the pack has
+        assert set(assistant.get("knowledge_filter", {}).get("title", [])) <= titles
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():

@@ -296,6 +296,9 @@ class AssistantSettings(_Section):
     max_tokens: int | None = None
     knowledge: list[str] = Field(default_factory=list)
     """Knowledge bases to answer from (the caller's own, or shared ones)."""
+    knowledge_filter: dict[str, list[str]] = Field(default_factory=dict)
+    """Keep only passages whose source matches: {"title": ["근로기준법", "최저임금법"]} (any of
+    the values; keys as in search `filters`: title, format, article, heading)."""
     top_k: int = Field(5, ge=1, le=20)
     """Evidence passages retrieved per question."""
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
@@ -305,6 +308,13 @@ class AssistantSettings(_Section):
     tool_choice: Literal["auto", "required"] = "auto"
     """`required`: the model must call a tool in the first round (look something up first)."""
     max_tool_rounds: int = Field(4, ge=1, le=16)
+
+
+class PacksSettings(_Section):
+    """`[packs]`: how installed packs' assistants are served."""
+
+    backend: str | None = None
+    """The backend their assistants run on (default: `extractive`, quoting the evidence)."""
 
 
 def _default_backends() -> dict[str, Any]:
@@ -323,6 +333,7 @@ class Settings(_Section):
     tools: ToolPolicySettings = Field(default_factory=lambda: ToolPolicySettings())
     mcp_servers: dict[str, McpServerSettings] = Field(default_factory=dict)
     openapi: dict[str, OpenApiSettings] = Field(default_factory=dict)
+    packs: PacksSettings = Field(default_factory=lambda: PacksSettings())
 
     def guard_levels(self, tenant: str, model: str) -> list[GuardSettings]:
         """The guard settings that apply to `model` called by `tenant`, most general first:
@@ -343,6 +354,8 @@ class Settings(_Section):
                 )
             if name in self.backends:
                 raise ValueError(f"{name!r} names both a backend and an assistant")
+        if self.packs.backend is not None and self.packs.backend not in self.backends:
+            raise ValueError(f"packs.backend {self.packs.backend!r} is not defined")
         for name in [*self.mcp_servers, *self.openapi]:
             if not NAMESPACE.fullmatch(name):
                 raise ValueError(f"tool source name {name!r} must be letters, digits, _ or -")

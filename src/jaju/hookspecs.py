@@ -34,3 +34,8 @@ def register_guards(register: Callable[[type[Any]], None]) -> None:
 @hookspec
 def register_tools(register: Callable[..., None], services: Any) -> None:
     """Register tools: register(tool, namespace="plugin"); `services` is a `ToolServices`."""
+
+
+@hookspec
+def register_packs(register: Callable[[Any], None]) -> None:
+    """Register industry packs: register(pack), a `jaju.packs.base.Pack` (see docs/packs.md)."""

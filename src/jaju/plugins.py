@@ -12,7 +12,7 @@ import pluggy
 from jaju import hookspecs
 
 DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
-                   "jaju.guards.builtin", "jaju.tools.builtin")
+                   "jaju.guards.builtin", "jaju.tools.builtin", "jaju.packs.law.plugin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True,
@@ -73,4 +73,17 @@ def guard_types(pm: pluggy.PluginManager) -> dict[str, type[Any]]:
         found[guard.name] = guard
 
     pm.hook.register_guards(register=register)
+    return found
+
+
+def packs(pm: pluggy.PluginManager) -> dict[str, Any]:
+    """Packs (`jaju.packs.base.Pack`) by name."""
+    found: dict[str, Any] = {}
+
+    def register(pack: Any) -> None:
+        if not getattr(pack, "name", ""):
+            raise TypeError(f"pack {pack!r} has no name")
+        found[pack.name] = pack
+
+    pm.hook.register_packs(register=register)
     return found

@@ -17,7 +17,7 @@ from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex
 from jaju.limits import AuthThrottle, Limiter, RateLimiter, RedisLimiter
 from jaju.pipeline import Gateway
-from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types
+from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types, packs
 from jaju.store import AuditEvent, Store, open_store
 from jaju.tools.hub import ToolHub
 from jaju.tools.services import ToolServices
@@ -88,6 +88,30 @@ def check_config(settings: Settings, *, load_plugins: bool = True) -> list[str]:
             *(f"openapi.{n}" for n in settings.openapi)]
 
 
+def _with_pack_assistants(settings: Settings, store: Store, registered: dict[str, Any],
+                          backends: dict[str, Backend]) -> Settings:
+    """`settings` with the installed packs' assistants added as if jaju.toml defined them, on
+    `[packs] backend` (default: extractive; without tools when it cannot call them). An
+    assistant or backend of the same name in jaju.toml wins over a pack's assistant."""
+    added: dict[str, Any] = {}
+    for record in store.installed_packs():
+        pack = registered.get(record["name"])
+        if pack is None:
+            log.warning("pack %s is installed but no plugin registers it", record["name"])
+            continue
+        backend = settings.packs.backend or "extractive"
+        if backend not in backends:
+            log.warning("pack %s: no backend %r to serve its assistants", pack.name, backend)
+            continue
+        specs = pack.assistant_settings(backend, tools=backends[backend].capabilities.tools)
+        for name, spec in specs.items():
+            if name not in settings.assistants and name not in backends and name not in added:
+                added[name] = spec
+    if not added:
+        return settings
+    return settings.model_copy(update={"assistants": {**added, **settings.assistants}})
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -112,6 +136,7 @@ class AppState:
         types = backend_types(pm)
         backends = {name: build_backend(name, conf, types)
                     for name, conf in settings.backends.items()}
+        settings = _with_pack_assistants(settings, store, packs(pm), backends)
         models = {name: Assistant(name=name, backend=backend)
                   for name, backend in backends.items()}
         guards = GuardSet(guard_types(pm), settings)

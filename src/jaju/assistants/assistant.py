@@ -83,6 +83,8 @@ class Assistant:
     knowledge: list[str] = field(default_factory=list)
     index: KnowledgeIndex | None = None
     top_k: int = 5
+    knowledge_filter: dict[str, list[str]] = field(default_factory=dict)
+    """Retrieve only passages whose source matches (e.g. {"title": ["근로기준법"]})."""
     tools: list[str] = field(default_factory=list)
     """Tool-name globs this assistant offers the model and runs itself (the tool loop)."""
     tool_choice: str = "auto"
@@ -100,7 +102,8 @@ class Assistant:
                    defaults={k: v for k in ("temperature", "top_p", "max_tokens")
                              if (v := getattr(spec, k)) is not None},
                    knowledge=list(spec.knowledge), index=index if spec.knowledge else None,
-                   top_k=spec.top_k, tools=list(spec.tools), tool_choice=spec.tool_choice,
+                   top_k=spec.top_k, knowledge_filter=dict(spec.knowledge_filter),
+                   tools=list(spec.tools), tool_choice=spec.tool_choice,
                    max_tool_rounds=spec.max_tool_rounds)
 
     @property
@@ -152,7 +155,8 @@ class Assistant:
                 kb = self.index.get(tenant, name)
             except NotFound:
                 continue  # a knowledge base this tenant cannot see adds nothing
-            hits += self.index.search(kb, query, self.top_k)
+            hits += self.index.search(kb, query, self.top_k,
+                                      filters=self.knowledge_filter or None)
         hits.sort(key=lambda h: -h.score)
         return hits[: self.top_k]
 

@@ -146,6 +146,28 @@ def _units(text: str, analyzer: Analyzer) -> list[str]:
     return out
 
 
+def _body_lines(chosen: list[tuple[float, int, int, str]],
+                candidates: list[tuple[float, int, int, str]], hits: list[Any],
+                analyzer: Analyzer) -> list[tuple[float, int, int, str]]:
+    """For each quoted article of which only the title line was chosen, its best body line
+    (the best-scoring candidate after the title, else its first body line): a citation that
+    quotes only "제62조 (유급휴가의 대체)" tells the reader nothing."""
+    extra = []
+    for h_index in sorted({c[1] for c in chosen}):
+        if not hits[h_index].source.get("article"):
+            continue
+        if any(c[2] > 0 for c in chosen if c[1] == h_index):
+            continue
+        body = [c for c in candidates if c[1] == h_index and c[2] > 0]
+        if body:
+            extra.append(max(body, key=lambda c: c[0]))
+            continue
+        units = _units(hits[h_index].text, analyzer)
+        if len(units) > 1:
+            extra.append((0.0, h_index, 1, units[1]))
+    return extra
+
+
 def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     """The best sentences of the top evidence, each with its citation number."""
     query, hits, analyzer = evidence.query, evidence.hits, evidence.analyzer
@@ -171,6 +193,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
                 score += 0.5  # the article's title line says what the article is about
             candidates.append((score, h_index, u_index, unit))
     chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
+    chosen += _body_lines(chosen, candidates, hits, analyzer)
     chosen.sort(key=lambda c: (c[1], c[2]))
     used: dict[int, list[str]] = {}
     for _, h_index, _, unit in chosen:

@@ -42,7 +42,8 @@ def ingest(
         help="Synonym dictionary: a shipped name (everyday-legal) or a TSV file.")] = None,
     description: Annotated[str, typer.Option(help="What the knowledge base holds.")] = "",
     embedder: Annotated[str | None, typer.Option(
-        help="Dense signal: 'use' (offline, shipped) or 'openai:BASE_URL#MODEL'.")] = None,
+        help="Dense signal: 'e5' or 'use' (offline, in-process) or "
+             "'openai:BASE_URL#MODEL'.")] = None,
     follow_symlinks: Annotated[bool, typer.Option(
         "--follow-symlinks", help="Follow symlinks that lead out of a folder.")] = False,
     config: ConfigOption = None,

@@ -7,7 +7,8 @@ from typing import Any
 import typer
 
 from jaju import __version__
-from jaju.cli import audit, config, guard, keys, knowledge, serve, store, tools, usage
+from jaju.cli import audit, config, guard, keys, knowledge, packs, serve, store, tools, usage
+from jaju.cli import eval as eval_cmd
 
 
 def _no_type_after_flags() -> None:
@@ -55,6 +56,8 @@ app.add_typer(guard.guard_app, name="guard")
 app.add_typer(tools.app, name="tools")
 app.add_typer(tools.plugins_app, name="plugins")
 app.add_typer(tools.mcp_app, name="mcp")
+app.add_typer(packs.app, name="packs")
+app.command("eval")(eval_cmd.eval_)
 
 
 @app.command("version")

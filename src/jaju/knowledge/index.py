@@ -160,7 +160,7 @@ class KnowledgeIndex:
                     (kb.id,)).fetchall()
             for start in range(0, len(rows), 256):
                 part = rows[start:start + 256]
-                vectors = self.embedder(spec).embed(
+                vectors = self.embedder(spec).embed_passages(
                     [(h + "\n" + t) if h else t for _, t, h in part])
                 with self._tx() as db:
                     db.executemany("INSERT OR REPLACE INTO kb_vectors VALUES (?,?,?)",
@@ -176,7 +176,7 @@ class KnowledgeIndex:
     def embed_chunks(self, kb: KnowledgeBase, chunks: list[Chunk]) -> np.ndarray | None:
         if not kb.embedder or not chunks:
             return None
-        return self.embedder(kb.embedder).embed([_index_text(c) for c in chunks])
+        return self.embedder(kb.embedder).embed_passages([_index_text(c) for c in chunks])
 
     def _row(self, row: tuple[Any, ...]) -> KnowledgeBase:
         return KnowledgeBase(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
@@ -308,10 +308,11 @@ class KnowledgeIndex:
 
     def search(self, kb: KnowledgeBase, query: str, k: int = 10, *,
                document: str | None = None,
-               filters: dict[str, str] | None = None,
+               filters: dict[str, Any] | None = None,
                signals: tuple[str, ...] = ("morph", "gram", "dense")) -> list[Hit]:
         """Best hits first. `document` keeps one document (path or file name); `filters` keeps
-        hits whose source matches: format, title, article (exact) or heading (substring)."""
+        hits whose source matches: format, title, article (exact) or heading (substring); a list
+        of values keeps hits matching any of them."""
         if not query.strip():
             raise InvalidRequest("검색어가 비어 있습니다 / query is empty", param="query")
         k = max(1, min(k, 100))
@@ -358,7 +359,7 @@ class KnowledgeIndex:
         ids, matrix = self._matrix(kb)
         if not len(ids):
             return {}
-        sims = matrix @ self.embedder(kb.embedder).embed([query])[0]
+        sims = matrix @ self.embedder(kb.embedder).embed_query(query)
         top = np.argsort(-sims)[:CANDIDATES]
         best, worst = float(sims[top[0]]), float(sims[top[-1]])
         span = (best - worst) or 1.0
@@ -396,7 +397,7 @@ class KnowledgeIndex:
 
     def _hits(self, kb: KnowledgeBase, ranked: list[tuple[int, float]],
               parts: dict[int, dict[str, float]], k: int, document: str | None,
-              filters: dict[str, str]) -> list[Hit]:
+              filters: dict[str, Any]) -> list[Hit]:
         hits: list[Hit] = []
         with self._lock:
             for rowid, score in ranked:
@@ -428,9 +429,11 @@ def _index_text(chunk: Chunk) -> str:
     return (" ".join(chunk.heading) + "\n" + chunk.text) if chunk.heading else chunk.text
 
 
-def _matches(source: dict[str, Any], filters: dict[str, str]) -> bool:
+def _matches(source: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """Every key matches; a list of values matches when any of them does."""
     for key, wanted in filters.items():
         value = str(source.get(key) or "")
-        if (wanted not in value) if key == "heading" else (value != wanted):
+        options = [wanted] if isinstance(wanted, str) else list(wanted)
+        if not any((w in value) if key == "heading" else (value == w) for w in options):
             return False
     return True

@@ -14,7 +14,7 @@ from typing import Any
 
 Migration = Callable[[Any, str], None]
 MIGRATIONS: list[Migration] = []
-STORE = {"m001_keys_usage_audit", "m004_plugins_admin_keys"}
+STORE = {"m001_keys_usage_audit", "m004_plugins_admin_keys", "m005_packs"}
 """The migrations of the store proper; the others are the knowledge index's (SQLite)."""
 
 
@@ -201,6 +201,22 @@ def m004_plugins_admin_keys(db: Any, engine: str = "sqlite") -> None:
             changed_at REAL NOT NULL
         );
         ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
+@migration
+def m005_packs(db: Any, engine: str = "sqlite") -> None:
+    _script(
+        db, engine,
+        """
+        CREATE TABLE packs (
+            name TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            version TEXT NOT NULL,
+            installed_at REAL NOT NULL,
+            PRIMARY KEY (name, tenant)
+        )
         """,
     )
 

@@ -304,6 +304,26 @@ class Store:
         self._disabled = (time.monotonic(), found)
         return found
 
+    # --- packs ----------------------------------------------------------------------------------
+
+    def add_pack(self, name: str, tenant: str, version: str, actor: str) -> None:
+        """Record that pack `name` is installed (for `tenant`, or "*": shared)."""
+        def write(db: Any) -> None:
+            db.execute(self._sql(
+                "INSERT INTO packs (name, tenant, version, installed_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(name, tenant) DO UPDATE SET version=excluded.version, "
+                "installed_at=excluded.installed_at"), (name, tenant, version, time.time()))
+            self._append_audit(db, AuditEvent(actor, "pack.install", "ok", name,
+                                              {"tenant": tenant, "version": version}))
+        self._write_now(write)
+
+    def installed_packs(self) -> list[dict[str, Any]]:
+        """Installed packs: name, tenant, version, installed_at (oldest first)."""
+        rows = self._rows("SELECT name, tenant, version, installed_at FROM packs "
+                          "ORDER BY installed_at, name")
+        return [{"name": n, "tenant": t, "version": v, "installed_at": at}
+                for n, t, v, at in rows]
+
     # --- usage and audit ------------------------------------------------------------------------
 
     def usage_summary(self, *, since: float | None = None,
@@ -377,6 +397,7 @@ class Store:
                   "hash"),
         "audit_head": ("id", "seq", "hash"),
         "plugins": ("name", "enabled", "changed_at"),
+        "packs": ("name", "tenant", "version", "installed_at"),
     }
 
     def counts(self) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """The `law` pack: everyday Korean law and labour.
 
-What it holds (all of it described in `pack.toml` beside this file, read by `pack()`):
+What it holds (all of it described in `pack.toml` beside this file, read by `pack()`; registered by
+the default plugin `jaju.packs.law.plugin`):
 
 - **assistants**: `law` (everyday law: leases and 전세, debts and interest, crime, stalking,
   car accidents, family registration, personal data, voice phishing, labour) and `labour`
@@ -19,25 +20,17 @@ What it holds (all of it described in `pack.toml` beside this file, read by `pac
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any
+
+from jaju.packs.base import Pack, load_pack
 
 HERE = Path(__file__).parent
 
 
-def pack() -> dict[str, Any]:
-    """The pack as a plain dict: paths resolved, tool names resolved to their functions."""
+@cache
+def pack() -> Pack:
+    """The pack, read from pack.toml: paths resolved, tool names resolved to their functions."""
     from jaju.packs.law import tools
 
-    raw = tomllib.loads((HERE / "pack.toml").read_text(encoding="utf-8"))
-    out: dict[str, Any] = {**raw["pack"]}
-    out["assistants"] = raw.get("assistants", [])
-    out["knowledge"] = [{**k, "sources": [str(HERE / s) for s in k.get("sources", [])]}
-                        for k in raw.get("knowledge", [])]
-    functions: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in tools.TOOLS}
-    out["tools"] = [{**t, "function": functions[t["name"]]} for t in raw.get("tools", [])]
-    out["synonyms"] = raw.get("synonyms", {}).get("dictionaries", [])
-    out["evals"] = [{**e, "path": str(HERE / e["path"])} for e in raw.get("evals", [])]
-    return out
+    return load_pack(HERE / "pack.toml", tools.TOOLS)

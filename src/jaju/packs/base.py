@@ -1,0 +1,215 @@
+"""The pack model: what a pack bundles, read from its `pack.toml`, and how it is installed.
+
+A pack is content that specialises jaju for a field. A plugin registers it through the
+`register_packs` hook (and its tools through `register_tools`, namespaced by the pack's name):
+
+```python
+PACK = load_pack(Path(__file__).parent / "pack.toml", tools=[annual_leave_days, ...])
+
+@hookimpl
+def register_packs(register):
+    register(PACK)
+
+@hookimpl
+def register_tools(register):
+    PACK.register_tools(register)
+```
+
+`jaju packs install NAME` ingests the pack's knowledge sources (`install_knowledge`) and records
+the installation; from then on `AppState.build` serves the pack's assistants
+(`Pack.assistant_settings`), unless jaju.toml defines an assistant of the same name.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jaju.config import AssistantSettings
+from jaju.errors import ConfigError
+from jaju.knowledge import synonyms as synonym_dicts
+from jaju.knowledge.index import SHARED_TENANT, KnowledgeBase, KnowledgeIndex
+from jaju.tools.model import Permissions, Tool, from_function
+
+ASSISTANT_KEYS = {"name", "description", "system_prompt", "knowledge", "knowledge_filter",
+                  "top_k", "tools", "guards", "tool_choice", "max_tool_rounds", "temperature",
+                  "top_p", "max_tokens"}
+
+
+@dataclass(frozen=True)
+class KnowledgeSource:
+    """A knowledge base the pack ships: its documents (files or folders) and dictionary."""
+
+    name: str
+    sources: tuple[Path, ...]
+    description: str = ""
+    shared: bool = True
+    synonyms: str | None = None
+    """A shipped dictionary name (everyday-legal) or a TSV path."""
+    embedder: str | None = None
+    """An embedder spec for the dense signal (see jaju.knowledge.embed), or None."""
+
+
+@dataclass(frozen=True)
+class PackTool:
+    name: str
+    function: Callable[..., Any]
+    effect: str = "read"
+
+    def tool(self) -> Tool:
+        return from_function(self.function, permissions=Permissions(
+            effect="write" if self.effect == "write" else "read"))
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    path: Path
+    frozen: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    title: str
+    version: str
+    description: str = ""
+    assistants: tuple[dict[str, Any], ...] = ()
+    """As in pack.toml: name, description, system_prompt, knowledge, knowledge_filter, top_k,
+    tools (names of this pack's tools, without the namespace), guards, …"""
+    knowledge: tuple[KnowledgeSource, ...] = ()
+    tools: tuple[PackTool, ...] = ()
+    evals: tuple[EvalSet, ...] = ()
+    synonyms: tuple[str, ...] = ()
+    root: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def tool_name(self, name: str) -> str:
+        """A pack tool's registered name: `law.annual_leave_days`."""
+        return name if "." in name else f"{self.name}.{name}"
+
+    def register_tools(self, register: Callable[..., None]) -> None:
+        """Register the pack's tools through a `register_tools` hook, namespaced by the pack."""
+        for item in self.tools:
+            register(item.tool(), namespace=self.name)
+
+    def assistant_settings(self, backend: str, *, tools: bool = True
+                           ) -> dict[str, AssistantSettings]:
+        """The pack's assistants as `[assistants.X]` settings on `backend`; without `tools`
+        (a backend that cannot call tools) they answer from knowledge only."""
+        out: dict[str, AssistantSettings] = {}
+        for spec in self.assistants:
+            body = {k: v for k, v in spec.items() if k != "name"}
+            body["tools"] = [self.tool_name(t) for t in body.get("tools", [])] if tools else []
+            out[spec["name"]] = AssistantSettings.model_validate({**body, "backend": backend})
+        return out
+
+    def eval_set(self, name: str | None = None) -> EvalSet:
+        """The named evaluation set, or the frozen one (else the first)."""
+        if not self.evals:
+            raise ConfigError(f"팩 '{self.name}'에 평가 세트가 없습니다 / pack has no eval set")
+        if name is None:
+            return next((e for e in self.evals if e.frozen), self.evals[0])
+        for e in self.evals:
+            if e.name == name:
+                return e
+        raise ConfigError(f"팩 '{self.name}'에 평가 세트 '{name}'이(가) 없습니다 / no eval set "
+                          f"{name!r} (have: {', '.join(e.name for e in self.evals)})")
+
+
+def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
+    """A pack from its `pack.toml`; paths are relative to that file, tool names resolve to
+    the given functions (by `__name__`)."""
+    root = path.parent
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{path}: 팩 설명을 읽을 수 없습니다 / cannot read pack.toml: {e}") from e
+    head = raw.get("pack") or {}
+    for key in ("name", "title", "version"):
+        if not head.get(key):
+            raise ConfigError(f"{path}: [pack].{key} 이(가) 없습니다 / missing [pack].{key}")
+    functions = {fn.__name__: fn for fn in tools}
+    pack_tools = []
+    for t in raw.get("tools", []):
+        if t["name"] not in functions:
+            raise ConfigError(f"{path}: tools.{t['name']}: 함수가 없습니다 / no such function")
+        pack_tools.append(PackTool(t["name"], functions[t["name"]], t.get("effect", "read")))
+    names = {t.name for t in pack_tools}
+    for a in raw.get("assistants", []):
+        unknown = set(a) - ASSISTANT_KEYS
+        if unknown:
+            raise ConfigError(f"{path}: assistants.{a.get('name')}: 알 수 없는 키 / unknown "
+                              f"keys {sorted(unknown)}")
+        if missing := set(a.get("tools", [])) - names:
+            raise ConfigError(f"{path}: assistants.{a.get('name')}.tools: {sorted(missing)} "
+                              "are not tools of this pack")
+    knowledge = tuple(
+        KnowledgeSource(name=k["name"], sources=tuple(root / s for s in k.get("sources", [])),
+                        description=k.get("description", ""), shared=k.get("shared", True),
+                        synonyms=_synonyms(root, k.get("synonyms")), embedder=k.get("embedder"))
+        for k in raw.get("knowledge", []))
+    evals = tuple(EvalSet(e["name"], root / e["path"], bool(e.get("frozen", False)),
+                          e.get("note", "")) for e in raw.get("evals", []))
+    return Pack(name=head["name"], title=head["title"], version=str(head["version"]),
+                description=head.get("description", ""),
+                assistants=tuple(raw.get("assistants", [])), knowledge=knowledge,
+                tools=tuple(pack_tools), evals=evals,
+                synonyms=tuple(raw.get("synonyms", {}).get("dictionaries", [])), root=root)
+
+
+def _synonyms(root: Path, value: str | None) -> str | None:
+    """A shipped dictionary's name stays a name; a file is resolved beside pack.toml."""
+    if not value:
+        return None
+    return str(root / value) if value.endswith(".tsv") else value
+
+
+@dataclass
+class InstalledSource:
+    kb: KnowledgeBase
+    files: int
+    chunks: int
+    failures: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+NO_EMBEDDER = ("", "none")
+
+
+def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any],
+                      tenant: str | None = None, *, embedder: str | None = None,
+                      on_file: Callable[..., None] | None = None) -> list[InstalledSource]:
+    """Ingest the pack's knowledge sources: shared, or `tenant`'s own when given, each with
+    its synonym dictionary and an embedder for the dense signal: `embedder` ("none": lexical
+    only), else the source's own. When the source's own cannot load (its package is not
+    installed), the knowledge base stays lexical and a note says so; an `embedder` asked for
+    explicitly must load."""
+    from jaju.knowledge.ingest import collect_files, ingest
+
+    out = []
+    for source in pack.knowledge:
+        owner = tenant or (SHARED_TENANT if source.shared else "local")
+        kb = index.create(owner, source.name, source.description)
+        notes: list[str] = []
+        if source.synonyms:
+            kb = index.set_synonyms(kb, synonym_dicts.load(source.synonyms, index.analyzer))
+        spec = embedder if embedder is not None else source.embedder
+        spec = None if spec in NO_EMBEDDER else spec
+        if spec != kb.embedder:
+            try:
+                kb = index.set_embedder(kb, spec)
+            except ConfigError as e:
+                if embedder is not None:
+                    raise
+                notes.append(f"{source.name}: 의미 검색 없이 설치합니다 / installed without the "
+                             f"dense signal ({e})")
+        report = ingest(index, kb, collect_files(source.sources), parsers, on_file=on_file)
+        out.append(InstalledSource(
+            kb, len(report.results), sum(r.chunks for r in report.results),
+            [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"], notes))
+    return out
