@@ -27,7 +27,7 @@ How it works (keep this note true when you change the mechanism):
 - A block that cannot run here gets, on the line right before it (blank lines allowed),
   `<!-- not-tested: REASON -->`; the reason is required. Keep such blocks few.
 - `toml` blocks must parse (tomllib) and be valid jaju.toml, except a block that starts with
-  `# pyproject.toml` (a plugin package's own file). Other languages (json, http, plain) are
+  `# pyproject.toml` or `# pack.toml` (a plugin package's own files). Other languages (json, http, plain) are
   not run.
 - Any command that exits non-zero fails the file's test; the report names the file and line.
 - `make` and `pip install` are refused in runnable blocks (they would change the shared venv):
@@ -127,8 +127,8 @@ def test_toml_blocks_are_valid_config(path):
             data = tomllib.loads(b.text)
         except tomllib.TOMLDecodeError as e:
             raise AssertionError(f"{b.where}: invalid TOML: {e}") from e
-        if b.text.lstrip().startswith("# pyproject.toml"):
-            continue  # a package's pyproject.toml, not a jaju.toml: parsing is the check
+        if b.text.lstrip().startswith(("# pyproject.toml", "# pack.toml")):
+            continue  # a package's pyproject.toml or a pack.toml: parsing is the check
         sections = {k: v for k, v in data.items() if k != "assistants"}
         assistants = data.get("assistants") or {}
         if assistants and all(isinstance(a, dict) and a.get("backend") in data.get("backends", {})
