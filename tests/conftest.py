@@ -140,6 +140,16 @@ def live(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         server.stop()
 
 
+@pytest.fixture
+def echo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """tests/echo_upstream.py on a free port: its URL, and the file it records requests in."""
+    record = tmp_path / "received.jsonl"
+    proc, port = start_script("echo_upstream.py", str(record))
+    yield f"http://127.0.0.1:{port}/v1", record
+    proc.kill()
+    proc.wait()
+
+
 def run_jaju(*args: str, home: Path, input: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "JAJU_HOME": str(home)}
     return subprocess.run([JAJU, *args], env=env, capture_output=True, text=True, input=input,

@@ -16,8 +16,6 @@ from hypothesis import strategies as st
 from jaju.guards.actions import PLACEHOLDER, PiiBlocked, PiiPolicy, StreamFilter, Vault, apply, mask
 from jaju.guards.pii import detect
 
-from conftest import start_script
-
 
 def types(text):
     return [(f.type, f.text) for f in detect(text)]
@@ -135,15 +133,6 @@ def test_stream_masks_numbers_padded_with_invisible_characters():
         out = "".join(stream.feed(text[i:i + size]) for i in range(0, len(text), size))
         out += stream.flush()
         assert "1234" not in out and out.replace("\u200b", "") == "연락처는 010-****-5678 이고 끝입니다"
-
-
-@pytest.fixture
-def echo(tmp_path):
-    record = tmp_path / "received.jsonl"
-    proc, port = start_script("echo_upstream.py", str(record))
-    yield f"http://127.0.0.1:{port}/v1", record
-    proc.kill()
-    proc.wait()
 
 
 SECRET = "제 주민등록번호는 880101-1234568이고 카드는 5345-5640-5440-5590, 전화 010-1234-5678입니다."

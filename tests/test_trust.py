@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import hypothesis.strategies as st
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 from jaju.caller import Caller
@@ -25,15 +24,6 @@ TESTS = Path(__file__).parent
 MCP_SERVER = str(TESTS / "mcp_test_server.py")
 RRN, PHONE, ACCOUNT = "850505-1234562", "010-2222-3333", "110-123-456789"
 RAW = (RRN, PHONE, ACCOUNT, "8505051234562")
-
-
-@pytest.fixture
-def echo(tmp_path):
-    record = tmp_path / "received.jsonl"
-    proc, port = start_script("echo_upstream.py", str(record))
-    yield f"http://127.0.0.1:{port}/v1", record
-    proc.kill()
-    proc.wait()
 
 
 def received(record: Path) -> str:

@@ -328,18 +328,11 @@ class Store:
 
     def usage_summary(self, *, since: float | None = None,
                       tenant: str | None = None) -> list[dict[str, Any]]:
-        where: list[str] = ["1=1"]
-        args: list[Any] = []
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if tenant:
-            where.append("tenant = ?")
-            args.append(tenant)
+        where, args = _usage_filter(since, tenant)
         sql = ("SELECT COALESCE(tenant, '-'), COALESCE(model, '-'), COUNT(*), "
                "SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), "
                "SUM(completion_tokens), AVG(latency_ms) FROM usage WHERE "
-               + " AND ".join(where) + " GROUP BY 1, 2 ORDER BY 1, 2")
+               + where + " GROUP BY 1, 2 ORDER BY 1, 2")
         keys = ("tenant", "model", "requests", "errors", "prompt_tokens", "completion_tokens",
                 "avg_latency_ms")
         return [dict(zip(keys, _plain(row), strict=True)) for row in self._rows(sql, args)]
@@ -347,20 +340,13 @@ class Store:
     def usage_daily(self, *, since: float | None = None,
                     tenant: str | None = None) -> list[dict[str, Any]]:
         """Usage per UTC day, tenant and model (the console's charts)."""
-        where: list[str] = ["1=1"]
-        args: list[Any] = []
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if tenant:
-            where.append("tenant = ?")
-            args.append(tenant)
+        where, args = _usage_filter(since, tenant)
         day = ("date(ts, 'unixepoch')" if self.engine.name == "sqlite"
                else "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
         sql = (f"SELECT {day}, COALESCE(tenant, '-'), COALESCE(model, '-'), COUNT(*), "
                "SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(prompt_tokens), "
                "SUM(completion_tokens), AVG(latency_ms) FROM usage WHERE "
-               + " AND ".join(where) + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+               + where + " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
         keys = ("day", "tenant", "model", "requests", "errors", "prompt_tokens",
                 "completion_tokens", "avg_latency_ms")
         return [dict(zip(keys, _plain(row), strict=True)) for row in self._rows(sql, args)]
@@ -427,6 +413,18 @@ class Store:
             if other.engine.name == "postgresql":
                 other._db.execute("SELECT setval(pg_get_serial_sequence('usage', 'id'), "
                                   "COALESCE((SELECT MAX(id) FROM usage), 0) + 1, false)")
+
+
+def _usage_filter(since: float | None, tenant: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of the usage reports."""
+    where, args = ["1=1"], list[Any]()
+    if since is not None:
+        where.append("ts >= ?")
+        args.append(since)
+    if tenant:
+        where.append("tenant = ?")
+        args.append(tenant)
+    return " AND ".join(where), args
 
 
 def _plain(row: tuple[Any, ...]) -> tuple[Any, ...]:
