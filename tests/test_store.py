@@ -194,3 +194,24 @@ def test_a_locked_database_holds_the_queue_not_the_caller(tmp_path):
         f.result(10)
     assert store.usage_summary()[0]["requests"] == 10
     store.close()
+
+
+def test_a_dropped_postgresql_connection_is_reopened(pg_url):
+    """The server ends every connection (as a restart does): reads and writes go on."""
+    import psycopg
+
+    from conftest import PG_ADMIN
+
+    store = open_store(pg_url)
+    secret, _ = store.create_key("a", actor="test")
+    store.record(UsageRecord("chat.completions", 200, 1.0, "a")).result(10)
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+    assert store.find_key(secret) is not None
+    store.record(UsageRecord("chat.completions", 200, 1.0, "a"),
+                 AuditEvent("a", "chat.completions", "ok")).result(40)
+    assert store.usage_summary()[0]["requests"] == 2
+    assert store.verify_audit() == (2, [])
+    store.close()

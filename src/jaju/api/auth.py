@@ -11,7 +11,13 @@ import asyncio
 from fastapi import Request
 
 from jaju.caller import LOCAL_TENANT, Caller
-from jaju.errors import AuthenticationFailed, NotFound, PermissionDenied, RateLimited
+from jaju.errors import (
+    AuthenticationFailed,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServiceUnavailable,
+)
 from jaju.state import AppState
 from jaju.store import AuditEvent
 
@@ -55,7 +61,11 @@ async def authenticate(request: Request) -> Caller:
     if scheme.lower() != "bearer" or not secret.strip():
         raise _deny(request, "missing", "API 키가 필요합니다 / an API key is required "
                     "(Authorization: Bearer KEY)")
-    key = await asyncio.to_thread(state.store.find_key, secret.strip())  # off the loop
+    try:
+        key = await asyncio.to_thread(state.store.find_key, secret.strip())  # off the loop
+    except Exception as e:  # the store is down: a clear 503, not a 500
+        raise ServiceUnavailable("저장소에 연결할 수 없습니다 / the store is unavailable "
+                                 f"({type(e).__name__})", code="store_unavailable") from e
     if key is None:
         raise _deny(request, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
     if key.revoked_at is not None:

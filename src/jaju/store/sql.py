@@ -95,11 +95,22 @@ class Store:
 
     def _rows(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            cur = self._db.execute(self._sql(sql), args)
-            rows = list(cur.fetchall())
-            if self.engine.name == "postgresql":
-                self._db.commit()  # end the read's transaction
-            return rows
+            try:
+                return self._read(sql, args)
+            except Exception as e:  # a restarted server dropped the connection: once more
+                if self.engine.name != "postgresql" or not self.engine.transient(e):
+                    raise
+                with contextlib.suppress(Exception):
+                    self._db.close()
+                self._db = self.engine.connect()
+                return self._read(sql, args)
+
+    def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
+        cur = self._db.execute(self._sql(sql), args)
+        rows = list(cur.fetchall())
+        if self.engine.name == "postgresql":
+            self._db.commit()  # end the read's transaction
+        return rows
 
     def close(self) -> None:
         self.flush()
