@@ -71,6 +71,7 @@ async def code_of(state: AppState, name: str, args: Any, **kw: Any) -> str:
 
 
 def audit(state: AppState) -> list[tuple[str, str, str, dict]]:
+    state.store.flush()  # audit records are queued for the store's writer
     rows = sqlite3.connect(state.settings.db_path).execute(
         "SELECT action, target, outcome, detail FROM audit ORDER BY seq").fetchall()
     return [(a, t, o, json.loads(d)) for a, t, o, d in rows]

@@ -104,6 +104,7 @@ def test_policy(registry):
         with pytest.raises(ToolError) as e:
             call(reg, name, {})
         assert e.value.code == code
+    reg.store.flush()  # audit records are queued for the store's writer
     rows = sqlite3.connect(db).execute(
         "SELECT target, outcome FROM audit WHERE action='tool.call' ORDER BY seq").fetchall()
     assert rows[0] == ("demo.weather", "ok")
