@@ -243,6 +243,8 @@ def test_keyless_dev_mode_opens_directly(tmp_path: Path, browser: Any) -> None:
         tab = context.new_page()
         tab.goto(f"http://127.0.0.1:{server.port}/")
         tab.wait_for_selector("header nav")
+        tab.wait_for_function("document.querySelector('main').innerText.includes('개발 모드')",
+                              timeout=15000)  # the page has loaded its first view
         assert "개발 모드" in tab.inner_text("main")
         context.close()
     finally:
