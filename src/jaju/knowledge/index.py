@@ -1,20 +1,22 @@
-"""The knowledge index in SQLite: knowledge bases, documents, chunks, and two FTS5 indexes per
-knowledge base over pre-tokenised text (Kiwi content morphemes; character bigrams).
+"""The knowledge index: knowledge bases, documents, chunks, their analyser tokens (Kiwi content
+morphemes; character bigrams) and vectors, in SQLite (JAJU_HOME/jaju.db, FTS5) or — when the
+store is on PostgreSQL (`[store] url`) — in that PostgreSQL database, so that every replica
+sees a document the moment one of them ingested it (`knowledge_location`). The engines only
+store rows and answer "candidates with their BM25 scores" and "vectors" (storage.py,
+postgres.py); analysing, fusing and filtering happen here, once, for both.
 
-Search fuses the two lexical signals: each list's BM25 scores are divided by that list's best
-score, then weighted and summed, so a signal that finds nothing adds nothing and a weak
-signal cannot outvote a strong one. A knowledge base belongs to a tenant; one owned by
-`SHARED_TENANT` can be read by every tenant. Every document is written in one transaction.
+Search fuses the lexical signals (and the dense one, when the knowledge base has an embedder):
+each list's scores are divided by that list's best score, then weighted and summed, so a
+signal that finds nothing adds nothing and a weak signal cannot outvote a strong one. A
+knowledge base belongs to a tenant; one owned by `SHARED_TENANT` can be read by every tenant.
+Every document is written in one transaction.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,10 @@ import numpy as np
 
 from jaju.errors import InvalidRequest, NotFound
 from jaju.knowledge import synonyms
-from jaju.knowledge.chunking import SUPPLEMENTARY_PREFIX, Chunk
+from jaju.knowledge.chunking import Chunk
 from jaju.knowledge.embed import Embedder, make_embedder
+from jaju.knowledge.storage import KnowledgeStorage, SqliteKnowledge, dumps
 from jaju.korean.analyzer import Analyzer, bigrams
-from jaju.store.migrations import KNOWLEDGE, migrate
 
 SHARED_TENANT = "*"
 CANDIDATES = 100
@@ -80,28 +82,43 @@ class DocumentInfo:
     meta: dict[str, Any]
 
 
-def fts_query(tokens: list[str]) -> str | None:
-    """An FTS5 OR-query of distinct quoted tokens, or None when there is nothing to look for."""
-    distinct = list(dict.fromkeys(t for t in tokens if t.strip()))
-    if not distinct:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in distinct)
+def knowledge_location(settings: Any) -> Path | str:
+    """Where `settings` keep knowledge: the store's PostgreSQL database when `[store] url` is
+    one (replicas share it), else the SQLite file under JAJU_HOME (also when the store is on
+    another SQLite file: the knowledge index has always lived in JAJU_HOME/jaju.db)."""
+    url = settings.store.url or ""
+    if url.startswith(("postgresql://", "postgres://")):
+        return str(url)
+    return Path(settings.db_path)
+
+
+def open_storage(where: Path | str, **options: Any) -> KnowledgeStorage:
+    """`postgresql://…` → PostgreSQL (options: `vectors`); a path or `sqlite:///path` → SQLite."""
+    text = str(where)
+    if text.startswith(("postgresql://", "postgres://")):
+        from jaju.knowledge.postgres import PostgresKnowledge
+
+        return PostgresKnowledge(text, **options)
+    if text.startswith("sqlite://"):
+        text = text[len("sqlite://"):]
+        where = Path(text[1:] if text.startswith("//") else text)
+    return SqliteKnowledge(Path(where))
 
 
 class KnowledgeIndex:
-    def __init__(self, db_path: Path, analyzer: Analyzer | None = None) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA foreign_keys=ON")
+    def __init__(self, db_path: Path | str, analyzer: Analyzer | None = None,
+                 **options: Any) -> None:
+        """`db_path`: a SQLite file, or a `postgresql://` URL (see `knowledge_location`)."""
+        self.storage = open_storage(db_path, **options)
         self._lock = threading.RLock()
         self._analyzer = analyzer
         self._embedders: dict[str, Embedder] = {}
-        self._matrices: dict[int, tuple[tuple[int, int], np.ndarray, np.ndarray]] = {}
-        with self._lock:
-            migrate(self._db, KNOWLEDGE)
+        self._matrices: dict[int, tuple[Hashable, np.ndarray, np.ndarray]] = {}
+
+    @property
+    def engine(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.storage.name
 
     @property
     def analyzer(self) -> Analyzer:
@@ -110,13 +127,7 @@ class KnowledgeIndex:
         return self._analyzer
 
     def close(self) -> None:
-        self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            yield self._db
+        self.storage.close()
 
     # --- knowledge bases ----------------------------------------------------------------------
 
@@ -125,47 +136,27 @@ class KnowledgeIndex:
         kb = self.find(tenant, name)
         if kb is not None:
             return kb
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO kb (tenant, name, description, synonyms, created_at) "
-                "VALUES (?,?,?,?,?)",
-                (tenant, name, description, json.dumps(synonyms or {}, ensure_ascii=False),
-                 time.time()))
-            kb_id = int(cur.lastrowid or 0)
-            for kind in ("morph", "gram"):
-                db.execute(f"CREATE VIRTUAL TABLE kb_{kb_id}_{kind} USING fts5(tokens, "
-                           "tokenize='unicode61 remove_diacritics 0')")
+        kb_id = self.storage.create_kb(tenant, name, description, dumps(synonyms or {}))
         return KnowledgeBase(kb_id, tenant, name, description, synonyms or {})
 
     def set_synonyms(self, kb: KnowledgeBase, synonyms: dict[str, list[str]]) -> KnowledgeBase:
-        with self._tx() as db:
-            db.execute("UPDATE kb SET synonyms=? WHERE id=?",
-                       (json.dumps(synonyms, ensure_ascii=False), kb.id))
+        self.storage.set_synonyms(kb.id, dumps(synonyms))
         return KnowledgeBase(kb.id, kb.tenant, kb.name, kb.description, synonyms, kb.embedder)
 
     def set_embedder(self, kb: KnowledgeBase, spec: str | None) -> KnowledgeBase:
         """Use this embedder for the dense signal; chunks already in are embedded now."""
         if spec:
             self.embedder(spec)  # fail early on a bad spec
-        with self._tx() as db:
-            db.execute("UPDATE kb SET embedder=? WHERE id=?", (spec, kb.id))
-            if spec != kb.embedder:
-                db.execute("DELETE FROM kb_vectors WHERE kb_id=?", (kb.id,))
+        self.storage.set_embedder(kb.id, spec, drop_vectors=spec != kb.embedder)
         kb = KnowledgeBase(kb.id, kb.tenant, kb.name, kb.description, kb.synonyms, spec)
         if spec:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT c.id, c.text, c.heading FROM kb_chunks c LEFT JOIN kb_vectors v "
-                    "ON v.chunk_id = c.id WHERE c.kb_id=? AND v.chunk_id IS NULL",
-                    (kb.id,)).fetchall()
+            rows = self.storage.unembedded(kb.id)
             for start in range(0, len(rows), 256):
                 part = rows[start:start + 256]
                 vectors = self.embedder(spec).embed_passages(
                     [(h + "\n" + t) if h else t for _, t, h in part])
-                with self._tx() as db:
-                    db.executemany("INSERT OR REPLACE INTO kb_vectors VALUES (?,?,?)",
-                                   [(cid, kb.id, v.tobytes())
-                                    for (cid, _, _), v in zip(part, vectors, strict=True)])
+                self.storage.put_vectors(kb.id, [(cid, v) for (cid, _, _), v
+                                                 in zip(part, vectors, strict=True)])
         return kb
 
     def embedder(self, spec: str) -> Embedder:
@@ -179,13 +170,11 @@ class KnowledgeIndex:
         return self.embedder(kb.embedder).embed_passages([_index_text(c) for c in chunks])
 
     def _row(self, row: tuple[Any, ...]) -> KnowledgeBase:
-        return KnowledgeBase(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5])
+        return KnowledgeBase(int(row[0]), row[1], row[2], row[3], json.loads(row[4] or "{}"),
+                             row[5])
 
     def find(self, tenant: str, name: str) -> KnowledgeBase | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, tenant, name, description, synonyms, embedder FROM kb "
-                "WHERE name=? AND tenant=?", (name, tenant)).fetchone()
+        row = self.storage.find_kb(tenant, name)
         return self._row(row) if row else None
 
     def get(self, tenant: str, name: str) -> KnowledgeBase:
@@ -198,72 +187,33 @@ class KnowledgeIndex:
         return kb
 
     def bases(self, tenant: str | None = None) -> list[KnowledgeBase]:
-        sql = "SELECT id, tenant, name, description, synonyms, embedder FROM kb"
-        args: tuple[Any, ...] = ()
-        if tenant is not None:
-            sql += " WHERE tenant IN (?, ?)"
-            args = (tenant, SHARED_TENANT)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY tenant, name", args).fetchall()
-        return [self._row(r) for r in rows]
+        return [self._row(r) for r in self.storage.list_kbs(tenant, SHARED_TENANT)]
 
     def delete(self, kb: KnowledgeBase) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM kb_vectors WHERE kb_id=?", (kb.id,))
-            db.execute("DELETE FROM kb_chunks WHERE kb_id=?", (kb.id,))
-            db.execute("DELETE FROM kb_documents WHERE kb_id=?", (kb.id,))
-            db.execute("DELETE FROM kb WHERE id=?", (kb.id,))
-            for kind in ("morph", "gram"):
-                db.execute(f"DROP TABLE IF EXISTS kb_{kb.id}_{kind}")
+        self.storage.delete_kb(kb.id)
+        with self._lock:
+            self._matrices.pop(kb.id, None)
 
     def stats(self, kb: KnowledgeBase) -> dict[str, int]:
-        with self._lock:
-            docs, chars, chunks = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chars), 0), COALESCE(SUM(chunks), 0) "
-                "FROM kb_documents WHERE kb_id=?", (kb.id,)).fetchone()
+        docs, chars, chunks = self.storage.stats(kb.id)
         return {"documents": docs, "characters": chars, "chunks": chunks}
 
     # --- documents ------------------------------------------------------------------------------
 
     def documents(self, kb: KnowledgeBase) -> list[DocumentInfo]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, path, title, format, chars, chunks, sha256, ingested_at, meta "
-                "FROM kb_documents WHERE kb_id=? ORDER BY path", (kb.id,)).fetchall()
-        return [DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
-                for r in rows]
+        return [DocumentInfo(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+                             json.loads(r[8])) for r in self.storage.documents(kb.id)]
 
     def chunks(self, kb: KnowledgeBase, doc_id: int) -> list[dict[str, Any]]:
         """One document's chunks in order (empty when the document is not in `kb`)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, seq, text, start, end, page, article, heading FROM kb_chunks "
-                "WHERE kb_id=? AND doc_id=? ORDER BY seq", (kb.id, doc_id)).fetchall()
         keys = ("id", "seq", "text", "start", "end", "page", "article", "heading")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return [dict(zip(keys, r, strict=True)) for r in self.storage.chunks(kb.id, doc_id)]
 
     def document_hash(self, kb: KnowledgeBase, path: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT sha256 FROM kb_documents WHERE kb_id=? AND path=?",
-                                   (kb.id, path)).fetchone()
-        return row[0] if row else None
+        return self.storage.document_hash(kb.id, path)
 
     def remove_document(self, kb: KnowledgeBase, path: str) -> bool:
-        with self._tx() as db:
-            return self._remove(db, kb, path)
-
-    def _remove(self, db: sqlite3.Connection, kb: KnowledgeBase, path: str) -> bool:
-        row = db.execute("SELECT id FROM kb_documents WHERE kb_id=? AND path=?",
-                         (kb.id, path)).fetchone()
-        if row is None:
-            return False
-        ids = [r[0] for r in db.execute("SELECT id FROM kb_chunks WHERE doc_id=?", (row[0],))]
-        for kind in ("morph", "gram"):
-            db.executemany(f"DELETE FROM kb_{kb.id}_{kind} WHERE rowid=?", [(i,) for i in ids])
-        db.executemany("DELETE FROM kb_vectors WHERE chunk_id=?", [(i,) for i in ids])
-        db.execute("DELETE FROM kb_chunks WHERE doc_id=?", (row[0],))
-        db.execute("DELETE FROM kb_documents WHERE id=?", (row[0],))
-        return True
+        return self.storage.remove_document(kb.id, path)
 
     def analyze(self, chunks: list[Chunk]) -> list[list[str]]:
         """Content morphemes of each chunk as indexed (one Kiwi batch for all of them)."""
@@ -280,29 +230,9 @@ class KnowledgeIndex:
         grams = [bigrams(t) for t in texts]
         if vectors is None and kb.embedder:
             vectors = self.embed_chunks(kb, chunks)
-        with self._tx() as db:
-            self._remove(db, kb, path)
-            cur = db.execute(
-                "INSERT INTO kb_documents (kb_id, path, sha256, title, format, chars, chunks, "
-                "meta, ingested_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (kb.id, path, sha256, title, fmt, chars, len(chunks),
-                 json.dumps(meta or {}, ensure_ascii=False), time.time()))
-            doc_id = int(cur.lastrowid or 0)
-            for seq, (chunk, morph, gram) in enumerate(zip(chunks, morphs, grams, strict=True)):
-                cur = db.execute(
-                    "INSERT INTO kb_chunks (kb_id, doc_id, seq, text, start, end, page, "
-                    "article, heading) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (kb.id, doc_id, seq, chunk.text, chunk.start, chunk.end, chunk.page,
-                     chunk.article, " > ".join(chunk.heading)))
-                rowid = cur.lastrowid
-                db.execute(f"INSERT INTO kb_{kb.id}_morph (rowid, tokens) VALUES (?, ?)",
-                           (rowid, " ".join(morph)))
-                db.execute(f"INSERT INTO kb_{kb.id}_gram (rowid, tokens) VALUES (?, ?)",
-                           (rowid, " ".join(gram)))
-                if vectors is not None:
-                    db.execute("INSERT INTO kb_vectors VALUES (?,?,?)",
-                               (rowid, kb.id, vectors[seq].astype(np.float32).tobytes()))
-        return doc_id
+        doc = {"path": path, "sha256": sha256, "title": title, "format": fmt, "chars": chars,
+               "meta": dumps(meta or {})}
+        return self.storage.add_document(kb.id, doc, chunks, morphs, grams, vectors)
 
     # --- search ---------------------------------------------------------------------------------
 
@@ -325,10 +255,11 @@ class KnowledgeIndex:
             expanded = " ".join(dict.fromkeys(added))
         found: dict[str, dict[int, float]] = {}
         if "morph" in signals:
-            found["morph"] = self._bm25(kb, "morph", fts_query(morph))
+            found["morph"] = self.storage.lexical(kb.id, "morph", morph, CANDIDATES)
         if "gram" in signals:  # the formal terms too, or this signal would see only the
             # everyday words and pull towards the wrong articles
-            found["gram"] = self._bm25(kb, "gram", fts_query(bigrams(f"{query} {expanded}")))
+            found["gram"] = self.storage.lexical(kb.id, "gram", bigrams(f"{query} {expanded}"),
+                                                 CANDIDATES)
         if "dense" in signals and kb.embedder and (morph or bigrams(query)):
             found["dense"] = self._dense(kb, query)
         fused: dict[int, float] = {}
@@ -342,74 +273,55 @@ class KnowledgeIndex:
                 fused[rowid] = fused.get(rowid, 0.0) + value
                 parts.setdefault(rowid, {})[name] = score
         if fused and "부칙" not in query.replace(" ", ""):
-            with self._lock:  # 부칙 chunks: under a 부칙 heading, or labelled "부칙 제N조"
-                marks = ",".join("?" * len(fused))
-                for rowid, in self._db.execute(
-                        f"SELECT id FROM kb_chunks WHERE id IN ({marks}) "
-                        "AND (heading LIKE ? OR article LIKE ?)",
-                        [*fused, "%부칙%", SUPPLEMENTARY_PREFIX + "%"]):
-                    fused[rowid] *= SUPPLEMENTARY_WEIGHT
+            for rowid in self.storage.supplementary(list(fused)):
+                fused[rowid] *= SUPPLEMENTARY_WEIGHT
         ranked = sorted(fused.items(), key=lambda item: -item[1])
-        return self._hits(kb, ranked, parts, k, document, filters or {})
+        return self._hits(ranked, parts, k, document, filters or {})
 
     def _dense(self, kb: KnowledgeBase, query: str) -> dict[int, float]:
         """Cosine similarity to the query, rescaled to 0..1 over the candidates (raw cosines
-        crowd together, so dividing by the best would make every candidate look perfect)."""
+        crowd together, so dividing by the best would make every candidate look perfect).
+        The engine ranks the vectors when it can (pgvector); else they are ranked here."""
         assert kb.embedder is not None
-        ids, matrix = self._matrix(kb)
-        if not len(ids):
+        vector = self.embedder(kb.embedder).embed_query(query)
+        sims = self.storage.nearest(kb.id, vector, CANDIDATES)
+        if sims is None:
+            ids, matrix = self._matrix(kb)
+            if not len(ids):
+                return {}
+            scores = matrix @ vector
+            sims = {int(ids[i]): float(scores[i]) for i in np.argsort(-scores)[:CANDIDATES]}
+        if not sims:
             return {}
-        sims = matrix @ self.embedder(kb.embedder).embed_query(query)
-        top = np.argsort(-sims)[:CANDIDATES]
-        best, worst = float(sims[top[0]]), float(sims[top[-1]])
+        best, worst = max(sims.values()), min(sims.values())
         span = (best - worst) or 1.0
-        return {int(ids[i]): (float(sims[i]) - worst) / span + 1e-6 for i in top}
+        return {cid: (sim - worst) / span + 1e-6 for cid, sim in sims.items()}
 
     def _matrix(self, kb: KnowledgeBase) -> tuple[np.ndarray, np.ndarray]:
-        """The knowledge base's vectors, cached until its chunks change."""
+        """The knowledge base's vectors, kept in memory until its version stamp moves (another
+        replica's ingest moves it too)."""
+        version = self.storage.vector_version(kb.id)
         with self._lock:
-            version = self._db.execute("SELECT COUNT(*), COALESCE(MAX(chunk_id), 0) FROM "
-                                       "kb_vectors WHERE kb_id=?", (kb.id,)).fetchone()
             cached = self._matrices.get(kb.id)
-            if cached is None or cached[0] != tuple(version):
-                rows = self._db.execute("SELECT chunk_id, vec FROM kb_vectors WHERE kb_id=? "
-                                        "ORDER BY chunk_id", (kb.id,)).fetchall()
-                ids = np.array([r[0] for r in rows], dtype=np.int64)
-                matrix = (np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-                          if rows else np.zeros((0, 1), dtype=np.float32))
-                cached = (tuple(version), ids, matrix)
+            if cached is None or cached[0] != version:
+                ids, matrix = self.storage.load_vectors(kb.id)
+                cached = (version, ids, matrix)
                 self._matrices[kb.id] = cached
         return cached[1], cached[2]
 
-    def _bm25(self, kb: KnowledgeBase, kind: str, query: str | None) -> dict[int, float]:
-        if query is None:
-            return {}
-        sql = (f"SELECT rowid, -bm25(kb_{kb.id}_{kind}) FROM kb_{kb.id}_{kind} "
-               f"WHERE kb_{kb.id}_{kind} MATCH ? ORDER BY rank LIMIT {CANDIDATES}")
-        with self._lock:
-            try:
-                rows = self._db.execute(sql, (query,)).fetchall()
-            except sqlite3.OperationalError as e:  # a token FTS5 cannot parse: no results
-                if "fts5" in str(e):
-                    return {}
-                raise
-        return {r[0]: float(r[1]) for r in rows if r[1] > 0}
-
-    def _hits(self, kb: KnowledgeBase, ranked: list[tuple[int, float]],
-              parts: dict[int, dict[str, float]], k: int, document: str | None,
-              filters: dict[str, Any]) -> list[Hit]:
+    def _hits(self, ranked: list[tuple[int, float]], parts: dict[int, dict[str, float]], k: int,
+              document: str | None, filters: dict[str, Any]) -> list[Hit]:
         hits: list[Hit] = []
-        with self._lock:
-            for rowid, score in ranked:
-                row = self._db.execute(
-                    "SELECT c.text, c.start, c.end, c.page, c.article, c.heading, d.path, "
-                    "d.title, d.format FROM kb_chunks c JOIN kb_documents d ON d.id = c.doc_id "
-                    "WHERE c.id=?", (rowid,)).fetchone()
+        for start in range(0, len(ranked), 4 * k):  # usually one round
+            part = ranked[start:start + 4 * k]
+            rows = self.storage.sources([rowid for rowid, _ in part])
+            for rowid, score in part:
+                row = rows.get(rowid)
                 if row is None or (document and document not in (row[6], Path(row[6]).name)):
                     continue
-                text, start, end, page, article, heading, path, title, fmt = row
+                text, begin, end, page, article, heading, path, title, fmt = row
                 source: dict[str, Any] = {"path": path, "title": title, "format": fmt,
-                                          "start": start, "end": end}
+                                          "start": begin, "end": end}
                 if page is not None:
                     source["page"] = page
                 if article:
@@ -420,7 +332,7 @@ class KnowledgeIndex:
                     continue
                 hits.append(Hit(text, score, source, rowid, parts.get(rowid, {})))
                 if len(hits) >= k:
-                    break
+                    return hits
         return hits
 
 

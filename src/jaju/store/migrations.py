@@ -1,8 +1,9 @@
 """Numbered schema migrations, applied in order and tracked in `_migrations`.
 
-The store's tables (keys, usage, audit, plugin switches: `STORE`) are migrated on SQLite and
-PostgreSQL alike; the knowledge tables (`KNOWLEDGE`) live in SQLite. A migration takes the
-connection and the engine name ("sqlite" or "postgresql"); each runs in its own transaction.
+The store's tables (keys, usage, audit, plugin switches: `STORE`) and the knowledge index's
+(`KNOWLEDGE`) are migrated on SQLite and PostgreSQL alike; the knowledge index lives on
+PostgreSQL when the store does (see jaju.knowledge.index). A migration takes the connection
+and the engine name ("sqlite" or "postgresql"); each runs in its own transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 Migration = Callable[[Any, str], None]
 MIGRATIONS: list[Migration] = []
 STORE = {"m001_keys_usage_audit", "m004_plugins_admin_keys", "m005_packs"}
-"""The migrations of the store proper; the others are the knowledge index's (SQLite)."""
+"""The migrations of the store proper; the others are the knowledge index's."""
 
 
 def migration(fn: Migration) -> Migration:
@@ -85,9 +86,11 @@ def _script(db: Any, engine: str, sql: str) -> None:
         if not statement.strip():
             continue
         if engine == "postgresql":
-            statement = (statement.replace("id INTEGER PRIMARY KEY,", "id BIGSERIAL PRIMARY KEY,")
+            statement = (statement.replace("_id INTEGER", "_id BIGINT")
+                         .replace("id INTEGER PRIMARY KEY,", "id BIGSERIAL PRIMARY KEY,")
                          .replace("seq INTEGER PRIMARY KEY", "seq BIGINT PRIMARY KEY")
-                         .replace(" REAL", " DOUBLE PRECISION"))
+                         .replace(" REAL", " DOUBLE PRECISION")
+                         .replace(" BLOB", " BYTEA"))
         db.execute(statement)
 
 
@@ -107,9 +110,9 @@ def migrate(db: sqlite3.Connection, names: set[str] | None = None) -> list[str]:
     return applied
 
 
-def migrate_postgres(conn: Any) -> list[str]:
-    """Apply the store's pending migrations on PostgreSQL, one transaction each, under an
-    advisory lock so that replicas starting together migrate once."""
+def migrate_postgres(conn: Any, names: set[str] = STORE) -> list[str]:
+    """Apply the pending migrations in `names` (default: the store's) on PostgreSQL, one
+    transaction each, under an advisory lock so that replicas starting together migrate once."""
     applied = []
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(4242001)")
@@ -117,15 +120,16 @@ def migrate_postgres(conn: Any) -> list[str]:
                      "applied_at DOUBLE PRECISION)")
         done = {row[0] for row in conn.execute("SELECT name FROM _migrations").fetchall()}
         for fn in MIGRATIONS:
-            if fn.__name__ in done or fn.__name__ not in STORE:
+            if fn.__name__ in done or fn.__name__ not in names:
                 continue
             with conn.transaction():
                 fn(conn, "postgresql")
                 conn.execute("INSERT INTO _migrations VALUES (%s, %s)", (fn.__name__, time.time()))
             applied.append(fn.__name__)
         # the head row exists from the start, so that writers can lock it (FOR UPDATE)
-        conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s) "
-                     "ON CONFLICT (id) DO NOTHING", ("0" * 64,))
+        if "m001_keys_usage_audit" in names:
+            conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, %s) "
+                         "ON CONFLICT (id) DO NOTHING", ("0" * 64,))
     return applied
 
 
@@ -163,7 +167,7 @@ def m002_knowledge(db: Any, engine: str = "sqlite") -> None:
             seq INTEGER NOT NULL,
             text TEXT NOT NULL,
             start INTEGER NOT NULL,
-            end INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
             page INTEGER,
             article TEXT,
             heading TEXT NOT NULL DEFAULT ''
@@ -221,5 +225,37 @@ def m005_packs(db: Any, engine: str = "sqlite") -> None:
     )
 
 
+@migration
+def m006_knowledge_terms(db: Any, engine: str = "sqlite") -> None:
+    """PostgreSQL's lexical index: the analyser's tokens of each chunk as rows of `kb_terms`
+    (term frequency and the chunk's token count beside them), and per knowledge base the
+    totals BM25 needs plus a version stamp that changes with every write (replicas refresh
+    their in-memory vectors by it). SQLite keeps the tokens in FTS5 tables per knowledge
+    base (made with the knowledge base): nothing to do there."""
+    if engine != "postgresql":
+        return
+    _script(
+        db, engine,
+        """
+        ALTER TABLE kb ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE kb ADD COLUMN n_chunks BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE kb ADD COLUMN morph_tokens BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE kb ADD COLUMN gram_tokens BIGINT NOT NULL DEFAULT 0;
+        ALTER TABLE kb_chunks ADD COLUMN morph_len INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE kb_chunks ADD COLUMN gram_len INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE kb_terms (
+            kb_id BIGINT NOT NULL,
+            kind TEXT NOT NULL,
+            term TEXT NOT NULL,
+            chunk_id BIGINT NOT NULL,
+            tf INTEGER NOT NULL,
+            dl INTEGER NOT NULL,
+            PRIMARY KEY (kb_id, kind, term, chunk_id) INCLUDE (tf, dl)
+        );
+        CREATE INDEX kb_terms_chunk ON kb_terms(chunk_id)
+        """,
+    )
+
+
 KNOWLEDGE = {fn.__name__ for fn in MIGRATIONS} - STORE
-"""The knowledge index's migrations (SQLite, in JAJU_HOME/jaju.db)."""
+"""The knowledge index's migrations (in JAJU_HOME/jaju.db, or on PostgreSQL with the store)."""
