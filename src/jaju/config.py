@@ -51,7 +51,8 @@ class StoreSettings(_Section):
 
     url: str | None = None
     """`sqlite:///path` (default: JAJU_HOME/jaju.db) or `postgresql://user@host/db` for
-    several replicas sharing one store (the knowledge index stays in JAJU_HOME)."""
+    several replicas sharing one store; the knowledge index lives there too when it is
+    PostgreSQL (else in JAJU_HOME/jaju.db)."""
 
 
 class LimitsSettings(_Section):

@@ -14,7 +14,7 @@ from jaju.backends.base import Backend
 from jaju.config import Settings
 from jaju.errors import ConfigError
 from jaju.guards.base import GuardSet
-from jaju.knowledge.index import KnowledgeIndex
+from jaju.knowledge.index import KnowledgeIndex, knowledge_location
 from jaju.limits import AuthThrottle, Limiter, RateLimiter, RedisLimiter
 from jaju.pipeline import Gateway
 from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types, packs
@@ -64,7 +64,7 @@ class LazyIndex:
 
     def __call__(self) -> KnowledgeIndex:
         if self.index is None:
-            self.index = KnowledgeIndex(self.settings.db_path)
+            self.index = KnowledgeIndex(knowledge_location(self.settings))
         return self.index
 
     def close(self) -> None:

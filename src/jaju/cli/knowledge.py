@@ -15,7 +15,7 @@ from rich.table import Table
 
 from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, out
 from jaju.errors import ConfigError, JajuError, NotFound
-from jaju.knowledge.index import SHARED_TENANT, KnowledgeIndex
+from jaju.knowledge.index import SHARED_TENANT, KnowledgeIndex, knowledge_location
 from jaju.knowledge.parsers import Limits
 
 app = typer.Typer(help="Knowledge bases.", no_args_is_help=True)
@@ -30,7 +30,7 @@ def _tenant(tenant: str, shared: bool) -> str:
 
 
 def _index(config: Path | None, home: Path | None) -> KnowledgeIndex:
-    return KnowledgeIndex(load_settings(config, home).db_path)
+    return KnowledgeIndex(knowledge_location(load_settings(config, home)))
 
 
 def ingest(

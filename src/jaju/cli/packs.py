@@ -108,14 +108,14 @@ def install(
 ) -> None:
     """Ingest a pack's documents (with its synonym dictionary) and serve its assistants."""
     from jaju.errors import JajuError
-    from jaju.knowledge.index import KnowledgeIndex
+    from jaju.knowledge.index import KnowledgeIndex, knowledge_location
     from jaju.packs.base import install_knowledge
     from jaju.plugins import get_plugin_manager, parsers
     from jaju.store import open_store
 
     pack = _pack(name)
     settings = load_settings(config, home)
-    index = KnowledgeIndex(settings.db_path)
+    index = KnowledgeIndex(knowledge_location(settings))
     try:
         with err.status(f"{pack.name}: ingest…"):
             done = install_knowledge(pack, index, parsers(get_plugin_manager()), tenant,

@@ -15,13 +15,13 @@ def migrate(config: ConfigOption = None, home: HomeOption = None) -> None:
     """Bring the store's schema (and the knowledge index's) up to date; safe to repeat, and
     safe when several replicas start at once."""
     from jaju.errors import ConfigError
-    from jaju.knowledge.index import KnowledgeIndex
+    from jaju.knowledge.index import KnowledgeIndex, knowledge_location
     from jaju.store import open_store
 
     settings = load_settings(config, home)
     try:
         store = open_store(settings.store_url)
-        KnowledgeIndex(settings.db_path).close()
+        KnowledgeIndex(knowledge_location(settings)).close()
     except ConfigError as e:
         fail(str(e))
     applied = store.engine.applied

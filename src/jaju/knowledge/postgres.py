@@ -253,28 +253,33 @@ class PostgresKnowledge(KnowledgeStorage):
     # --- search ---------------------------------------------------------------------------------
 
     LEXICAL_SQL = """
-        WITH q AS (SELECT DISTINCT unnest(%(terms)s::text[]) AS term),
+        WITH p AS MATERIALIZED (
+            SELECT q.term, k.chunk_id, k.tf, k.dl FROM unnest(%(terms)s::text[]) AS q(term),
+                LATERAL (SELECT chunk_id, tf, dl FROM kb_terms
+                         WHERE kb_id = %(kb)s AND kind = %(kind)s AND term = q.term
+                         OFFSET 0) k),
         totals AS (
             SELECT n_chunks::float8 AS n,
                    (CASE WHEN %(kind)s = 'morph' THEN morph_tokens ELSE gram_tokens END)::float8
                    / GREATEST(n_chunks, 1) AS avgdl
             FROM kb WHERE id = %(kb)s),
         idf AS (
-            SELECT t.term, CASE WHEN x.v <= 0 THEN 1e-6 ELSE x.v END AS idf
-            FROM (SELECT term, COUNT(*)::float8 AS df FROM kb_terms
-                  WHERE kb_id = %(kb)s AND kind = %(kind)s AND term IN (SELECT term FROM q)
-                  GROUP BY term) t, totals,
-                 LATERAL (SELECT ln((totals.n - t.df + 0.5) / (t.df + 0.5)) AS v) x)
+            SELECT df.term, CASE WHEN x.v <= 0 THEN 1e-6 ELSE x.v END AS idf
+            FROM (SELECT term, COUNT(*)::float8 AS df FROM p GROUP BY term) df, totals,
+                 LATERAL (SELECT ln((totals.n - df.df + 0.5) / (df.df + 0.5)) AS v) x)
         SELECT p.chunk_id,
                SUM(idf.idf * p.tf * (%(k1)s + 1)
                    / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.dl / NULLIF(totals.avgdl, 0))))
                    AS score
-        FROM kb_terms p JOIN idf ON idf.term = p.term, totals
-        WHERE p.kb_id = %(kb)s AND p.kind = %(kind)s
+        FROM p JOIN idf ON idf.term = p.term, totals
         GROUP BY p.chunk_id
         ORDER BY score DESC, p.chunk_id
         LIMIT %(limit)s
     """
+    """FTS5's BM25 over the postings of the query's terms: one index range scan per term
+    (`OFFSET 0` keeps the planner from merging the lookups into one scan of the whole
+    knowledge base, which it would do while the table's statistics are still those of an
+    empty table, i.e. right after a large ingest)."""
 
     def lexical(self, kb_id: int, kind: str, tokens: list[str], limit: int) -> dict[int, float]:
         wanted = list(dict.fromkeys(terms(tokens)))
