@@ -4,6 +4,11 @@ the everyday-Korean statute questions in bench/data/everyday_statutes.jsonl.
 
 Run: .venv/bin/python bench/retrieval.py [KORQUAD_DIR] [--limit N] [--out FILE]
 KORQUAD_DIR defaults to ../shared/data/korquad (the file is read there, never copied).
+
+`--store postgresql://…` runs KorQuAD a second time, in the same run and the same way, through a
+knowledge base on that PostgreSQL database (what `[store] url` gives every replica), and prints
+both engines side by side: quality, ingest and query times, and how many questions got the same
+top 10 from both. The benchmark's knowledge base (tenant `bench`, `korquad`) is replaced there.
 """
 
 from __future__ import annotations
@@ -58,30 +63,70 @@ def first_rank(ids: list[str], relevant: Callable[[str], bool]) -> int | None:
     return None
 
 
-def korquad(data_dir: Path, work: Path, analyzer: Analyzer, limit: int | None,
-            signals_list: list[tuple[str, ...]]) -> list[str]:
+def korquad_questions(data_dir: Path, work: Path, limit: int | None
+                     ) -> tuple[list[dict], list[tuple[str, int]], Path, int]:
+    """KorQuAD's paragraphs written as text files under `work` (one per paragraph), and the
+    (question, paragraph number) pairs."""
     raw = json.loads((data_dir / "KorQuAD_v1.0_dev.json").read_text(encoding="utf-8"))
     paragraphs = [p for article in raw["data"] for p in article["paragraphs"]]
     questions = [(q["question"], i) for i, p in enumerate(paragraphs) for q in p["qas"]]
     if limit:
         questions = questions[:limit]
     corpus = work / "korquad"
-    corpus.mkdir()
-    for i, p in enumerate(paragraphs):
-        (corpus / f"p{i:04d}.txt").write_text(p["context"], encoding="utf-8")
-    chars = sum(len(p["context"]) for p in paragraphs)
+    if not corpus.exists():
+        corpus.mkdir()
+        for i, p in enumerate(paragraphs):
+            (corpus / f"p{i:04d}.txt").write_text(p["context"], encoding="utf-8")
+    return paragraphs, questions, corpus, sum(len(p["context"]) for p in paragraphs)
 
-    index = KnowledgeIndex(work / "korquad.db", analyzer)
+
+def run_engine(where: Path | str, corpus: Path, analyzer: Analyzer,
+               questions: list[tuple[str, int]], signals_list: list[tuple[str, ...]]
+               ) -> dict:
+    """Ingest the corpus into a fresh knowledge base at `where` and ask every question with each
+    signal set: ranks, the top-10 paragraph lists, query times, ingest and embedding seconds."""
+    index = KnowledgeIndex(where, analyzer)
+    old = index.find("bench", "korquad")
+    if old is not None:
+        index.delete(old)
     kb = index.create("bench", "korquad")
     started = time.perf_counter()
     report = ingest(index, kb, [corpus], parsers(get_plugin_manager(load_entrypoints=False)))
-    ingest_seconds = time.perf_counter() - started
+    out: dict = {"engine": index.engine, "ingest": time.perf_counter() - started,
+                 "dense": None, "runs": {}}
     assert not report.failures, report.failures[:3]
-    dense_note = ""
     if any("dense" in s for s in signals_list):
         started = time.perf_counter()
         kb = index.set_embedder(kb, "use")
-        dense_seconds = time.perf_counter() - started
+        out["dense"] = time.perf_counter() - started
+    for signals in signals_list:
+        ranks, times, tops = [], [], []
+        for question, answer in questions:
+            t0 = time.perf_counter()
+            hits = index.search(kb, question, 30, signals=signals)
+            times.append((time.perf_counter() - t0) * 1000)
+            ids = [Path(h.source["path"]).stem for h in hits]
+            ranks.append(first_rank(ids, lambda i, a=answer: i == f"p{a:04d}"))
+            tops.append(list(dict.fromkeys(ids))[:10])
+        out["runs"][signals] = (ranks, times, tops)
+    index.close()
+    return out
+
+
+def row(label: str, ranks: list[int | None], times: list[float]) -> str:
+    m = metrics(ranks)
+    return (f"| {label} | {m['R@1']:.3f} | {m['R@10']:.3f} | {m['MRR@10']:.3f} | "
+            f"{m['nDCG@10']:.3f} | {pct(times, .5):.1f} | {pct(times, .99):.1f} |")
+
+
+def korquad(data_dir: Path, work: Path, analyzer: Analyzer, limit: int | None,
+            signals_list: list[tuple[str, ...]]) -> list[str]:
+    paragraphs, questions, corpus, chars = korquad_questions(data_dir, work, limit)
+    result = run_engine(work / "korquad.db", corpus, analyzer, questions, signals_list)
+    ingest_seconds = result["ingest"]
+    dense_note = ""
+    if result["dense"] is not None:
+        dense_seconds = result["dense"]
         dense_note = (f" Embedding every chunk with the `use` embedder (for the dense rows) "
                       f"takes another {dense_seconds:.1f} s ({chars / dense_seconds:,.0f} "
                       "characters/s).")
@@ -99,31 +144,42 @@ def korquad(data_dir: Path, work: Path, analyzer: Analyzer, limit: int | None,
         top = sorted(range(len(scores)), key=lambda i: -scores[i])[:10]
         times.append((time.perf_counter() - t0) * 1000)
         ranks.append(top.index(answer) + 1 if answer in top else None)
-    m = metrics(ranks)
-    rows.append(f"| whitespace BM25 (rank_bm25) | {m['R@1']:.3f} | {m['R@10']:.3f} | "
-                f"{m['MRR@10']:.3f} | {m['nDCG@10']:.3f} | {pct(times, .5):.1f} | "
-                f"{pct(times, .99):.1f} |")
+    rows.append(row("whitespace BM25 (rank_bm25)", ranks, times))
     print(rows[-1], file=sys.stderr)
 
-    for signals in signals_list:
-        ranks, times = [], []
-        for question, answer in questions:
-            t0 = time.perf_counter()
-            hits = index.search(kb, question, 30, signals=signals)
-            times.append((time.perf_counter() - t0) * 1000)
-            ids = [Path(h.source["path"]).stem for h in hits]
-            ranks.append(first_rank(ids, lambda i, a=answer: i == f"p{a:04d}"))
-        m = metrics(ranks)
-        rows.append(f"| jaju ({' + '.join(signals)}) | {m['R@1']:.3f} | {m['R@10']:.3f} | "
-                    f"{m['MRR@10']:.3f} | {m['nDCG@10']:.3f} | {pct(times, .5):.1f} | "
-                    f"{pct(times, .99):.1f} |")
+    for signals, (ranks, times, _) in result["runs"].items():
+        rows.append(row(f"jaju ({' + '.join(signals)})", ranks, times))
         print(rows[-1], file=sys.stderr)
-    index.close()
     return [f"KorQuAD 1.0 dev: {len(paragraphs)} paragraphs ({chars:,} characters) as the corpus, "
             f"{len(questions)} questions. jaju ingest end to end (parse, chunk, Kiwi, SQLite): "
             f"{ingest_seconds:.1f} s = **{chars / ingest_seconds:,.0f} characters/s** (default "
             f"configuration: lexical index only).{dense_note}", "",
             *rows]
+
+
+def korquad_engines(data_dir: Path, work: Path, analyzer: Analyzer, limit: int | None,
+                    signals_list: list[tuple[str, ...]], store: str) -> list[str]:
+    """KorQuAD through SQLite and through PostgreSQL (`store`), one after the other."""
+    paragraphs, questions, corpus, chars = korquad_questions(data_dir, work, limit)
+    results = [run_engine(where, corpus, analyzer, questions, signals_list)
+               for where in (work / "engines.db", store)]
+    rows = ["| engine | signals | R@1 | R@10 | MRR@10 | nDCG@10 | query p50 ms | query p99 ms | "
+            "same top 10 as SQLite |", "|---|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        for signals, (ranks, times, tops) in result["runs"].items():
+            same = sum(a == b for a, b in zip(tops, results[0]["runs"][signals][2], strict=True))
+            cells = row("", ranks, times)[4:]
+            rows.append(f"| {result['engine']} | {' + '.join(signals)} | {cells} "
+                        f"{same / len(tops):.1%} |")
+            print(rows[-1], file=sys.stderr)
+    timing = ["| engine | ingest s | characters/s | `use` embedding s |", "|---|---|---|---|"]
+    for result in results:
+        dense = f"{result['dense']:.1f}" if result["dense"] is not None else "-"
+        timing.append(f"| {result['engine']} | {result['ingest']:.1f} | "
+                      f"{chars / result['ingest']:,.0f} | {dense} |")
+    return [f"KorQuAD 1.0 dev: {len(paragraphs)} paragraphs ({chars:,} characters), "
+            f"{len(questions)} questions, through a knowledge base on each engine in one run.",
+            "", *rows, "", *timing]
 
 
 def _cases(name: str) -> list[dict]:
@@ -200,6 +256,10 @@ def main() -> None:
     ap.add_argument("--signals", default="morph,gram",
                     help="semicolon-separated signal sets to compare, e.g. 'morph;morph,gram'")
     ap.add_argument("--skip-korquad", action="store_true")
+    ap.add_argument("--store", help="also run KorQuAD on this PostgreSQL database "
+                    "(postgresql://…), beside SQLite, and print both engines side by side")
+    ap.add_argument("--only-engines", action="store_true",
+                    help="with --store: only the engine comparison")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     signals_list = [tuple(s.split(",")) for s in args.signals.split(";")]
@@ -208,11 +268,16 @@ def main() -> None:
     lines: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if not args.skip_korquad:
+        if args.store:
+            lines += ["### KorQuAD on SQLite and PostgreSQL", "",
+                      *korquad_engines(args.data, work, analyzer, args.limit, signals_list,
+                                       args.store), ""]
+        if not args.skip_korquad and not args.only_engines:
             lines += ["### KorQuAD 1.0 dev (paragraph retrieval)", "",
                       *korquad(args.data, work, analyzer, args.limit, signals_list), ""]
-        lines += ["### Everyday questions → statute articles", "",
-                  *everyday(work, analyzer)]
+        if not args.only_engines:
+            lines += ["### Everyday questions → statute articles", "",
+                      *everyday(work, analyzer)]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
