@@ -9,8 +9,9 @@ totals kept on the knowledge base's row, so both engines hand the same candidate
 same scores to the one fusion in index.py. We chose this over PostgreSQL's full-text search
 (`ts_rank`, or `rum`'s distance) because those rank differently from BM25 and the fusion's
 weights were measured on BM25; and over pg_trgm because the tokens are analysed already.
-One difference remains: a query token that `unicode61` splits in pieces ("3.5") is a phrase
-for FTS5 and its pieces, as separate terms, here.
+A query token that `unicode61` splits in pieces ("알렉산더 헤이그", "3.5") is a phrase for FTS5;
+here it is a phrase term stored for each such token of a chunk (`index_terms`). One difference
+remains: FTS5 also finds that phrase where the pieces come from two adjacent tokens.
 
 **Dense vectors.** Stored in `kb_vectors` (float32 bytes). Where the server has the pgvector
 extension, a copy goes into a `vector` column and PostgreSQL ranks them (`<=>`, exact); without
@@ -50,9 +51,32 @@ PIECES = re.compile(r"[^\W_]+")
 Vectors = Literal["auto", "pgvector", "gateway"]
 
 
-def terms(tokens: list[str]) -> list[str]:
-    """The terms FTS5 would index for these space-joined tokens."""
-    return [p[:MAX_TERM] for p in PIECES.findall(" ".join(tokens).lower())]
+def _pieces(token: str) -> list[str]:
+    return [p[:MAX_TERM] for p in PIECES.findall(token.lower())]
+
+
+def index_terms(tokens: list[str]) -> tuple[list[str], int]:
+    """The terms FTS5 would index for these tokens (repeats kept), and the chunk's length in
+    FTS5's count. A token that splits in pieces ("알렉산더 헤이그", a name Kiwi keeps whole)
+    also gives its runs of pieces as phrase terms (up to four pieces, and the whole), which
+    count for its phrase but not for the length: a query for that token is a phrase for FTS5."""
+    out: list[str] = []
+    length = 0
+    for token in tokens:
+        pieces = _pieces(token)
+        length += len(pieces)
+        out += pieces
+        for n in range(2, min(len(pieces), 4) + 1):
+            out += [" ".join(pieces[i:i + n])[:MAX_TERM] for i in range(len(pieces) - n + 1)]
+        if len(pieces) > 4:
+            out.append(" ".join(pieces)[:MAX_TERM])
+    return out, length
+
+
+def query_terms(tokens: list[str]) -> list[str]:
+    """Distinct terms of a query: a token in pieces looks for its phrase term."""
+    found = (" ".join(_pieces(t))[:MAX_TERM] for t in tokens)
+    return list(dict.fromkeys(t for t in found if t))
 
 
 def _literal(vector: np.ndarray) -> str:
@@ -215,7 +239,7 @@ class PostgresKnowledge(KnowledgeStorage):
     def add_document(self, kb_id: int, doc: dict[str, Any], chunks: list[Chunk],
                      morphs: list[list[str]], grams: list[list[str]],
                      vectors: np.ndarray | None) -> int:
-        indexed = [(terms(m), terms(g)) for m, g in zip(morphs, grams, strict=True)]
+        indexed = [(index_terms(m), index_terms(g)) for m, g in zip(morphs, grams, strict=True)]
         with self._tx() as conn:
             self._lock_kb(conn, kb_id)
             self._remove(conn, kb_id, doc["path"])
@@ -233,21 +257,21 @@ class PostgresKnowledge(KnowledgeStorage):
                     "article, heading, morph_len, gram_len) "
                     "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                     [(cid, kb_id, doc_id, seq, c.text, c.start, c.end, c.page, c.article,
-                      " > ".join(c.heading), len(m), len(g))
+                      " > ".join(c.heading), m[1], g[1])
                      for seq, (cid, c, (m, g)) in enumerate(zip(ids, chunks, indexed,
                                                                 strict=True))])
                 with cur.copy("COPY kb_terms (kb_id, kind, term, chunk_id, tf, dl) "
                               "FROM STDIN") as copy:
                     for cid, (m, g) in zip(ids, indexed, strict=True):
-                        for kind, found in (("morph", m), ("gram", g)):
+                        for kind, (found, length) in (("morph", m), ("gram", g)):
                             for term, tf in Counter(found).items():
-                                copy.write_row((kb_id, kind, term, cid, tf, len(found)))
+                                copy.write_row((kb_id, kind, term, cid, tf, length))
             if vectors is not None:
                 self._insert_vectors(conn, kb_id, list(zip(ids, vectors, strict=True)))
             conn.execute("UPDATE kb SET n_chunks=n_chunks+%s, morph_tokens=morph_tokens+%s, "
                          "gram_tokens=gram_tokens+%s, version=version+1 WHERE id=%s",
-                         (len(chunks), sum(len(m) for m, _ in indexed),
-                          sum(len(g) for _, g in indexed), kb_id))
+                         (len(chunks), sum(m[1] for m, _ in indexed),
+                          sum(g[1] for _, g in indexed), kb_id))
         return int(doc_id)
 
     # --- search ---------------------------------------------------------------------------------
@@ -282,7 +306,7 @@ class PostgresKnowledge(KnowledgeStorage):
     empty table, i.e. right after a large ingest)."""
 
     def lexical(self, kb_id: int, kind: str, tokens: list[str], limit: int) -> dict[int, float]:
-        wanted = list(dict.fromkeys(terms(tokens)))
+        wanted = query_terms(tokens)
         if not wanted:
             return {}
         rows = self._all(self.LEXICAL_SQL, {"terms": wanted, "kind": kind, "kb": kb_id,
