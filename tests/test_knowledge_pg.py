@@ -10,12 +10,12 @@ import httpx
 import psycopg
 import pytest
 
-from jaju.errors import ConfigError, NotFound
+from jaju.errors import ConfigError, NotFound, ServiceUnavailable
 from jaju.knowledge import SHARED_TENANT, KnowledgeIndex
 from jaju.knowledge import synonyms as synonym_dicts
 from jaju.knowledge.ingest import ingest
 
-from conftest import STATUTES, run_jaju
+from conftest import PG_ADMIN, STATUTES, run_jaju
 
 QUERIES = ["해고 예고는 언제 해야 하나요?", "연차 유급휴가는 며칠인가요", "퇴직금", "임금을 제때 안 주면",
            "여성 근로자의 야간 근로", "부칙 시행일", "근로계약서 안 쓰면 벌금", "Working hours 52"]
@@ -178,6 +178,25 @@ def test_a_bad_postgres_url_is_a_clear_error_without_the_password():
         KnowledgeIndex("postgresql://jaju:s3cret@127.0.0.1:1/jaju")
     assert "postgresql://jaju:***@127.0.0.1:1/jaju" in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_dropped_connection_is_replaced_and_a_lost_server_is_a_503(
+        tmp_path, pg_url, analyzer, parser_table):
+    index = KnowledgeIndex(pg_url, analyzer)
+    kb = index.create("acme", "faq")
+    (tmp_path / "hours.txt").write_text("상담 시간은 평일 아홉 시부터 여섯 시까지다.", encoding="utf-8")
+    ingest(index, kb, [tmp_path / "hours.txt"], parser_table)
+    name = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:  # as a server restart would
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname=%s AND pid <> pg_backend_pid()", (name,))
+    assert index.search(kb, "상담 시간", 3)[0].text.startswith("상담 시간")
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with pytest.raises(ServiceUnavailable) as caught:
+        index.search(kb, "상담 시간", 3)
+    assert caught.value.status_code == 503 and caught.value.code == "store_unavailable"
+    index.close()
 
 
 def test_ingested_through_one_replica_searchable_from_another(tmp_path, pg_url, live):

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from jaju.errors import ConfigError
+from jaju.errors import ConfigError, ServiceUnavailable
 from jaju.knowledge.chunking import SUPPLEMENTARY_PREFIX, Chunk
 from jaju.knowledge.storage import DOC_COLUMNS, KB_COLUMNS, KnowledgeStorage, as_matrix
 from jaju.store.migrations import KNOWLEDGE, migrate_postgres
@@ -48,6 +48,8 @@ MAX_TERM = 200
 """Longer terms are cut (a B-tree key must stay small); no word is this long."""
 PIECES = re.compile(r"[^\W_]+")
 """Runs of letters and digits: FTS5's unicode61 token characters (remove_diacritics 0)."""
+POOL_WAIT = 10.0
+"""Seconds a call waits for a connection while the server is unreachable, then fails (503)."""
 Vectors = Literal["auto", "pgvector", "gateway"]
 
 
@@ -136,9 +138,18 @@ class PostgresKnowledge(KnowledgeStorage):
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        """A connection in a transaction, committed at the end (rolled back on an error)."""
-        with self._pool.connection() as conn:
-            yield conn
+        """A connection in a transaction, committed at the end (rolled back on an error). An
+        unreachable server is a 503 (`store_unavailable`); the pool reconnects by itself."""
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection(timeout=POOL_WAIT) as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise ServiceUnavailable(f"지식 베이스 저장소에 연결할 수 없습니다 / the knowledge index "
+                                     f"is unavailable ({type(e).__name__})",
+                                     code="store_unavailable") from e
 
     def _all(self, sql: str, args: tuple[Any, ...] | list[Any] | dict[str, Any] = ()
              ) -> list[tuple[Any, ...]]:
