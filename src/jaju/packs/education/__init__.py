@@ -8,9 +8,10 @@ default plugin `jaju.packs.education.plugin`):
   words, a stricter content guard);
 - **knowledge**: `education` — 7 statutes in `data/statutes/` (교육기본법, 초ㆍ중등교육법 and its
   시행령, 고등교육법 시행령, 학교폭력예방법, 학원법 시행령, 교육환경보호법; copied unchanged from
-  the project's shared data, provenance in `data/SOURCE.md`), with the pack's own dictionary
-  `data/synonyms.tsv`; `school-notices` — a dozen sample 가정통신문 as HWPX in `data/samples/`,
-  written by `samples.py`;
+  the project's shared data, provenance in `data/SOURCE.md`) and the sample notices, in one
+  index so that their scores compare, with the pack's own dictionary `data/synonyms.tsv`;
+  `school-notices` — the twelve sample 가정통신문 alone (HWPX in `data/samples/`, written by
+  `samples.py`);
 - **tools** (`tools.py`): `school_days` (수업일수 on the holiday-aware calendar of the law pack,
   시행령 제45조), `school_year` (학년도·학기, 법 제24조·시행령 제44조), `quiz` (multiple-choice
   questions with answer and source, deterministic) and `lookup_article`;
