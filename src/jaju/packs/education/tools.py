@@ -42,7 +42,8 @@ ACT = "초ㆍ중등교육법"
 DECREE = "초ㆍ중등교육법 시행령"
 MINIMUM_DAYS = {"초등학교": 190, "중학교": 190, "고등학교": 190, "고등기술학교": 190,
                 "특수학교": 190, "공민학교": 170, "고등공민학교": 170}
-"""시행령 제45조제1항: 제1호 초ㆍ중ㆍ고ㆍ고등기술ㆍ특수학교 190일 이상, 제2호 공민ㆍ고등공민학교 170일 이상."""
+"""시행령 제45조제1항: 제1호 초ㆍ중ㆍ고ㆍ고등기술ㆍ특수학교 190일 이상,
+제2호 공민ㆍ고등공민학교 170일 이상."""
 
 ALIASES = {
     "초중등교육법": ACT, "초중등교육법시행령": DECREE, "초ㆍ중등교육법시행령": DECREE,
@@ -260,22 +261,16 @@ def _analyzer() -> Any:
 def _nouns(text: str) -> list[str]:
     """Nouns of `text` as written, adjacent nouns joined into one compound (수업 + 일수 →
     수업일수), generic ones (경우, 사항, 기준…) left out; Kiwi through jaju's analyser."""
-    tokens = _analyzer()._kiwi.tokenize(unicodedata.normalize("NFC", text))
-    out: list[str] = []
-    run_start = run_end = -1
-    for t in list(tokens) + [None]:
-        if t is not None and t.tag in ("NNG", "NNP") and (run_end == -1 or t.start == run_end):
-            run_start = t.start if run_end == -1 else run_start
-            run_end = t.start + t.len
+    spans: list[list[int]] = []  # [start, end] of each run of adjacent nouns
+    for t in _analyzer()._kiwi.tokenize(unicodedata.normalize("NFC", text)):
+        if t.tag not in ("NNG", "NNP"):
             continue
-        if run_end != -1:
-            word = text[run_start:run_end]
-            if len(word) >= 2 and word not in GENERIC and not word.isdigit():
-                out.append(word)
-        run_start = run_end = -1
-        if t is not None and t.tag in ("NNG", "NNP"):
-            run_start, run_end = t.start, t.start + t.len
-    return out
+        if spans and spans[-1][1] == t.start:
+            spans[-1][1] = t.start + t.len
+        else:
+            spans.append([t.start, t.start + t.len])
+    words = (text[a:b] for a, b in spans)
+    return [w for w in words if len(w) >= 2 and w not in GENERIC and not w.isdigit()]
 
 
 def _numbers(text: str) -> list[tuple[str, str, str]]:
@@ -367,7 +362,8 @@ def _find_passage(topic: str) -> tuple[str, str, str]:
         if score and (best is None or score > best[0]):
             best = (score, f"가정통신문: {title}", "\n".join(body), "notices")
     if best is None:
-        raise ValueError(f"'{topic}'에 맞는 조문이나 가정통신문을 찾지 못했습니다 / nothing matches {topic!r}")
+        raise ValueError(f"'{topic}'에 맞는 조문이나 가정통신문을 찾지 못했습니다 / nothing "
+                         f"matches {topic!r}")
     return best[1], best[2], best[3]
 
 
@@ -375,7 +371,8 @@ def quiz(
     citation: Annotated[str | None, Field(description=(
         "문제를 낼 조문: '초ㆍ중등교육법 시행령 제45조', '교육기본법 제9조'"))] = None,
     passage: Annotated[str | None, Field(description="문제를 낼 지문 (검색한 구절이나 가정통신문)")] = None,
-    topic: Annotated[str | None, Field(description="조문·지문 대신 주제 ('수업일수', '학교폭력 신고')")] = None,
+    topic: Annotated[str | None, Field(
+        description="조문·지문 대신 주제 ('수업일수', '학교폭력 신고')")] = None,
     count: Annotated[int, Field(ge=1, le=5, description="문제 수")] = 3,
     seed: Annotated[int, Field(ge=0, description="같은 seed면 같은 문제")] = 0,
 ) -> dict[str, Any]:
@@ -397,7 +394,7 @@ def quiz(
     rng = random.Random(seed)
     sentences = _sentences(text)
     rng.shuffle(sentences)
-    questions = []
+    questions: list[dict[str, Any]] = []
     used: set[str] = set()
     for sentence in sentences:
         if len(questions) >= count:
