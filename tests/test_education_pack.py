@@ -399,6 +399,11 @@ def test_student_tenant_blocks_what_an_adult_tenant_only_flags(make_client, inst
                            json={"model": model, "messages": [{"role": "user", "content": text}]})
 
     assert ask(adult, "education", HARMFUL).status_code == 200  # flagged, answered
+    # the school-notice assistant answers from the notices alone, citing the notice
+    r = ask(adult, "school-notice", "방과후학교 바이올린 수강료가 얼마예요?").json()
+    assert "75,000원" in r["choices"][0]["message"]["content"]
+    assert {c["label"] for c in r["citations"]} <= {f"{stem}" for stem, _, _ in samples.NOTICES}
+    assert r["citations"][0]["label"] == "02-방과후학교"
     r = ask(pupil, "education", HARMFUL)
     assert r.status_code == 400 and r.json()["error"]["code"] == "content_blocked"
     # the student assistant holds the policy for anyone who calls it
