@@ -29,8 +29,9 @@ import httpx
 import psycopg
 import pytest
 
-from conftest import free_port, run_jaju, service_or_skip, start_script, start_server
 from jaju.store import AuditEvent, UsageRecord, open_store
+
+from conftest import free_port, run_jaju, service_or_skip, start_script, start_server
 
 PG_BIN = Path(os.environ.get("JAJU_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

@@ -118,6 +118,8 @@ class Store:
         self._holding = 0
         self._in_doubt: tuple[str, list[Pending]] | None = None
         """A batch whose COMMIT may have landed: its last audit hash, and its records."""
+        self._reads_down: tuple[float, Exception] | None = None
+        """When reads last failed to reconnect (until when not to try again), and why."""
         self._disabled: tuple[float, set[str]] | None = None
 
     def _sql(self, sql: str) -> str:
@@ -130,9 +132,17 @@ class Store:
             except Exception as e:  # a restarted server dropped the connection: once more
                 if self.engine.name != "postgresql" or not self.engine.transient(e):
                     raise
+                down = self._reads_down
+                if down is not None and time.monotonic() < down[0]:
+                    raise ConfigError(str(down[1])) from e  # tried just now: fail at once
                 with contextlib.suppress(Exception):
                     self._db.close()
-                self._db = self.engine.connect(self.commit_timeout)
+                try:
+                    self._db = self.engine.connect(self.commit_timeout)
+                except Exception as failed:
+                    self._reads_down = (time.monotonic() + 1.0, failed)
+                    raise
+                self._reads_down = None
                 return self._read(sql, args)
 
     def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
@@ -257,15 +267,15 @@ class Store:
             self._writer_db = self.engine.connect(self.commit_timeout)
         db = self._writer_db
         if self._in_doubt is not None:
-            digest, landed = self._in_doubt[0], self._in_doubt[1]
-            if db.execute(self._sql("SELECT 1 FROM audit WHERE hash=?"), (digest,)).fetchone():
+            doubt, landed = self._in_doubt
+            if db.execute(self._sql("SELECT 1 FROM audit WHERE hash=?"), (doubt,)).fetchone():
                 batch = [item for item in batch if item not in landed]  # stored already
             if self.engine.name == "postgresql":
                 db.commit()
             self._in_doubt = None
         if not batch:
             return
-        digest = None
+        digest: str | None = None
         try:
             with self.engine.transaction(db):
                 for item in batch:
