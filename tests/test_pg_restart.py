@@ -41,10 +41,12 @@ class OwnPostgres:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="jaju-pg-"))
+        root = os.geteuid() == 0
+        # as root: in /tmp, which the postgres user can reach whatever TMPDIR says
+        self.dir = Path(tempfile.mkdtemp(prefix="jaju-pg-", dir="/tmp" if root else None))
         self.data, self.log = self.dir / "data", self.dir / "postgres.log"
         self.run_as: list[str] = []
-        if os.geteuid() == 0:  # initdb and postgres refuse root
+        if root:  # initdb and postgres refuse root
             owner = pwd.getpwnam("postgres")
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
             self.run_as = ["runuser", "-u", "postgres", "--"]
@@ -54,7 +56,8 @@ class OwnPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
-        out = subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=60)
+        out = subprocess.run([*self.run_as, *args], capture_output=True, text=True, timeout=60,
+                             cwd=self.dir)  # a folder the postgres user may enter
         if out.returncode:
             log = self.log.read_text(errors="replace") if self.log.exists() else ""
             raise RuntimeError(f"{args[0]} failed: {out.stderr}{out.stdout}{log[-2000:]}")
@@ -76,7 +79,7 @@ class OwnPostgres:
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
             subprocess.run([*self.run_as, str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m",
-                            "fast", "-w", "stop"], capture_output=True, timeout=60)
+                            "fast", "-w", "stop"], capture_output=True, timeout=60, cwd=self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -89,8 +92,10 @@ def own_postgres() -> Iterator[OwnPostgres]:
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
-        except KeyError as e:
-            service_or_skip("the postgres user (to run a private cluster as root)", e)
+            if shutil.which("runuser") is None:
+                raise FileNotFoundError("runuser")
+        except (KeyError, FileNotFoundError) as e:
+            service_or_skip("the postgres user and runuser (a private cluster as root)", e)
     server = OwnPostgres()
     try:
         server.init()
