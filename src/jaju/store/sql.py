@@ -35,7 +35,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -317,8 +317,7 @@ class Store:
         now, kept = time.monotonic(), []
         for item in held:
             if item.done is not None and item.deadline is not None and item.deadline <= now:
-                if not item.done.done():
-                    item.done.set_exception(error)
+                _resolve(item.done, error)
             else:
                 kept.append(item)
         if len(kept) > MAX_HELD:
@@ -330,11 +329,8 @@ class Store:
     @staticmethod
     def _settle(batch: list[Pending], error: Exception | None) -> None:
         for item in batch:
-            if item.done is not None and not item.done.done():
-                if error is None:
-                    item.done.set_result(None)
-                else:
-                    item.done.set_exception(error)
+            if item.done is not None:
+                _resolve(item.done, error)
 
     def _reconnect(self) -> None:
         if self.engine.name == "sqlite":
@@ -570,6 +566,16 @@ def _usage_filter(since: float | None, tenant: str | None) -> tuple[str, list[An
         where.append("tenant = ?")
         args.append(tenant)
     return " AND ".join(where), args
+
+
+def _resolve(done: Future[None], error: Exception | None) -> None:
+    """Settle a record's future, unless its request stopped waiting (a client that went away
+    cancels it, from another thread, at any moment: that must never stop the writer)."""
+    with contextlib.suppress(InvalidStateError):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 def _reason(error: BaseException) -> str:
