@@ -183,6 +183,7 @@ class Load:
             while not self._stop.is_set():
                 i += 1
                 result = self._one(client, stream=(i + n) % 2 == 0)
+                result["seconds"] = time.monotonic() - result["sent"]
                 with self._lock:
                     self.results.append(result)
                 if result["kind"] != "ok":
@@ -310,8 +311,11 @@ urls = ["{url}"]
         server.stop()
 
     kinds = Counter(r["kind"] for r in load.results)
-    print(f"\n{dict(kinds)} in {len(load.results)} requests, "
-          f"{sum(map(recorded_late, load.results))} refused as their record failed")
+    late = [r["seconds"] for r in load.results if recorded_late(r)]
+    early = [r["seconds"] for r in load.results if r["kind"] == "refused" and not recorded_late(r)]
+    print(f"\n{dict(kinds)} in {len(load.results)} requests; {len(late)} refused as their "
+          f"record failed (slowest {max(late, default=0):.2f} s), the other refusals took "
+          f"at most {max(early, default=0):.2f} s")
     strange = [r for r in load.results if r["kind"] not in ("ok", "refused")]
     assert not strange, strange[:5]
     assert kinds["refused"] >= 5 and kinds["ok"] >= 60
