@@ -79,10 +79,13 @@ def main() -> None:
     for r in report.results:
         if r.case.tool:
             print(f"tool {r.case.id} called={r.tool_called} result_in_answer={r.tool_result}")
-        if not r.case.gold:
+        if r.invented:
+            print(f"invented {r.case.id}: {r.invented}")
+        if not (r.case.gold or r.case.gold_passages):
             continue
+        gold = (r.case.gold or r.case.gold_passages)[0]
         mark = "ok " if r.rank is not None and r.rank <= 5 else "MISS"
-        print(f"{mark} {r.case.id} rank={r.rank} {r.case.question[:40]} | gold={r.case.gold[0]} "
+        print(f"{mark} {r.case.id} rank={r.rank} {r.case.question[:40]} | gold={gold} "
               f"| cited={r.citations[:5]}")
     print({k: round(v, 3) if isinstance(v, float) else v for k, v in report.metrics().items()})
 
