@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -68,7 +69,7 @@ def main() -> None:
             "packs": {"backend": "agent"}})
     cases = evaluation.load_cases(path)
 
-    async def job(chat, state):  # type: ignore[no-untyped-def]
+    async def job(chat: Any, state: Any) -> evaluation.Report:
         return await evaluation.run(chat, "finance", cases)
 
     try:

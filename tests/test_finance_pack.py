@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from jaju.knowledge import synonyms as synonym_dicts
-from jaju.packs import evaluation
-from jaju.packs import finance
+from jaju.packs import evaluation, finance
 from jaju.packs.finance import samples, tools
 from jaju.packs.finance.guard import REFUSAL, asks_for_advice
 from jaju.packs.law.tools import statutes as read_statutes

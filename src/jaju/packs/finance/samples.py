@@ -20,7 +20,8 @@ FILENAME = "자주은행_상품약관.pdf"
 
 TERMS: list[tuple[str, list[str]]] = [
     ("자주 정기예금 상품설명서", [
-        "제1조 (상품 개요) 자주 정기예금은 목돈을 한 번에 맡기고 만기에 원금과 이자를 받는 거치식 예금입니다. "
+        "제1조 (상품 개요) 자주 정기예금은 목돈을 한 번에 맡기고 만기에 원금과 이자를 받는 "
+        "거치식 예금입니다. "
         "가입금액은 100만원 이상이며 가입기간은 1개월 이상 36개월 이하입니다.",
         "제2조 (기본금리) 기본금리는 가입기간 12개월 기준 연 3.0퍼센트이며 단리로 계산합니다. "
         "급여이체 등 우대조건을 충족하면 연 0.3퍼센트를 더합니다.",
@@ -83,7 +84,7 @@ def write_pdf(path: Path) -> Path:
     c = canvas.Canvas(str(path), pagesize=A4, invariant=1)
     c.setTitle(TITLE)
     c.setAuthor("jaju finance pack (sample)")
-    width, height = A4
+    _, height = A4
     for heading, articles in TERMS:
         y = height - 72
         c.setFont(font, 15)

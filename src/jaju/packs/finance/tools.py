@@ -36,15 +36,15 @@ METHOD_NAMES = {"equal_payment": "원리금균등", "equal_principal": "원금�
 
 def _floor_won(amount: float) -> int:
     """Cut to the won. A tiny epsilon keeps 41666.99999999 (float noise) from losing a won."""
-    return int(math.floor(amount + 1e-6))
+    return math.floor(amount + 1e-6)
 
 
 def _round_won(amount: float) -> int:
-    return int(math.floor(amount + 0.5))
+    return math.floor(amount + 0.5)
 
 
 def _floor_ten(amount: float) -> int:
-    return int(math.floor(amount / 10 + 1e-9)) * 10
+    return math.floor(amount / 10 + 1e-9) * 10
 
 
 # --- loans ---------------------------------------------------------------------------------------
