@@ -328,16 +328,34 @@ def test_install_and_search(installed, analyzer):
 
 
 def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path):
-    html = tmp_path / "report.html"
-    out = run_jaju("packs", "eval", "education", "--tenant", "local", "--html", str(html),
-                   home=installed)
-    assert out.returncode == 0, out.stderr
-    assert "questions" in out.stdout and "R@5" in out.stdout
-    row = next(line for line in out.stdout.splitlines() if "R@5" in line)
-    r_at_5 = float(re.findall(r"\d\.\d{3}", row)[0])
-    # docs/benchmarks.md reports the measured figure; this is a floor against regressions
-    assert r_at_5 >= 0.7, out.stdout
-    assert "현장체험학습 날짜가 언제예요?" in html.read_text(encoding="utf-8")
+    """The frozen set as `jaju packs eval education` runs it: no errors, no title-only
+    citation, and every figure the answers hold comes from the documents. R@5 (gold articles
+    and gold passages) must not fall below the figure measured at commit (0.784,
+    docs/benchmarks.md, "The education pack")."""
+    from jaju.cli.eval import with_gateway
+    from jaju.config import Settings
+    from jaju.packs import evaluation
+
+    cases = evaluation.load_cases(EVAL / "frozen.jsonl")
+
+    async def job(chat, state):  # type: ignore[no-untyped-def]
+        return await evaluation.run(chat, "education", cases)
+
+    report = with_gateway(Settings.model_validate({"home": installed}), "local", job)
+    metrics = report.metrics()
+    assert metrics["errors"] == 0 and metrics["title_only"] == 0
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.78
+    # The extractive backend only quotes, so a number the harness flags (absent from the
+    # question, the snippets and the tool results) must still be in the quoted documents: an
+    # amendment date such as <개정 2020.2.28> quoted past the end of the citation's snippet.
+    corpus = "".join((DATA / "statutes" / f).read_text(encoding="utf-8")
+                     for f in sorted(p.name for p in (DATA / "statutes").glob("*.md")))
+    corpus += " ".join(p for _, _, body in samples.NOTICES for p in body)
+    for r in report.results:
+        for number in r.invented:
+            assert number in corpus.replace(",", ""), (r.case.id, number)
+    notice = next(r for r in report.results if r.case.id == "notice-01")
+    assert notice.rank == 1 and "2026년 5월 14일(목)" in notice.answer
 
 
 def test_scripted_upstream_tool_calls_are_run_right_every_time(make_client, installed, tmp_path):
@@ -400,10 +418,10 @@ def test_student_tenant_blocks_what_an_adult_tenant_only_flags(make_client, inst
 
     assert ask(adult, "education", HARMFUL).status_code == 200  # flagged, answered
     # the school-notice assistant answers from the notices alone, citing the notice
-    r = ask(adult, "school-notice", "방과후학교 바이올린 수강료가 얼마예요?").json()
-    assert "75,000원" in r["choices"][0]["message"]["content"]
-    assert {c["label"] for c in r["citations"]} <= {f"{stem}" for stem, _, _ in samples.NOTICES}
-    assert r["citations"][0]["label"] == "02-방과후학교"
+    r = ask(adult, "school-notice", "우유 급식 한 팩은 얼마예요?").json()
+    assert "480원" in r["choices"][0]["message"]["content"]
+    assert {c["label"] for c in r["citations"]} <= {stem for stem, _, _ in samples.NOTICES}
+    assert r["citations"][0]["label"] == "03-급식"
     r = ask(pupil, "education", HARMFUL)
     assert r.status_code == 400 and r.json()["error"]["code"] == "content_blocked"
     # the student assistant holds the policy for anyone who calls it
