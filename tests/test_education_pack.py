@@ -24,7 +24,7 @@ from jaju.packs.education import samples, tools
 from jaju.plugins import DEFAULT_PLUGINS
 from jaju.store import open_store
 
-from conftest import run_jaju, start_script
+from conftest import start_script
 
 PACK = Path(education.__file__).parent
 DATA = PACK / "data"

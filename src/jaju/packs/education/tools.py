@@ -12,10 +12,11 @@ the law pack's (jaju.packs.law.tools), so an assistant can quote what a tool app
 The quiz is deterministic and needs no model: a cloze over a key number (with its unit) or a
 key noun chosen with jaju's Korean analyser, the distractors taken from the other articles of
 the same statute (terms of the same kind: numbers with the same unit, nouns with the same
-last syllable); for a notice, or a passage given as text, from the school notices. A tool cannot ask the generative model itself (ToolServices offers search and
-HTTP, not generation), so "better with a model" is the assistant's part: its prompt asks it to
-call `quiz` and then reword the questions naturally while keeping the answer, the choices and
-the source the tool returned.
+last syllable); for a notice, or a passage given as text, from the school notices. A tool
+cannot ask the generative model itself (ToolServices offers search and HTTP, not generation),
+so "better with a model" is the assistant's part: its prompt asks it to call `quiz` and then
+reword the questions naturally while keeping the answer, the choices and the source the tool
+returned.
 
 No `from __future__ import annotations`: tool schemas are built from the signatures at run time.
 """
