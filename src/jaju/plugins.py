@@ -12,7 +12,8 @@ import pluggy
 from jaju import hookspecs
 
 DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
-                   "jaju.guards.builtin", "jaju.tools.builtin", "jaju.packs.law.plugin")
+                   "jaju.guards.builtin", "jaju.tools.builtin", "jaju.packs.law.plugin",
+                   "jaju.packs.commerce.plugin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True,
