@@ -3,7 +3,7 @@ serving the generated orders (`data/samples/orders.json`). jaju reaches it as an
 source, so the tool `orders.get_order_status` runs under the egress guard, the tool policy and
 the audit log like any HTTP tool:
 
-    python -m jaju.packs.commerce.orders_service --port 8765
+    python -m jaju.packs.commerce.orders_service 8765
     # or: uvicorn jaju.packs.commerce.orders_service:app --port 8765
 
 and in jaju.toml (`allow_private` because the service is on this machine):
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description="The commerce pack's sample order-status service.")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("port", type=int, nargs="?", default=8765)
     ap.add_argument("--orders", type=Path, default=ORDERS, help="orders JSON (default: samples)")
     args = ap.parse_args(argv)
     uvicorn.run(create_app(args.orders), host=args.host, port=args.port, log_level="warning")

@@ -127,9 +127,9 @@ def search_products(
                          f"{price_max}")
     shop = catalogue()
     wanted = _terms(_analyzer(), query)
-    # an item matches when it carries at least half of the query's weight (a shared syllable
-    # pair alone is not a match)
-    needed = 0.5 * sum(n * shop.idf(t) for t, n in wanted.items())
+    # an item matches when it carries at least half of the weight of the query's terms that
+    # the catalogue has at all (a shared syllable pair alone is not a match; "찾아요" is no term)
+    needed = 0.5 * sum(n * shop.idf(t) for t, n in wanted.items() if shop.df[t])
     scored = []
     for item, terms in zip(shop.items, shop.terms, strict=True):
         if category and item.category != category:
