@@ -278,6 +278,8 @@ def _run(settings: Settings, cases: list, chat_body=None, seen: dict | None = No
     rewrites each request, `seen` collects each response by question."""
     state = AppState.build(settings, load_plugins=False)
     caller = Caller("local", label="test")
+    # the pack's assistant runs the figures guard (its pack.toml section turns it on)
+    assert "figures" in state.gateway.guards.order(state.settings.guard_levels("local", "shopping"))
 
     async def main() -> evaluation.Report:
         await state.start()
@@ -304,6 +306,8 @@ def test_frozen_set_through_the_extractive_assistant(installed):
     report = _run(Settings.model_validate({"home": installed}), cases)
     m = report.metrics()
     assert m["errors"] == 0 and m["title_only"] == 0
+    # quotes of the statutes state only the statutes' numbers: the guard flags none of them
+    assert not [r.case.id for r in report.results if "확인되지 않은 숫자" in r.answer]
     assert m["R@5"] is not None and m["R@5"] >= 0.6  # measured 0.738 (docs/benchmarks.md)
 
 
@@ -364,3 +368,79 @@ def test_tool_cases_through_a_scripted_upstream_and_the_orders_service(installed
     finally:
         upstream.kill()
         service.kill()
+
+
+# --- the figures guard -------------------------------------------------------------------------------
+
+
+def _chain(action: str = "flag") -> tuple[object, list]:
+    from jaju.guards.base import GuardChain, GuardContext
+    from jaju.packs.commerce.figures import FiguresGuard, FiguresSettings
+
+    audit: list = []
+    context = GuardContext(Caller("local", label="test"), "shopping",
+                           lambda *record: audit.append(record))
+    guard = FiguresGuard(FiguresSettings(action=action, allowed=["1372"]), context)
+    return GuardChain([guard]), audit
+
+
+async def _turn(chain, question: str) -> None:
+    """What the guard sees before the answer: the question, a passage and a tool result."""
+    from jaju.knowledge.index import Hit
+    from jaju.protocol import ChatRequest
+
+    await chain.inbound(ChatRequest.model_validate(
+        {"model": "shopping", "messages": [{"role": "user", "content": question}]}))
+    await chain.evidence([Hit("제17조 (청약철회등) … 받은 날부터 7일 …", 1.0,
+                              {"title": E, "article": "제17조", "start": 40123}, 1, {})])
+    await chain.tool_result(None, tools.search_products("텀블러", price_max=50000))
+
+
+def _answer(text: str) -> dict:
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+
+
+def test_figures_guard_flags_or_strips_numbers_the_turn_was_not_given():
+    # 가온 스탠다드 텀블러 P00993: 38,500원, 재고 393 (the tool's result); 40123 is only the
+    # passage's character offset, 45,000원 is nowhere: invented
+    async def main(action: str) -> tuple[str, list]:
+        chain, audit = _chain(action)
+        await _turn(chain, "5만원 이하 텀블러 있나요?")
+        out = await chain.outbound(_answer(
+            "가온 스탠다드 텀블러(P00993)는 38,500원, 재고 393개입니다. 비슷한 것이 45,000원, "
+            "40123원에도 있어요. 받은 날부터 7일, 제17조, 문의는 1372."))
+        return out["choices"][0]["message"]["content"], audit
+
+    text, audit = asyncio.run(main("flag"))
+    assert text.startswith("가온 스탠다드 텀블러(P00993)는 38,500원, 재고 393개입니다.")
+    assert text.endswith("가격·재고·날짜는 상품 검색과 도구 결과로 다시 확인하세요.")
+    assert "확인되지 않은 숫자가 있습니다: 45,000, 40123." in text
+    assert audit == [("guard.figures", "flagged", "shopping", {"figures": 2})]  # counts only
+    text, audit = asyncio.run(main("strip"))
+    assert "38,500원, 재고 393개" in text and "45,000" not in text and "40123" not in text
+    assert "비슷한 것이 (확인 필요), (확인 필요)에도" in text and "1372" in text
+    assert "확인되지 않은" not in text  # strip replaces instead of noting
+    assert audit == [("guard.figures", "stripped", "shopping", {"figures": 2})]
+
+
+def test_figures_guard_checks_a_streamed_answer_split_inside_numbers():
+    pieces = ["텀블러는 38,", "500원이고 재고는 3", "93개, 다른 건 4", "5,000원이에요."]
+
+    async def chunks():
+        for i, piece in enumerate(pieces):
+            yield {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {
+                "content": piece}, "finish_reason": "stop" if i == len(pieces) - 1 else None}]}
+
+    async def main(action: str) -> str:
+        chain, _ = _chain(action)
+        await _turn(chain, "텀블러 가격 알려줘")
+        out = []
+        async for data in chain.outbound_stream(chunks()):
+            for choice in data["choices"]:
+                out.append(choice["delta"].get("content") or "")
+        return "".join(out)
+
+    assert asyncio.run(main("strip")) == "텀블러는 38,500원이고 재고는 393개, 다른 건 (확인 필요)이에요."
+    flagged = asyncio.run(main("flag"))
+    assert flagged.startswith("텀블러는 38,500원이고 재고는 393개, 다른 건 45,000원이에요.")
+    assert "확인되지 않은 숫자가 있습니다: 45,000." in flagged

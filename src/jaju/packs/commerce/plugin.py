@@ -1,4 +1,5 @@
-"""Default plugin: the commerce pack and its tools (`commerce.search_products`, …)."""
+"""Default plugin: the commerce pack, its tools (`commerce.search_products`, …) and the
+`figures` guard (an answer states only the numbers its turn was given)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from jaju.packs.commerce import pack
 @hookimpl
 def register_packs(register: Callable[..., None]) -> None:
     register(pack())
+
+
+@hookimpl
+def register_guards(register: Callable[..., None]) -> None:
+    from jaju.packs.commerce.figures import FiguresGuard
+
+    register(FiguresGuard)
 
 
 @hookimpl
