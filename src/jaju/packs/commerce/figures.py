@@ -4,7 +4,8 @@ A shopping assistant must never invent a price, a stock count or a date. The pro
 model not to, and the evaluation counts it afterwards; this guard checks every answer as it
 leaves. It is a per-request guard, so it sees the whole turn: the question (`inbound`), the
 retrieved passages (`evidence`) and every tool result (`tool_result`). Each number of two or
-more digits in the answer (commas ignored: "69,900원" is 69900) must occur in one of them or in
+more digits in the answer (commas ignored: "69,900원" is 69900; counted as the evaluation
+harness's `invented_figures` counts them, jaju.packs.evaluation.figures) must occur in one of them or in
 the operator's `allowed` list (e.g. the 1372 of the prompt). What happens otherwise:
 
 - `flag` (default): the answer is kept and a note naming the unconfirmed figures is appended;
@@ -26,9 +27,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from jaju.guards.base import Guard, TextStream
+from jaju.packs.evaluation import NUMBER, figures
 
-NUMBER = re.compile(r"\d(?:[\d,]*\d)?")
-TAIL = re.compile(r"[\d,]*$")
+TAIL = re.compile(r"[\d,.]*$")
 UNIT = re.compile(r"\s?(?:원|개|일|건)")
 PLACEHOLDER = "(확인 필요)"
 
@@ -37,11 +38,6 @@ class FiguresSettings(BaseModel):
     action: Literal["flag", "strip"] = "flag"
     allowed: list[str] = Field(default_factory=list)
     """Numbers always allowed (commas ignored), e.g. a help-line number of the prompt."""
-
-
-def figures(text: str) -> set[str]:
-    """The numbers of two or more digits in `text`, commas removed."""
-    return {n for n in (m.replace(",", "") for m in NUMBER.findall(text)) if len(n) > 1}
 
 
 def _text(value: Any) -> str:
@@ -88,13 +84,12 @@ class FiguresGuard(Guard):
     def check_text(self, text: str) -> str:
         """`text` with its unconfirmed figures recorded (and, under `strip`, replaced)."""
         def replace(match: re.Match[str]) -> str:
-            number = match.group(0).replace(",", "")
-            if len(number) < 2 or number in self.known:
+            text = match.group(0).rstrip(",")  # "45,000, 40123": the list's comma stays
+            rest = match.group(0)[len(text):]
+            if not figures(text) or figures(text) <= self.known:
                 return match.group(0)
-            self.found.append(match.group(0))
-            if self.settings.action == "strip":
-                return PLACEHOLDER
-            return match.group(0)
+            self.found.append(text)
+            return (PLACEHOLDER if self.settings.action == "strip" else text) + rest
 
         out = NUMBER.sub(replace, text)
         if self.settings.action == "strip":
