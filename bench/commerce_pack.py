@@ -34,14 +34,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(HERE))
 
-from law_pack import gold_keys, metrics, rank_of  # noqa: E402
-
 from jaju.knowledge import KnowledgeIndex  # noqa: E402
 from jaju.knowledge import synonyms as synonym_dicts  # noqa: E402
 from jaju.knowledge.ingest import ingest  # noqa: E402
 from jaju.korean import Analyzer  # noqa: E402
 from jaju.packs.commerce import pack  # noqa: E402
 from jaju.plugins import get_plugin_manager, parsers  # noqa: E402
+from law_pack import gold_keys, metrics, rank_of  # noqa: E402
 
 DATA = ROOT / "src" / "jaju" / "packs" / "commerce" / "data"
 SETS = {"frozen": DATA / "eval" / "frozen.jsonl", "dev": DATA / "eval" / "dev.jsonl"}
