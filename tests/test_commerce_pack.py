@@ -330,12 +330,21 @@ def test_tool_cases_through_a_scripted_upstream_and_the_orders_service(installed
 
         def propose(body: dict) -> dict:
             case = by_question[body["messages"][-1]["content"]]
+            if case.id == "missing":
+                return body
             name = pack().tool_name(case.tool["name"]).replace(".", "_")
             call = f"\nCALL {name} {json.dumps(case.tool['arguments'], ensure_ascii=False)}"
             return {**body, "messages": [{"role": "user", "content": case.question + call}]}
 
+        missing = "없는 주문 조회 CALL orders_get_order_status {\"order_id\": \"20991231-9999\"}"
+        by_question[missing] = evaluation.Case("missing", missing, tool={
+            "name": "orders.get_order_status", "arguments": {"order_id": "20991231-9999"}})
         seen: dict[str, dict] = {}
-        report = _run(settings, cases, propose, seen)
+        report = _run(settings, [*cases, by_question[missing]], propose, seen)
+        # an order the service does not have: a clear error from the service, nothing made up
+        [run] = seen.pop(missing)["tool_runs"]
+        assert run["status"] == "http_error" and "주문이 없습니다" in run["error"]
+        report.results = [r for r in report.results if r.case.id != "missing"]
         m = report.metrics()
         assert m["errors"] == 0
         assert m["tool_calls"] == 1.0 and m["tool_results"] == 1.0
@@ -438,3 +447,18 @@ def test_figures_guard_checks_a_streamed_answer_split_inside_numbers():
     flagged = asyncio.run(main("flag"))
     assert flagged.startswith("텀블러는 38,500원이고 재고는 393개, 다른 건 45,000원이에요.")
     assert "확인되지 않은 숫자가 있습니다: 45,000." in flagged
+
+
+def test_figures_guard_does_not_take_earlier_answers_as_sources():
+    from jaju.protocol import ChatRequest
+
+    async def main() -> str:
+        chain, _ = _chain("strip")
+        await chain.inbound(ChatRequest.model_validate({"model": "shopping", "messages": [
+            {"role": "user", "content": "텀블러 얼마예요?"},
+            {"role": "assistant", "content": "45,000원입니다."},  # made up in an earlier turn
+            {"role": "user", "content": "정말 맞아요?"}]}))
+        out = await chain.outbound(_answer("네, 45,000원입니다."))
+        return out["choices"][0]["message"]["content"]
+
+    assert asyncio.run(main()) == "네, (확인 필요)입니다."

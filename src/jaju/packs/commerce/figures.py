@@ -61,7 +61,9 @@ class FiguresGuard(Guard):
     # --- what the turn was given -----------------------------------------------------------------
 
     def inbound(self, request: Any) -> Any:
-        for message in request.messages:
+        for message in request.messages:  # not earlier assistant turns: they are not sources
+            if message.role == "assistant":
+                continue
             content = message.content
             if isinstance(content, list):
                 content = " ".join(str(getattr(p, "text", "") or "") for p in content)
