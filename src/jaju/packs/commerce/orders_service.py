@@ -9,7 +9,7 @@ the audit log like any HTTP tool:
 and in jaju.toml (`allow_private` because the service is on this machine):
 
     [openapi.orders]
-    spec = "…/jaju/packs/commerce/data/orders.openapi.json"   # `jaju packs show commerce` prints it
+    spec = "…/jaju/packs/commerce/data/orders.openapi.json"   # beside this module (SPEC)
     base_url = "http://127.0.0.1:8765"
     allow_private = true
 
