@@ -194,6 +194,15 @@ def test_withdrawal_when_not_as_described():
     assert out["result"]["not_as_described_deadline"] == "2027-01-19"
     assert out["result"]["deadline"] == "2026-11-09"  # the ordinary 7 days: 11/3 + 6
     assert "민법 제160조" in out["articles"] and any("제17조제3항" in n for n in out["notes"])
+    # 방문판매법 제8조③ has the same two limits; 할부거래법 제8조 has none of its own: a note
+    phone = tools.withdrawal_deadline("phone", delivered="2026-11-02",
+                                      not_as_described_known="2026-12-20")["result"]
+    assert phone["not_as_described_deadline"] == "2027-01-19"
+    assert phone["deadline"] == "2026-11-16"  # 14 days: 11/3 + 13
+    instalment = tools.withdrawal_deadline("instalment", delivered="2026-11-02",
+                                           not_as_described_known="2026-12-20")
+    assert "not_as_described_deadline" not in instalment["result"]
+    assert any("별도 기간이 없습니다" in n for n in instalment["notes"])
 
 
 def test_withdrawal_bad_input_is_explained():

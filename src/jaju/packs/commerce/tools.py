@@ -218,23 +218,19 @@ def withdrawal_deadline(
         if got is None or known is None:
             raise ValueError("표시·광고와 다른 경우에는 상품을 받은 날과 안 날이 필요합니다 / give "
                              "delivered and not_as_described_known")
-        three = legal_period_end(got.isoformat(), 3, "month")["result"]["end"]
-        thirty = legal_period_end(known.isoformat(), 30, "day")["result"]["end"]
-        result["not_as_described_deadline"] = min(three, thirty)
-        result["not_as_described"] = {"three_months_from_delivery": three,
-                                      "thirty_days_from_known": thirty}
-        paragraph = "제17조제3항" if channel == "online" else (
-            "제8조제3항" if channel in ("door_to_door", "phone") else "")
-        if paragraph:
-            notes.append(f"표시·광고나 계약과 다르면 받은 날부터 3개월, 안 날부터 30일 이내 "
-                         f"({article.rsplit(' ', 1)[0]} {paragraph}); 둘 중 먼저 끝나는 날까지.")
-        else:
+        if channel == "instalment":
             notes.append("할부거래법 제8조에는 표시·광고와 다른 경우의 별도 기간이 없습니다; "
                          "전자상거래법·방문판매법이 함께 적용되는지 확인하세요.")
-            result.pop("not_as_described_deadline")
-            result.pop("not_as_described")
-        if "민법 제160조" not in articles and paragraph:
-            articles.append("민법 제160조")
+        else:  # 전자상거래법 제17조제3항, 방문판매법 제8조제3항: both limits hold
+            three = legal_period_end(got.isoformat(), 3, "month")
+            thirty = legal_period_end(known.isoformat(), 30, "day")
+            ends = (three["result"]["end"], thirty["result"]["end"])
+            result["not_as_described_deadline"] = min(ends)
+            result["not_as_described"] = {"three_months_from_delivery": ends[0],
+                                          "thirty_days_from_known": ends[1]}
+            articles += [a for a in (*three["articles"], *thirty["articles"]) if a not in articles]
+            notes.append(f"표시·광고나 계약과 다르면 받은 날부터 3개월, 안 날부터 30일 이내 "
+                         f"({article}제3항); 둘 중 먼저 끝나는 날까지.")
     notes.append("소비자 책임으로 멸실·훼손, 사용으로 가치가 현저히 감소한 경우 등은 철회할 수 "
                  f"없습니다 ({article}제2항).")
     return {"result": result, "articles": articles, "notes": notes}
