@@ -52,6 +52,9 @@ class StoreSettings(_Section):
     url: str | None = None
     """`sqlite:///path` (default: JAJU_HOME/jaju.db) or `postgresql://user@host/db` for
     several replicas sharing one store (the knowledge index stays in JAJU_HOME)."""
+    commit_timeout: float = Field(3.0, gt=0, le=60)
+    """Seconds a request waits for its usage record to be committed while the store is busy
+    or unreachable; then it answers 503 `store_unavailable` (never a 2xx without a record)."""
 
 
 class LimitsSettings(_Section):
