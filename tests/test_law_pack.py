@@ -211,7 +211,7 @@ COMMON_SHARE = 0.03
 """A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
 cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
 SUFFIX_HIJACKS = 2
-"""A key that lost a noun suffix (사기꾼 → 사기) hijacks when the bare word occurs in this many
+"""A key that lost a noun suffix or prefix (사기꾼 → 사기, 가계약 → 계약) hijacks when the bare word occurs in this many
 everyday legal questions without the suffix and the entry adds terms the bare word's own entry
 (if any) does not have."""
 
@@ -269,9 +269,11 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
             # the one syllable is what gets matched, and it means many things
             if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
                 problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
-            # 3. a noun suffix dropped (사기꾼 → 사기): the key matches the bare word
+            # 3. a noun suffix or prefix dropped (사기꾼 → 사기, 가계약 → 계약, 재임대 → 임대):
+            # the key matches the bare word
             tokens = analyzer._kiwi.tokenize(words)
-            if " " not in words and key != written and any(t.tag == "XSN" for t in tokens):
+            if " " not in words and key != written and \
+                    any(t.tag in ("XSN", "XPN") for t in tokens):
                 bare = sum(1 for q, m in zip(legal, legal_m, strict=True)
                            if words not in q and synonym_dicts.expand(m, {key: ["x"]}))
                 if bare >= SUFFIX_HIJACKS and not set(terms) <= own.get(key, set()):
