@@ -13,9 +13,10 @@ chunks `search` returned (a few dozen candidates) and ranks *articles*, one hit 
   their dictionary expansions cover — a title names what the article is about;
 - **statute prior**: how much of the candidates' evidence falls in the article's statute, so a
   question routed to 주택임대차보호법 by most of its hits keeps its best articles there;
-- **general articles** (목적, 벌칙, 양벌규정, 과태료, 준용) count less unless the question
-  asks about punishment; a question about punishment or about what a term means counts the
-  벌칙 or 정의 title as matched. (정의 articles are not counted less: for 스토킹 or 보이스피싱
+- **general articles** (목적, 벌칙, 과태료, 양벌규정, 준용) count less, 벌칙 and 과태료 unless
+  the question asks about punishment; a question about punishment or about what a term means
+  counts the 벌칙 or 정의 title as matched. A 양벌규정 (the employer fined along with the
+  offender) is never what "처벌받나요?" asks. (정의 articles are not counted less: for 스토킹 or 보이스피싱
   the definitions article is where the acts are described, and the dev sets lost questions
   when it was.)
 
@@ -36,13 +37,13 @@ from jaju.korean.analyzer import Analyzer
 
 TITLE = re.compile(r"^\s*(?:부칙\s*)?제\s*\d+\s*조(?:\s*의\s*\d+)?\s*\(([^)]*)\)")
 GENERAL_TITLES = {"목적": "purpose", "정의": "definition", "벌칙": "penalty",
-                  "양벌규정": "penalty", "과태료": "penalty", "준용규정": "general",
+                  "과태료": "penalty", "양벌규정": "general", "준용규정": "general",
                   "준용": "general", "권한의 위임": "general", "권한의 위임ㆍ위탁": "general",
                   "벌칙 적용에서 공무원 의제": "general", "벌칙 적용 시 공무원 의제": "general",
                   "벌칙 적용 시의 공무원 의제": "general", "규제의 재검토": "general",
                   "미수범": "general", "자격정지의 병과": "general", "벌금의 병과": "general"}
 PENALTY_WORDS = ("처벌", "벌금", "벌칙", "징역", "과태료", "형량", "감옥", "벌받", "구속")
-DEFINITION_WORDS = ("정의", "뜻", "의미", "무엇", "뭐예요", "뭔가요", "란")
+DEFINITION_WORDS = ("정의", "뜻", "의미", "무엇", "뭐예요", "뭔가요", "이란")
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,12 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
     asks_penalty = any(w in compact for w in PENALTY_WORDS)
     asks_definition = any(w in compact for w in DEFINITION_WORDS)
 
-    groups: dict[object, list[Hit]] = defaultdict(list)
-    for index, hit in enumerate(hits):
+    groups: dict[tuple[str, str], list[Hit]] = defaultdict(list)
+    for index, hit in enumerate(hits):  # a passage that is no article stays on its own
         groups[article_key(hit) or ("", f"#{index}")].append(hit)
     statute_mass: dict[str, float] = defaultdict(float)
-    for key, members in groups.items():
-        statute_mass[key[0]] += max(h.score for h in members) / best  # type: ignore[index]
+    for (statute, _), members in groups.items():
+        statute_mass[statute] += max(h.score for h in members) / best
     total_mass = sum(statute_mass.values()) or 1.0
 
     scored: list[tuple[float, Hit]] = []
@@ -142,7 +143,7 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
             # what a term means the 정의 title
             match = 1.0 if asked else title_match(title, own, expanded, analyzer)
             score += weights.title * match
-            score += weights.statute * statute_mass[key[0]] / total_mass  # type: ignore[index]
+            score += weights.statute * statute_mass[key[0]] / total_mass
             if kind not in (None, "definition") and not asked:
                 score *= weights.general
         scored.append((score, top))
