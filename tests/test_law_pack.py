@@ -211,9 +211,9 @@ COMMON_SHARE = 0.03
 """A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
 cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
 SUFFIX_HIJACKS = 2
-"""A key that lost a noun suffix or prefix (사기꾼 → 사기, 가계약 → 계약) hijacks when the bare word occurs in this many
-everyday legal questions without the suffix and the entry adds terms the bare word's own entry
-(if any) does not have."""
+"""A key that lost a noun suffix or prefix (사기꾼 → 사기, 가계약 → 계약) hijacks when the bare
+word occurs in this many everyday legal questions without the affix and the entry adds terms the
+bare word's own entry (if any) does not have."""
 
 
 def _entries() -> list[tuple[int, str, list[str]]]:

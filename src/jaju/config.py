@@ -303,7 +303,7 @@ class AssistantSettings(_Section):
     """Evidence passages retrieved per question."""
     rerank: Literal["none", "articles"] = "none"
     """`articles`: rank statute articles, not chunks (`jaju.knowledge.rerank`): one passage per
-    article, the article's title and statute count, general articles (목적, 정의, 벌칙) less."""
+    article, the article's title and statute count, general articles (목적, 벌칙, 양벌규정) less."""
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     """Overrides the tenant's and the global guard settings for this assistant."""
     tools: list[str] = Field(default_factory=list)
