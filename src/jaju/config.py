@@ -304,6 +304,9 @@ class AssistantSettings(_Section):
     the values; keys as in search `filters`: title, format, article, heading)."""
     top_k: int = Field(5, ge=1, le=20)
     """Evidence passages retrieved per question."""
+    rerank: Literal["none", "articles"] = "none"
+    """`articles`: rank statute articles, not chunks (`jaju.knowledge.rerank`): one passage per
+    article, the article's title and statute count, general articles (목적, 벌칙, 양벌규정) less."""
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     """Overrides the tenant's and the global guard settings for this assistant."""
     tools: list[str] = Field(default_factory=list)

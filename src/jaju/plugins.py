@@ -13,7 +13,8 @@ from jaju import hookspecs
 
 DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
                    "jaju.guards.builtin", "jaju.tools.builtin", "jaju.packs.law.plugin",
-                   "jaju.packs.finance.plugin", "jaju.packs.education.plugin")
+                   "jaju.packs.finance.plugin", "jaju.packs.commerce.plugin",
+                   "jaju.packs.education.plugin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True,
