@@ -10,11 +10,13 @@ from the environment variable named in the config and never logged.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -26,6 +28,9 @@ from jaju.protocol import ChatRequest
 
 RETRY_STATUSES = {502, 503, 504}
 COOLDOWN_SECONDS = 5.0
+DRAIN_SECONDS = 1.0
+"""After `[DONE]`, how long the rest of an upstream's body is read for before the connection
+is closed instead of kept for the next request."""
 
 
 class _Replica:
@@ -147,8 +152,9 @@ class OpenAICompatBackend:
                      evidence: Any = None) -> AsyncGenerator[dict[str, Any], None]:
         response = await self.start_stream(request)
         done = False
+        lines = response.aiter_lines()
         try:
-            async for line in response.aiter_lines():
+            async for line in lines:
                 if not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
@@ -180,6 +186,9 @@ class OpenAICompatBackend:
                 f"{type(e).__name__}"
             ) from e
         finally:
+            if done:  # read the body's end, so that the connection goes back to the pool
+                with contextlib.suppress(Exception):  # (closing it unread would drop it)
+                    await asyncio.wait_for(_drain(lines), DRAIN_SECONDS)
             await response.aclose()
         if not done:
             raise UpstreamError(
@@ -203,6 +212,11 @@ class OpenAICompatBackend:
                                 ) from e
         tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
         return vectors, tokens
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    async for _ in lines:
+        pass
 
 
 def _upstream_error(name: str, response: httpx.Response) -> ApiError:
