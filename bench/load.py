@@ -1,6 +1,9 @@
 """Closed-loop HTTP load: C workers send chat requests for D seconds. Prints one JSON line.
 
-Run: python bench/load.py BASE_URL MODEL {plain,stream} CONCURRENCY SECONDS [API_KEY]
+Run: python bench/load.py BASE_URL[,BASE_URL...] MODEL {plain,stream} CONCURRENCY SECONDS [API_KEY]
+
+With several base URLs (replicas of one gateway) the workers are dealt to them round-robin,
+as a load balancer would spread connections.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
     errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
-                                 headers=headers) as client:
+    bases = base.split(",")
+    clients = [httpx.AsyncClient(base_url=b, limits=limits, timeout=30, headers=headers)
+               for b in bases]
+    try:
         deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
+        async def worker(client: httpx.AsyncClient) -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
@@ -45,8 +50,11 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
                     errors += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(clients[i % len(clients)]) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
     latencies.sort()
 
     def pct(p: float) -> float:

@@ -148,7 +148,7 @@ class Call:
             latency_ms=(time.perf_counter() - self.started) * 1000,
             tenant=caller.tenant, key_id=caller.key_id, model=self.model, stream=self.stream,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, error=error,
-            prompt=json.dumps(prompt, ensure_ascii=False) if store_content and prompt else None,
+            prompt=_prompt_json(prompt) if store_content and prompt else None,
             completion=completion if store_content else None,
         )
         outcome = outcome or ("ok" if status < 400 else
@@ -169,6 +169,14 @@ class Call:
     async def fail(self, error: BaseException) -> None:
         api = as_api_error(error)
         await self.finish(api.status_code, error=api.code or api.error_type)
+
+
+def _prompt_json(prompt: Any) -> str:
+    """The prompt as stored with `store_content` (messages are dumped only then)."""
+    if isinstance(prompt, list):
+        prompt = [m.model_dump(exclude_none=True) if isinstance(m, BaseModel) else m
+                  for m in prompt]
+    return json.dumps(prompt, ensure_ascii=False)
 
 
 async def durable(future: Future[None] | None) -> None:
@@ -319,7 +327,7 @@ class Gateway:
         message = (result.get("choices") or [{}])[0].get("message") or {}
         await call.finish(200, int(usage.get("prompt_tokens", 0)),
                           int(usage.get("completion_tokens", 0)),
-                          prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                          prompt=request.messages,
                           completion=message.get("content"))
         return result
 
@@ -360,7 +368,7 @@ class Gateway:
                                      estimate_tokens(text)))
             recorded = call.record(
                 status, prompt_tokens, completion_tokens, error,
-                prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                prompt=request.messages,
                 completion=text)  # queued at once: also when the client went away
             await chunks.aclose()  # stops generation / closes the upstream connection
         try:
