@@ -41,6 +41,7 @@ class _Replica:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.down_until = 0.0
+        self.proxy = _env_proxy(self.url)
 
     @property
     def available(self) -> bool:
@@ -68,7 +69,7 @@ class OpenAICompatBackend:
             if key:
                 headers["Authorization"] = f"Bearer {key}"
         self._client = aiohttp.ClientSession(
-            headers=headers, trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx read them
+            headers=headers, trust_env=False,  # the proxy is read once per replica instead
             timeout=aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
                                           sock_read=self.settings.timeout),
             connector=aiohttp.TCPConnector(limit=1000),
@@ -100,7 +101,8 @@ class OpenAICompatBackend:
         last_error = ""
         for replica in order[:attempts]:
             try:
-                response = await self._client.post(replica.url + path, json=body)
+                response = await self._client.post(replica.url + path, json=body,
+                                                   proxy=replica.proxy)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
                     aiohttp.ServerDisconnectedError) as e:
                 replica.mark_down()
@@ -241,6 +243,18 @@ class OpenAICompatBackend:
                                 ) from e
         tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
         return vectors, tokens
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy HTTP_PROXY / HTTPS_PROXY name for `url` unless NO_PROXY exempts it (as httpx
+    read them), read once: aiohttp's `trust_env` would read them, and ~/.netrc, per request."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
 
 
 def _upstream_error(name: str, status: int, body: bytes) -> ApiError:
