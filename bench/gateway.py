@@ -214,8 +214,8 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
 
         rows: list[str] = []
         header = ("| mode | concurrency | path | req/s | × direct | p50 ms | p99 ms | "
-                  "added p50 ms | added p99 ms | CPU ms/req | errors |")
-        rows += [header, "|" + "---|" * 11]
+                  "added p50 ms | added p99 ms | CPU ms/req | load CPU ms/req | errors |")
+        rows += [header, "|" + "---|" * 12]
         summary: list[str] = []
         for mode in ("plain", "stream"):
             for conc in args.levels:
@@ -228,7 +228,8 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
                     rows.append(f"| {mode} | {conc} | {name} | {r['rps']:.0f} | "
                                 f"{r['rps'] / d['rps']:.2f} | "
                                 f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {added50} | "
-                                f"{added99} | {r['cpu_ms']:.2f} | {r['errors']} |")
+                                f"{added99} | {r['cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} | "
+                                f"{r['errors']} |")
                     print(rows[-1], file=sys.stderr)
                 if "litellm" in results:
                     j, lt = results["jaju"], results["litellm"]

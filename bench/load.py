@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import time
 
@@ -61,8 +62,10 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies \
             else float("nan")
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this load generator's own CPU time
+    client_cpu = (usage.ru_utime + usage.ru_stime) * 1000 / max(1, len(latencies))
     return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "client_cpu_ms": client_cpu}
 
 
 if __name__ == "__main__":
