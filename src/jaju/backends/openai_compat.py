@@ -252,7 +252,7 @@ def _env_proxy(url: str) -> str | None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    if urllib.request.proxy_bypass_environment(parts.hostname or ""):
+    if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
     return urllib.request.getproxies_environment().get(parts.scheme)
 
