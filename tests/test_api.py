@@ -257,3 +257,47 @@ def test_health_names_a_missing_knowledge_base(make_client, home, tmp_path):
                     home=home).returncode == 0
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["warnings"] == []
+
+
+async def test_stream_writes_join_ready_chunks_and_send_a_lone_one_at_once():
+    """SSE chunks that are ready together (one upstream read) go out as one write; a chunk that
+    comes alone (a model generating token by token) is not held back; an error still ends the
+    stream, and a client that goes away closes the source (which stops generation)."""
+    import asyncio
+
+    import pytest
+
+    from jaju.api.openai import coalesced
+
+    gate, closed = asyncio.Event(), asyncio.Event()
+
+    async def events():
+        try:
+            yield b"a"
+            yield b"b"
+            await gate.wait()
+            yield b"c"
+            raise RuntimeError("upstream broke")
+        finally:
+            closed.set()
+
+    out = coalesced(events())
+    assert await anext(out) == b"ab"
+    gate.set()
+    assert await anext(out) == b"c"
+    with pytest.raises(RuntimeError, match="upstream broke"):
+        await anext(out)
+
+    async def endless():
+        try:
+            while True:
+                yield b"x"
+                await asyncio.sleep(0.001)
+        finally:
+            closed.set()
+
+    closed.clear()
+    out = coalesced(endless())
+    assert (await anext(out)).startswith(b"x")
+    await out.aclose()  # the client went away
+    assert closed.is_set()
