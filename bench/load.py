@@ -23,6 +23,7 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
             "max_tokens": 16, "stream": mode == "stream"}
     latencies: list[float] = []
     errors = 0
+    start = resource.getrusage(resource.RUSAGE_SELF)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}"}
     bases = base.split(",")
@@ -63,7 +64,8 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
             else float("nan")
 
     usage = resource.getrusage(resource.RUSAGE_SELF)  # this load generator's own CPU time
-    client_cpu = (usage.ru_utime + usage.ru_stime) * 1000 / max(1, len(latencies))
+    spent = usage.ru_utime + usage.ru_stime - start.ru_utime - start.ru_stime
+    client_cpu = spent * 1000 / max(1, len(latencies))
     return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "client_cpu_ms": client_cpu}
 
