@@ -2,7 +2,8 @@
 upstream, same load; then llamacpp tokens/s through jaju vs llama-cpp-python called directly.
 
 Run: .venv/bin/python bench/gateway.py [--seconds 8] [--levels 1,8,32] [--skip-litellm]
-     [--skip-llamacpp] [--out docs/benchmarks-gateway.md]
+     [--skip-llamacpp] [--compare-src CHECKOUT] [--pg-url ADMIN_URL [--replicas 2]]
+     [--out docs/benchmarks-gateway.md]
 
 LiteLLM is installed by this script in its own venv (bench/.venv-litellm) on first use.
 Not a test: the machine is noisy, so read ratios, not absolute numbers.
@@ -81,14 +82,87 @@ def litellm_version() -> str:
     return out.stdout.strip()
 
 
-def load(base: str, model: str, mode: str, conc: int, seconds: float, key: str = "none") -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes and their children so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        todo += [int(c) for c in children]
+    return total
+
+
+def load(base: str, model: str, mode: str, conc: int, seconds: float, key: str = "none",
+         pids: list[int] | None = None) -> dict:
+    """One cell of closed-loop load; with `pids`, also the CPU time those processes (the
+    gateway under test) spent per request, which the machine's other load barely moves."""
+    before = cpu_seconds(pids or [])
     out = subprocess.run([PY, str(HERE / "load.py"), base, model, mode, str(conc), str(seconds),
                           key], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    spent = cpu_seconds(pids or []) - before
+    result["cpu_ms"] = spent * 1000 / max(1, result["requests"]) if pids else float("nan")
+    return result
+
+
+def fresh_database(admin_url: str) -> tuple[str, str]:
+    """A new, empty PostgreSQL database next to `admin_url`'s: (its URL, its name)."""
+    import psycopg
+
+    name = "jaju_bench_" + os.urandom(6).hex()
+    with psycopg.connect(admin_url, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_databases(admin_url: str, names: list[str]) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as db:
+        for name in names:
+            db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def start_jaju(name: str, work: Path, upstream: str, procs: list[subprocess.Popen], *,
+               src: str | None, admin_url: str | None, dbs: list[str],
+               replicas: int = 1) -> tuple[list[str], str, list[int]]:
+    """`replicas` `jaju serve` processes of one config (SQLite in their own JAJU_HOME, or a fresh
+    PostgreSQL database), from this checkout or `src`'s: their base URLs and an API key."""
+    home = work / f"home-{name}"
+    cfg = work / f"{name}.toml"
+    text = (f'[backends.stub]\ntype = "openai"\nurls = ["{upstream}"]\nmodel = "stub"\n')
+    if admin_url:
+        url, db = fresh_database(admin_url)
+        dbs.append(db)
+        text += f'\n[store]\nurl = "{url}"\n'
+    cfg.write_text(text, encoding="utf-8")
+    env = {**os.environ, "JAJU_HOME": str(home)}
+    if src:
+        env["PYTHONPATH"] = str(Path(src) / "src")
+    key = subprocess.run([JAJU, "keys", "create", "--tenant", "bench", "--config", str(cfg)],
+                         env=env, capture_output=True, text=True, check=True).stdout.strip()
+    bases = []
+    for _ in range(replicas):
+        port = free_port()
+        proc = subprocess.Popen([JAJU, "serve", "--config", str(cfg), "--port", str(port),
+                                 "--log-level", "warning"], env=env,
+                                stderr=open(work / f"{name}-{port}.log", "w"))  # noqa: SIM115
+        procs.append(proc)
+        wait_http(f"http://127.0.0.1:{port}/health", proc)
+        bases.append(f"http://127.0.0.1:{port}/v1")
+    return bases, key, [p.pid for p in procs[-replicas:]]
 
 
 def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
     procs: list[subprocess.Popen] = []
+    dbs: list[str] = []
     try:
         sport = free_port()
         stub = subprocess.Popen([PY, str(HERE / "stub_upstream.py"), str(sport)])
@@ -96,30 +170,23 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
         wait_http(f"http://127.0.0.1:{sport}/v1/models", stub)
         direct = f"http://127.0.0.1:{sport}/v1"
 
-        jport = free_port()
-        cfg = work / "jaju.toml"
-        cfg.write_text(f'[backends.stub]\ntype = "openai"\nurls = ["{direct}"]\n'
-                       'model = "stub"\n', encoding="utf-8")
-        jenv = {**os.environ, "JAJU_HOME": str(work / "home")}
-        jkey = subprocess.run([JAJU, "keys", "create", "--tenant", "bench"], env=jenv,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        jaju = subprocess.Popen([JAJU, "serve", "--config", str(cfg), "--port", str(jport),
-                                 "--log-level", "warning"], env=jenv)
-        procs.append(jaju)
-        wait_http(f"http://127.0.0.1:{jport}/health", jaju)
-        # both gateways authenticate every request with a key
-        targets = {"direct": (direct, "none"), "jaju": (f"http://127.0.0.1:{jport}/v1", jkey)}
+        # every jaju authenticates every request with a key and writes usage and audit rows
+        targets = {"direct": (direct, "none", [stub.pid])}
+        sources = {"": None}
         if args.compare_src:  # the same benchmark on another checkout's code, in this run
-            benv = {**os.environ, "JAJU_HOME": str(work / "home-before"),
-                    "PYTHONPATH": str(Path(args.compare_src) / "src")}
-            bkey = subprocess.run([JAJU, "keys", "create", "--tenant", "bench"], env=benv,
-                                  capture_output=True, text=True, check=True).stdout.strip()
-            bport = free_port()
-            before = subprocess.Popen([JAJU, "serve", "--config", str(cfg), "--port",
-                                       str(bport), "--log-level", "warning"], env=benv)
-            procs.append(before)
-            wait_http(f"http://127.0.0.1:{bport}/health", before)
-            targets["jaju-before"] = (f"http://127.0.0.1:{bport}/v1", bkey)
+            sources["-before"] = args.compare_src
+        stores = {"": None}
+        if args.pg_url:
+            stores["-pg"] = args.pg_url
+        for store_tag, admin_url in stores.items():
+            for src_tag, src in sources.items():
+                name = f"jaju{src_tag}{store_tag}"
+                replicas = args.replicas if admin_url and not src_tag else 1
+                bases, key, pids = start_jaju(name, work, direct, procs, src=src,
+                                              admin_url=admin_url, dbs=dbs, replicas=replicas)
+                targets[name] = (bases[0], key, pids[:1])
+                if replicas > 1:
+                    targets[f"{name} x{replicas}"] = (",".join(bases), key, pids)
 
         if not args.skip_litellm:
             exe = ensure_litellm()
@@ -139,28 +206,30 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
                                        stderr=open(work / "litellm.log", "w"))  # noqa: SIM115
             procs.append(litellm)
             wait_http(f"http://127.0.0.1:{lport}/health/liveliness", litellm, seconds=300)
-            targets["litellm"] = (f"http://127.0.0.1:{lport}/v1", lkey)
+            targets["litellm"] = (f"http://127.0.0.1:{lport}/v1", lkey, [litellm.pid])
 
-        for base, key in targets.values():  # warm up each path
+        for base, key, _ in targets.values():  # warm up each path
             load(base, "stub", "plain", 4, 2, key)
             load(base, "stub", "stream", 4, 2, key)
 
         rows: list[str] = []
-        header = ("| mode | concurrency | path | req/s | p50 ms | p99 ms | added p50 ms | "
-                  "added p99 ms | errors |")
-        rows += [header, "|" + "---|" * 9]
+        header = ("| mode | concurrency | path | req/s | × direct | p50 ms | p99 ms | "
+                  "added p50 ms | added p99 ms | CPU ms/req | load CPU ms/req | errors |")
+        rows += [header, "|" + "---|" * 12]
         summary: list[str] = []
         for mode in ("plain", "stream"):
             for conc in args.levels:
-                results = {name: load(base, "stub", mode, conc, args.seconds, key)
-                           for name, (base, key) in targets.items()}
+                results = {name: load(base, "stub", mode, conc, args.seconds, key, pids)
+                           for name, (base, key, pids) in targets.items()}
                 d = results["direct"]
                 for name, r in results.items():
                     added50 = "" if name == "direct" else f"{r['p50_ms'] - d['p50_ms']:.2f}"
                     added99 = "" if name == "direct" else f"{r['p99_ms'] - d['p99_ms']:.2f}"
                     rows.append(f"| {mode} | {conc} | {name} | {r['rps']:.0f} | "
+                                f"{r['rps'] / d['rps']:.2f} | "
                                 f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {added50} | "
-                                f"{added99} | {r['errors']} |")
+                                f"{added99} | {r['cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} | "
+                                f"{r['errors']} |")
                     print(rows[-1], file=sys.stderr)
                 if "litellm" in results:
                     j, lt = results["jaju"], results["litellm"]
@@ -178,6 +247,8 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
     finally:
         for p in reversed(procs):
             stop(p)
+        if dbs:
+            drop_databases(args.pg_url, dbs)
 
 
 def llamacpp_bench(args: argparse.Namespace, work: Path) -> list[str]:
@@ -259,6 +330,11 @@ def main() -> None:
     ap.add_argument("--skip-litellm", action="store_true")
     ap.add_argument("--compare-src", help="also run jaju from this checkout (e.g. the commit "
                     "before a change), as the path jaju-before")
+    ap.add_argument("--pg-url", help="also run jaju on a fresh PostgreSQL database created "
+                    "through this URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres), as "
+                    "the path jaju-pg")
+    ap.add_argument("--replicas", type=int, default=1, help="with --pg-url: also N jaju-pg "
+                    "replicas on the one database, the load dealt to them round-robin")
     ap.add_argument("--skip-gateway", action="store_true")
     ap.add_argument("--skip-llamacpp", action="store_true")
     ap.add_argument("--tokens", type=int, default=256)

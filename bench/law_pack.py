@@ -11,11 +11,14 @@ question counts at rank r when the r-th distinct article among the hits (law tit
 부칙 articles labelled `부칙 제N조` and so never a main-act article) is one of its gold
 citations.
 
-Run: .venv/bin/python bench/law_pack.py [--set frozen|dev|all] [--misses] [--signals morph,gram]
-                                        [--embedder e5]
+Run: .venv/bin/python bench/law_pack.py [--set frozen|dev|dev2|devs|all] [--misses]
+                                        [--signals morph,gram] [--embedder e5] [--rerank]
 With --embedder, the chunks are embedded too and every set is measured twice on the same
 knowledge base: lexical signals alone, and fused with the dense signal (+ query latency).
-The frozen set is measured, never tuned on (see docs/benchmarks.md).
+With --rerank, each of those runs is measured again with the law assistant's article
+reranking (`rerank = "articles"`: `jaju.knowledge.rerank` over the first 50 chunks).
+The frozen set is measured, never tuned on (see docs/benchmarks.md); `--set devs` runs the
+two dev sets only.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ sys.path.insert(0, str(ROOT / "src"))
 from jaju.knowledge import KnowledgeIndex  # noqa: E402
 from jaju.knowledge import synonyms as synonym_dicts  # noqa: E402
 from jaju.knowledge.ingest import ingest  # noqa: E402
+from jaju.knowledge.rerank import CANDIDATES, rerank  # noqa: E402
 from jaju.korean import Analyzer  # noqa: E402
 from jaju.plugins import get_plugin_manager, parsers  # noqa: E402
 
 PACK = ROOT / "src" / "jaju" / "packs" / "law" / "data"
-SETS = {"frozen": PACK / "eval" / "frozen.jsonl", "dev": PACK / "eval" / "dev.jsonl"}
+SETS = {"frozen": PACK / "eval" / "frozen.jsonl", "dev": PACK / "eval" / "dev.jsonl",
+        "dev2": PACK / "eval" / "dev2.jsonl"}
+DEV_SETS = ("dev", "dev2")
 
 
 def _key(law: str, article: str) -> str:
@@ -86,41 +92,54 @@ def load(path: Path) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--set", choices=[*SETS, "all"], default="frozen")
+    ap.add_argument("--set", choices=[*SETS, "devs", "all"], default="frozen")
     ap.add_argument("--signals", default="morph,gram")
     ap.add_argument("--synonyms", default="everyday-legal", help="'' for none")
     ap.add_argument("--misses", action="store_true", help="print the questions missed at R@1")
     ap.add_argument("--embedder", default=None, help="dense signal: e5, use, openai:URL#MODEL")
+    ap.add_argument("--rerank", action="store_true", help="also measure article reranking")
+    ap.add_argument("--db", default=None, help="keep the knowledge base in this file (reused "
+                    "when it exists: no second ingest or embedding)")
     args = ap.parse_args()
-    runs = [("lexical", tuple(args.signals.split(",")))]
+    base = [("lexical", tuple(args.signals.split(",")))]
     if args.embedder:
-        runs.append((f"+ {args.embedder}", (*runs[0][1], "dense")))
+        base.append((f"+ {args.embedder}", (*base[0][1], "dense")))
+    runs = [(label, signals, False) for label, signals in base]
+    if args.rerank:
+        runs += [(label + ", articles reranked", signals, True) for label, signals in base]
     analyzer = Analyzer()
-    names = list(SETS) if args.set == "all" else [args.set]
+    names = {"all": list(SETS), "devs": list(DEV_SETS)}.get(args.set, [args.set])
     with tempfile.TemporaryDirectory() as tmp:
-        index = KnowledgeIndex(Path(tmp) / "law.db", analyzer)
+        db = Path(args.db) if args.db else Path(tmp) / "law.db"
+        reuse = db.exists()
+        index = KnowledgeIndex(db, analyzer)
         kb = index.create("bench", "law")
-        if args.synonyms:
+        if args.synonyms:  # always the dictionary as it is now, also on a reused base
             kb = index.set_synonyms(kb, synonym_dicts.load(args.synonyms, analyzer))
-        if args.embedder:
+        if args.embedder and not reuse:
             kb = index.set_embedder(kb, args.embedder)
-        started = time.perf_counter()
-        report = ingest(index, kb, sorted((PACK / "statutes").glob("*.md")),
-                        parsers(get_plugin_manager(load_entrypoints=False)))
-        assert not report.failures, report.failures[:3]
-        seconds = time.perf_counter() - started
-        print(f"ingest: {seconds:.1f} s, {report.chars / seconds:,.0f} characters/s",
-              file=sys.stderr)
+        if not reuse:
+            started = time.perf_counter()
+            report = ingest(index, kb, sorted((PACK / "statutes").glob("*.md")),
+                            parsers(get_plugin_manager(load_entrypoints=False)))
+            assert not report.failures, report.failures[:3]
+            seconds = time.perf_counter() - started
+            print(f"ingest: {seconds:.1f} s, {report.chars / seconds:,.0f} characters/s",
+                  file=sys.stderr)
         rows = ["| set | signals | questions | R@1 | R@5 | MRR@10 | ms/query |",
                 "|---|---|---|---|---|---|---|"]
         for name in names:
             cases = load(SETS[name])
-            for label, signals in runs:
+            for label, signals, reranked in runs:
                 ranks = []
                 began = time.perf_counter()
                 for case in cases:
-                    hits = [h.to_dict() for h in index.search(kb, case["question"], 30,
-                                                              signals=signals)]
+                    if reranked:
+                        found = index.search(kb, case["question"], CANDIDATES, signals=signals)
+                        found = rerank(case["question"], found, analyzer, kb.synonyms)
+                    else:
+                        found = index.search(kb, case["question"], 30, signals=signals)
+                    hits = [h.to_dict() for h in found]
                     rank = rank_of(hits, gold_keys(case["gold"]))
                     ranks.append(rank)
                     if args.misses and rank != 1:

@@ -1,12 +1,16 @@
 """Closed-loop HTTP load: C workers send chat requests for D seconds. Prints one JSON line.
 
-Run: python bench/load.py BASE_URL MODEL {plain,stream} CONCURRENCY SECONDS [API_KEY]
+Run: python bench/load.py BASE_URL[,BASE_URL...] MODEL {plain,stream} CONCURRENCY SECONDS [API_KEY]
+
+With several base URLs (replicas of one gateway) the workers are dealt to them round-robin,
+as a load balancer would spread connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import sys
 import time
 
@@ -19,13 +23,16 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
             "max_tokens": 16, "stream": mode == "stream"}
     latencies: list[float] = []
     errors = 0
+    start = resource.getrusage(resource.RUSAGE_SELF)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30,
-                                 headers=headers) as client:
+    bases = base.split(",")
+    clients = [httpx.AsyncClient(base_url=b, limits=limits, timeout=30, headers=headers)
+               for b in bases]
+    try:
         deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
+        async def worker(client: httpx.AsyncClient) -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
@@ -45,16 +52,22 @@ async def run(base: str, model: str, mode: str, concurrency: int, seconds: float
                     errors += 1
 
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(clients[i % len(clients)]) for i in range(concurrency)))
         elapsed = time.perf_counter() - started
+    finally:
+        for client in clients:
+            await client.aclose()
     latencies.sort()
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies \
             else float("nan")
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this load generator's own CPU time
+    spent = usage.ru_utime + usage.ru_stime - start.ru_utime - start.ru_stime
+    client_cpu = spent * 1000 / max(1, len(latencies))
     return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "client_cpu_ms": client_cpu}
 
 
 if __name__ == "__main__":

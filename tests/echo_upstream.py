@@ -2,10 +2,12 @@
 each, to RECORD_FILE) and answers by echoing the last user message; streams come in 3-character
 pieces so that placeholders and numbers are split across chunks.
 
-Run: python echo_upstream.py PORT RECORD_FILE"""
+Run: python echo_upstream.py PORT RECORD_FILE [DELAY_SECONDS]  (a delay before each answer
+keeps requests in flight, e.g. while a test crashes the store)"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import uvicorn
@@ -13,6 +15,7 @@ import uvicorn
 from upstream_kit import chunk, event, health, read_request, send_json, start_sse
 
 RECORD = sys.argv[2] if len(sys.argv) > 2 else "/dev/null"
+DELAY = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
 
 
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -21,6 +24,8 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
     request = await read_request(receive, RECORD)
     last = next(m["content"] for m in reversed(request["messages"]) if m["role"] == "user")
     answer = f"들은 내용: {last}"
+    if DELAY:
+        await asyncio.sleep(DELAY)
     if not request.get("stream"):
         await send_json(send, {
             "id": "echo", "object": "chat.completion", "created": 0, "model": "echo",

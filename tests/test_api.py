@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
+from jaju.pipeline import KEY_CACHE_SECONDS
 from jaju.store import open_store
 
 CHAT = {"model": "extractive", "messages": [{"role": "user", "content": "안녕하세요?"}]}
@@ -115,11 +117,50 @@ def test_keys_required_once_one_exists(make_client, home):
     ok = {"Authorization": f"Bearer {secret}"}
     assert client.post("/v1/chat/completions", json=CHAT, headers=ok).status_code == 200
     assert client.get("/v1/models").status_code == 401
-    store.revoke_key(key.id, actor="test")
+    store.revoke_key(key.id, actor="test")  # as another process would (`jaju keys revoke`)
+    keys = client.app.state.jaju.gateway.keys
+    keys.clock = lambda: time.monotonic() + KEY_CACHE_SECONDS  # the cache's bound has passed
     r = client.post("/v1/chat/completions", json=CHAT, headers=ok)
     assert r.status_code == 401
     assert "revoked" in r.json()["error"]["message"]
     store.close()
+
+
+def test_key_revoked_elsewhere_is_refused_within_the_cache_bound(make_client, home):
+    """Valid keys are held for KEY_CACHE_SECONDS (no database read per request): a key revoked
+    by another process or replica is still accepted until then, and refused after."""
+    client = make_client()
+    store = open_store(home / "jaju.db")
+    secret, key = store.create_key("acme", actor="test")
+    ok = {"Authorization": f"Bearer {secret}"}
+    now = [1000.0]
+    client.app.state.jaju.gateway.keys.clock = lambda: now[0]
+    assert client.post("/v1/chat/completions", json=CHAT, headers=ok).status_code == 200
+    store.revoke_key(key.id, actor="test")
+    now[0] += KEY_CACHE_SECONDS / 2
+    assert client.post("/v1/chat/completions", json=CHAT, headers=ok).status_code == 200
+    now[0] += KEY_CACHE_SECONDS / 2
+    r = client.post("/v1/chat/completions", json=CHAT, headers=ok)
+    assert r.status_code == 401
+    assert "revoked" in r.json()["error"]["message"]
+    store.close()
+
+
+def test_key_revoked_through_this_server_is_refused_at_once(make_client, home):
+    client = make_client()
+    store = open_store(home / "jaju.db")
+    admin, _ = store.create_key("ops", admin=True, actor="test")
+    secret, key = store.create_key("acme", actor="test")
+    store.close()
+    ok = {"Authorization": f"Bearer {secret}"}
+    client.app.state.jaju.gateway.keys.clock = lambda: 1000.0  # the cache never expires here
+    assert client.post("/v1/chat/completions", json=CHAT, headers=ok).status_code == 200
+    assert client.get("/v1/models", headers=ok).status_code == 200  # the key is now cached
+    r = client.post(f"/v1/keys/{key.id}/revoke", headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200
+    r = client.post("/v1/chat/completions", json=CHAT, headers=ok)
+    assert r.status_code == 401
+    assert "revoked" in r.json()["error"]["message"]
 
 
 def test_requests_per_minute_limit(make_client, home):
@@ -216,3 +257,47 @@ def test_health_names_a_missing_knowledge_base(make_client, home, tmp_path):
                     home=home).returncode == 0
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["warnings"] == []
+
+
+async def test_stream_writes_join_ready_chunks_and_send_a_lone_one_at_once():
+    """SSE chunks that are ready together (one upstream read) go out as one write; a chunk that
+    comes alone (a model generating token by token) is not held back; an error still ends the
+    stream, and a client that goes away closes the source (which stops generation)."""
+    import asyncio
+
+    import pytest
+
+    from jaju.api.openai import coalesced
+
+    gate, closed = asyncio.Event(), asyncio.Event()
+
+    async def events():
+        try:
+            yield b"a"
+            yield b"b"
+            await gate.wait()
+            yield b"c"
+            raise RuntimeError("upstream broke")
+        finally:
+            closed.set()
+
+    out = coalesced(events())
+    assert await anext(out) == b"ab"
+    gate.set()
+    assert await anext(out) == b"c"
+    with pytest.raises(RuntimeError, match="upstream broke"):
+        await anext(out)
+
+    async def endless():
+        try:
+            while True:
+                yield b"x"
+                await asyncio.sleep(0.001)
+        finally:
+            closed.set()
+
+    closed.clear()
+    out = coalesced(endless())
+    assert (await anext(out)).startswith(b"x")
+    await out.aclose()  # the client went away
+    assert closed.is_set()

@@ -372,3 +372,36 @@ def test_search_filters(make_client, statutes_db):
 def test_middle_dot_separates_words(analyzer):
     # "수집ㆍ이용" in statute titles: two words, not a third made of a stray vowel
     assert analyzer.morphemes("개인정보의 수집ㆍ이용") == ["개인", "정보", "수집", "이용"]
+
+
+def test_extractive_answer_cites_each_of_the_top_five_passages(analyzer):
+    """With no model, the answer quotes the best sentences, then one body line of each other
+    passage of the top five scoring at least half the best, in rank order; never a title alone,
+    never a passage far below the best."""
+    from jaju.backends.extractive import quote
+    from jaju.knowledge.answer import Evidence
+    from jaju.knowledge.index import Hit
+
+    def article(n: int, title: str, body: str, score: float) -> Hit:
+        return Hit(f"제{n}조 ({title})\n{body}", score,
+                   {"title": "근로기준법", "article": f"제{n}조", "path": "근로기준법.md"})
+
+    hits = [article(60, "연차 유급휴가", "사용자는 1년간 80퍼센트 이상 출근한 근로자에게 15일의 "
+                    "유급휴가를 주어야 한다.", 1.0),
+            article(61, "연차 유급휴가의 사용 촉진", "사용자가 휴가의 사용을 촉진하기 위하여 "
+                    "조치를 하였음에도 근로자가 휴가를 사용하지 아니한 경우에는 보상할 의무가 없다.", 0.9),
+            article(62, "유급휴가의 대체", "사용자는 근로자대표와의 서면 합의에 따라 특정한 "
+                    "근로일에 근로자를 휴무시킬 수 있다.", 0.8),
+            article(57, "보상 휴가제", "사용자는 서면 합의에 따라 임금을 지급하는 것을 갈음하여 "
+                    "휴가를 줄 수 있다.", 0.6),
+            article(55, "휴일", "사용자는 근로자에게 1주에 평균 1회 이상의 유급휴일을 보장하여야 "
+                    "한다.", 0.55),
+            article(2, "정의", "이 법에서 사용하는 용어의 뜻은 다음과 같다.", 0.3)]
+    text, citations = quote(Evidence("1년 일했는데 연차휴가가 며칠인가요?", hits, analyzer))
+    labels = [c["label"] for c in citations]
+    assert labels == ["근로기준법 제60조", "근로기준법 제61조", "근로기준법 제62조",
+                      "근로기준법 제57조", "근로기준법 제55조"]
+    assert "15일" in citations[0]["snippet"]
+    for c in citations:  # each quote carries body text, not only "제N조 (제목)"
+        assert "사용자" in c["snippet"], c
+    assert "[5] 근로기준법 제55조" in text and "제2조" not in text

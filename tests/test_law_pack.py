@@ -1,5 +1,6 @@
 """The law pack: its data, its verified tools (worked examples computed by hand from the
-statute text, the computation in each comment), 부칙 labelling, and the dictionary-hijack test."""
+statute text, the computation in each comment), 부칙 labelling, the dictionary-hijack test, and
+the article reranking the pack's assistants use."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from jaju.knowledge import KnowledgeIndex
+from jaju.knowledge import rerank as reranking
 from jaju.knowledge import synonyms as synonym_dicts
 from jaju.knowledge.chunking import chunk_blocks
+from jaju.knowledge.index import Hit
 from jaju.knowledge.ingest import ingest
 from jaju.knowledge.parsers.base import Block
 from jaju.knowledge.parsers.text import parse_markdown
@@ -58,10 +61,10 @@ def test_every_statute_is_listed_in_source_md_with_its_checksum():
 
 def test_eval_sets_cite_articles_that_exist():
     titles = {s.title.replace(" ", ""): s for s in tools.statutes().values()}
-    for name in ("frozen.jsonl", "dev.jsonl"):
+    for name, least in (("frozen.jsonl", 150), ("dev.jsonl", 40), ("dev2.jsonl", 150)):
         rows = [json.loads(x) for x in (PACK / "data" / "eval" / name).read_text(
             encoding="utf-8").splitlines() if x.strip()]
-        assert len(rows) >= (150 if name == "frozen.jsonl" else 40)
+        assert len(rows) >= least
         for row in rows:
             assert row["question"] and row["gold"]
             for citation in row["gold"]:
@@ -123,6 +126,84 @@ def test_supplementary_articles_rank_below_the_main_act(tmp_path, analyzer, pars
     index.close()
 
 
+# --- article reranking (jaju.knowledge.rerank) ---------------------------------------------------
+
+
+def _hit(law: str, article: str, text: str, score: float) -> Hit:
+    return Hit(text, score, {"title": law, "article": article, "path": f"{law}.md"})
+
+
+def test_rerank_gives_one_passage_per_article_its_best_chunk(analyzer):
+    hits = [_hit("근로기준법", "제60조", "제60조 (연차 유급휴가)\n① 1년간 80퍼센트 이상 출근한 근로자에게 "
+                 "15일의 유급휴가를 주어야 한다.", 9.0),
+            _hit("근로기준법", "제60조", "제60조 (연차 유급휴가)\n④ 사용자는 3년 이상 계속하여 근로한 "
+                 "근로자에게는 가산휴가를 주어야 한다.", 8.0),
+            _hit("근로기준법", "제62조", "제62조 (유급휴가의 대체)\n사용자는 근로자대표와의 서면 합의에 "
+                 "따라 연차 유급휴가일을 갈음하여 특정한 근로일에 근로자를 휴무시킬 수 있다.", 7.0)]
+    out = reranking.rerank("연차휴가 며칠", hits, analyzer, {})
+    assert [(h.source["article"]) for h in out] == ["제60조", "제62조"]
+    assert "15일" in out[0].text  # the article's best chunk, not its second
+
+
+def test_rerank_puts_the_article_whose_title_the_question_names_first(analyzer):
+    # chunk scores alone put 제62조 first (the issue's example: "1년 일했는데 연차휴가가
+    # 며칠인가요?" cited 제62조 before 제60조); the title 연차 유급휴가 is what was asked
+    hits = [_hit("근로기준법", "제62조", "제62조 (유급휴가의 대체)\n연차 유급휴가일을 갈음하여 특정한 "
+                 "근로일에 근로자를 휴무시킬 수 있다.", 10.0),
+            _hit("근로기준법", "제60조", "제60조 (연차 유급휴가)\n사용자는 1년간 80퍼센트 이상 출근한 "
+                 "근로자에게 15일의 유급휴가를 주어야 한다.", 9.0)]
+    out = reranking.rerank("1년 일했는데 연차휴가가 며칠인가요?", hits, analyzer, {})
+    assert out[0].source["article"] == "제60조"
+
+
+def test_rerank_counts_definitions_and_penalties_less_unless_asked(analyzer):
+    hits = [_hit("최저임금법", "제2조", "제2조 (정의)\n이 법에서 \"근로자\", \"사용자\" 및 \"임금\"이란 "
+                 "「근로기준법」 제2조에 따른 근로자, 사용자 및 임금을 말한다.", 10.0),
+            _hit("최저임금법", "제28조", "제28조 (벌칙)\n① 제6조제1항 또는 제2항을 위반하여 최저임금액보다 "
+                 "적은 임금을 지급한 자는 3년 이하의 징역 또는 2천만원 이하의 벌금에 처한다.", 9.5),
+            _hit("최저임금법", "제6조", "제6조 (최저임금의 효력)\n① 사용자는 최저임금의 적용을 받는 "
+                 "근로자에게 최저임금액 이상의 임금을 지급하여야 한다.", 9.0)]
+    first = reranking.rerank("사장이 최저임금보다 적은 임금을 줘요", hits, analyzer, {})
+    assert first[0].source["article"] == "제6조"
+    punished = reranking.rerank("최저임금보다 적게 주면 처벌받나요?", hits, analyzer, {})
+    assert punished[0].source["article"] == "제28조"
+    defined = reranking.rerank("최저임금법에서 근로자의 정의는?", hits, analyzer, {})
+    assert defined[0].source["article"] == "제2조"
+
+
+def test_rerank_keeps_passages_that_are_not_articles_and_handles_nothing(analyzer):
+    assert reranking.rerank("아무거나", [], analyzer, {}) == []
+    plain = [Hit("회의록 내용", 3.0, {"title": "회의록", "path": "a.md"}),
+             Hit("다른 회의록", 2.0, {"title": "회의록", "path": "b.md"})]
+    out = reranking.rerank("회의록", plain, analyzer, {}, k=5)
+    assert [h.text for h in out] == ["회의록 내용", "다른 회의록"]  # two passages, not merged
+
+
+def test_the_law_assistant_cites_articles_once_each_best_first(tmp_path, analyzer, parser_table):
+    """The law pack's assistants rerank (`rerank = "articles"`): what they retrieve for the
+    issue's question is 제60조 first, each article once, each passage with body text."""
+    from jaju.assistants.assistant import Assistant
+    from jaju.backends.extractive import ExtractiveBackend
+
+    spec = next(a for a in law.pack().assistants if a["name"] == "law")
+    assert spec["rerank"] == "articles"
+    index = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
+    kb = index.create("*", "law")
+    kb = index.set_synonyms(kb, synonym_dicts.load("everyday-legal", analyzer))
+    ingest(index, kb, [STATUTES / "근로기준법.md", STATUTES / "최저임금법.md"], parser_table)
+    assistant = Assistant(name="law", backend=ExtractiveBackend("extractive"), knowledge=["law"],
+                          index=index, top_k=5, rerank="articles")
+    hits = assistant._search("1년 일했는데 연차휴가가 며칠인가요?", "someone")
+    articles = [h.source["article"] for h in hits]
+    assert articles[0] == "제60조"
+    assert len(articles) == len(set(articles)) == 5
+    chunked = Assistant(name="plain", backend=ExtractiveBackend("extractive"),
+                        knowledge=["law"], index=index, top_k=5)._search(
+        "1년 일했는데 연차휴가가 며칠인가요?", "someone")
+    assert len({h.source["article"] for h in chunked}) < 5  # chunks repeat articles
+    index.close()
+
+
 # --- the dictionary-hijack test ------------------------------------------------------------------
 
 NEUTRAL = ROOT / "tests" / "fixtures" / "neutral_questions.txt"
@@ -130,9 +211,9 @@ COMMON_SHARE = 0.03
 """A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
 cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
 SUFFIX_HIJACKS = 2
-"""A key that lost a noun suffix (사기꾼 → 사기) hijacks when the bare word occurs in this many
-everyday legal questions without the suffix and the entry adds terms the bare word's own entry
-(if any) does not have."""
+"""A key that lost a noun suffix or prefix (사기꾼 → 사기, 가계약 → 계약) hijacks when the bare
+word occurs in this many everyday legal questions without the affix and the entry adds terms the
+bare word's own entry (if any) does not have."""
 
 
 def _entries() -> list[tuple[int, str, list[str]]]:
@@ -147,7 +228,8 @@ def _entries() -> list[tuple[int, str, list[str]]]:
 
 def _legal_questions() -> list[str]:
     files = sorted((ROOT / "bench" / "data").glob("everyday_statutes*.jsonl"))
-    files.append(PACK / "data" / "eval" / "dev.jsonl")  # never the frozen set
+    files += [PACK / "data" / "eval" / "dev.jsonl", PACK / "data" / "eval" / "dev2.jsonl"]
+    # never the frozen set
     rows = [json.loads(x) for f in files for x in f.read_text(encoding="utf-8").splitlines()
             if x.strip()]
     return [r.get("q") or r["question"] for r in rows]
@@ -187,9 +269,11 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
             # the one syllable is what gets matched, and it means many things
             if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
                 problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
-            # 3. a noun suffix dropped (사기꾼 → 사기): the key matches the bare word
+            # 3. a noun suffix or prefix dropped (사기꾼 → 사기, 가계약 → 계약, 재임대 → 임대):
+            # the key matches the bare word
             tokens = analyzer._kiwi.tokenize(words)
-            if " " not in words and key != written and any(t.tag == "XSN" for t in tokens):
+            if " " not in words and key != written and \
+                    any(t.tag in ("XSN", "XPN") for t in tokens):
                 bare = sum(1 for q, m in zip(legal, legal_m, strict=True)
                            if words not in q and synonym_dicts.expand(m, {key: ["x"]}))
                 if bare >= SUFFIX_HIJACKS and not set(terms) <= own.get(key, set()):

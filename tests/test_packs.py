@@ -210,6 +210,35 @@ def test_eval_harness_scores_retrieval_tools_phrases_and_title_only(tmp_path):
     assert "R@1" in console.export_text()
 
 
+def test_eval_harness_gold_passages_and_invented_figures(tmp_path):
+    """A notice's passage counts as gold when a cited snippet contains it; a figure the answer
+    did not read anywhere (question, citations, tool results, allowed list) is invented."""
+    path = tmp_path / "set.jsonl"
+    rows = [{"id": "p", "question": "현장체험학습은 언제 가요?",
+             "gold_passages": ["5월 14일(목) 에버랜드"]},
+            {"id": "t", "question": "무선 이어폰 얼마예요?", "allowed_figures": ["2026"]}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    cases = evaluation.load_cases(path)
+    notice = _answer(["3월 가정통신문", "5월 가정통신문"], "5월 14일에 갑니다. 참가비 35,000원입니다.")
+    notice["citations"][1]["snippet"] = "현장체험학습: 5월 14일 (목)  에버랜드, 참가비 35000원"
+    run = {"name": "commerce.search_products", "arguments": {"query": "무선 이어폰"},
+           "status": "ok", "result": {"items": [{"name": "무선 이어폰 A", "price": 39900}]}}
+    shop = _answer([], "무선 이어폰 A는 39,900원이고, 2026년 신상품 B는 45,000원입니다.", [run])
+    answers = {"현장체험학습은 언제 가요?": notice, "무선 이어폰 얼마예요?": shop}
+
+    async def chat(body: dict) -> dict:
+        return answers[body["messages"][-1]["content"]]
+
+    report = asyncio.run(evaluation.run(chat, "x", cases))
+    by_id = {r.case.id: r for r in report.results}
+    assert by_id["p"].rank == 2  # whitespace inside the passage does not matter
+    assert by_id["p"].invented == []  # 14 and 35000 are in the cited snippet
+    assert by_id["t"].invented == ["45000"]  # 39900 came from the tool, 2026 is allowed
+    assert report.metrics()["invented_figures"] == pytest.approx(1 / 2)
+    assert report.metrics()["R@5"] == 1.0  # only "p" has gold to find
+    assert "45000" in evaluation.html_report([report])
+
+
 MC_KMMLU = ("question,A,B,C,D,answer,Category,Human Accuracy\n"
             "대한민국의 수도는?,부산,서울,대구,광주,2,geography,0.9\n"
             "1+1은?,1,2,3,4,2,math,0.99\n")

@@ -61,6 +61,7 @@ def test_tool_loop_with_grammar_constrained_calls(make_client, tiny_gguf):
     runs = body["tool_runs"]
     assert runs and runs[0]["name"] == "census.lookup" and runs[0]["status"] == "ok"
     assert runs[0]["arguments"]["city"] in ("서울", "부산", "대구") and ran
+    assert runs[0]["result"] == {"city": runs[0]["arguments"]["city"], "population": 9_400_000}
     assert len(runs) <= 2 and body["choices"][0]["message"]["content"]
     assert body["choices"][0]["finish_reason"] in ("stop", "length")
     with client.stream("POST", "/v1/chat/completions", json={

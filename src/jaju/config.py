@@ -53,6 +53,9 @@ class StoreSettings(_Section):
     """`sqlite:///path` (default: JAJU_HOME/jaju.db) or `postgresql://user@host/db` for
     several replicas sharing one store; the knowledge index lives there too when it is
     PostgreSQL (else in JAJU_HOME/jaju.db)."""
+    commit_timeout: float = Field(3.0, gt=0, le=60)
+    """Seconds a request waits for its usage record to be committed while the store is busy
+    or unreachable; then it answers 503 `store_unavailable` (never a 2xx without a record)."""
 
 
 class LimitsSettings(_Section):
@@ -302,6 +305,9 @@ class AssistantSettings(_Section):
     the values; keys as in search `filters`: title, format, article, heading)."""
     top_k: int = Field(5, ge=1, le=20)
     """Evidence passages retrieved per question."""
+    rerank: Literal["none", "articles"] = "none"
+    """`articles`: rank statute articles, not chunks (`jaju.knowledge.rerank`): one passage per
+    article, the article's title and statute count, general articles (목적, 벌칙, 양벌규정) less."""
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     """Overrides the tenant's and the global guard settings for this assistant."""
     tools: list[str] = Field(default_factory=list)

@@ -56,6 +56,7 @@ from jaju.protocol import (
     estimate_tokens,
 )
 from jaju.store import ApiKey, AuditEvent, AuditProblem, Store, UsageRecord
+from jaju.store.base import hash_key
 from jaju.tools.model import Tool, ToolContext
 from jaju.tools.policy import policy_for
 from jaju.tools.registry import ToolRegistry
@@ -147,7 +148,7 @@ class Call:
             latency_ms=(time.perf_counter() - self.started) * 1000,
             tenant=caller.tenant, key_id=caller.key_id, model=self.model, stream=self.stream,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, error=error,
-            prompt=json.dumps(prompt, ensure_ascii=False) if store_content and prompt else None,
+            prompt=_prompt_json(prompt) if store_content and prompt else None,
             completion=completion if store_content else None,
         )
         outcome = outcome or ("ok" if status < 400 else
@@ -170,6 +171,14 @@ class Call:
         await self.finish(api.status_code, error=api.code or api.error_type)
 
 
+def _prompt_json(prompt: Any) -> str:
+    """The prompt as stored with `store_content` (messages are dumped only then)."""
+    if isinstance(prompt, list):
+        prompt = [m.model_dump(exclude_none=True) if isinstance(m, BaseModel) else m
+                  for m in prompt]
+    return json.dumps(prompt, ensure_ascii=False)
+
+
 async def durable(future: Future[None] | None) -> None:
     """Wait for a record's commit; a store that stays unreachable makes the request a 503
     (nothing is acknowledged that was not recorded)."""
@@ -183,6 +192,46 @@ async def durable(future: Future[None] | None) -> None:
                                  code="store_unavailable") from e
 
 
+KEY_CACHE_SECONDS = 2.0
+"""How long a key found in the store is trusted without asking again. A key revoked through
+this process is refused at once; one revoked elsewhere (another replica, `jaju keys revoke`)
+within this many seconds — the same bound as plugin switches."""
+KEY_CACHE_SIZE = 10_000
+"""Most keys held; past it the cache starts empty again (unknown keys are never held)."""
+
+
+class KeyCache:
+    """Valid keys by their secret's hash, each trusted for `ttl` seconds: the request path
+    then needs no database read (and no thread hop) for a key it saw a moment ago."""
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS, size: int = KEY_CACHE_SIZE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._keys: dict[str, tuple[float, ApiKey]] = {}
+
+    def get(self, digest: str) -> ApiKey | None:
+        hit = self._keys.get(digest)
+        if hit is None:
+            return None
+        if self.clock() - hit[0] >= self.ttl:
+            del self._keys[digest]
+            return None
+        return hit[1]
+
+    def put(self, digest: str, key: ApiKey) -> None:
+        if key.revoked_at is not None or self.ttl <= 0:
+            return
+        if len(self._keys) >= self.size:
+            self._keys.clear()
+        self._keys[digest] = (self.clock(), key)
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key by its id or prefix (as `revoke_key` names it)."""
+        for digest, (_, key) in list(self._keys.items()):
+            if key_id in (key.id, key.prefix):
+                del self._keys[digest]
+
+
 class Gateway:
     def __init__(self, *, settings: Settings, store: Store, limiter: Limiter,
                  models: dict[str, Assistant], failed: dict[str, str], guards: GuardSet,
@@ -190,6 +239,18 @@ class Gateway:
         self.settings, self.store, self.limiter = settings, store, limiter
         self.models, self.failed, self.guards, self.tools = models, failed, guards, tools
         self._knowledge = knowledge
+        self.keys = KeyCache()
+
+    async def find_key(self, secret: str) -> ApiKey | None:
+        """The key with this secret (revoked or not), or None: from the cache when it was
+        seen valid in the last KEY_CACHE_SECONDS, else read from the store off the loop."""
+        digest = hash_key(secret)
+        key = self.keys.get(digest)
+        if key is None:
+            key = await asyncio.to_thread(self.store.find_key, secret)
+            if key is not None:
+                self.keys.put(digest, key)
+        return key
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
@@ -266,7 +327,7 @@ class Gateway:
         message = (result.get("choices") or [{}])[0].get("message") or {}
         await call.finish(200, int(usage.get("prompt_tokens", 0)),
                           int(usage.get("completion_tokens", 0)),
-                          prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                          prompt=request.messages,
                           completion=message.get("content"))
         return result
 
@@ -307,7 +368,7 @@ class Gateway:
                                      estimate_tokens(text)))
             recorded = call.record(
                 status, prompt_tokens, completion_tokens, error,
-                prompt=[m.model_dump(exclude_none=True) for m in request.messages],
+                prompt=request.messages,
                 completion=text)  # queued at once: also when the client went away
             await chunks.aclose()  # stops generation / closes the upstream connection
         try:
@@ -421,7 +482,9 @@ class Gateway:
 
     async def revoke_key(self, caller: Caller, key_id: str) -> bool:
         self._admin(caller)
-        return await asyncio.to_thread(self.store.revoke_key, key_id, actor=caller.actor)
+        revoked = await asyncio.to_thread(self.store.revoke_key, key_id, actor=caller.actor)
+        self.keys.forget(key_id)  # refused from the next request on, not after the cache's TTL
+        return revoked
 
     async def usage(self, caller: Caller, since: float | None = None) -> list[dict[str, Any]]:
         """Usage by tenant and model: all of it for an admin, the caller's tenant otherwise."""

@@ -12,7 +12,9 @@ import pluggy
 from jaju import hookspecs
 
 DEFAULT_PLUGINS = ("jaju.backends.builtin", "jaju.knowledge.parsers.builtin",
-                   "jaju.guards.builtin", "jaju.tools.builtin", "jaju.packs.law.plugin")
+                   "jaju.guards.builtin", "jaju.tools.builtin", "jaju.packs.law.plugin",
+                   "jaju.packs.finance.plugin", "jaju.packs.commerce.plugin",
+                   "jaju.packs.education.plugin")
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True,

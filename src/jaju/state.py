@@ -131,7 +131,7 @@ class AppState:
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
-        store = open_store(settings.store_url)
+        store = open_store(settings.store_url, settings.store.commit_timeout)
         pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=store.disabled_plugins())
         types = backend_types(pm)
         backends = {name: build_backend(name, conf, types)

@@ -49,11 +49,19 @@ def _deny(request: Request, reason: str, message: str) -> AuthenticationFailed |
     return AuthenticationFailed(message)
 
 
+def _store_down(error: Exception) -> ServiceUnavailable:
+    return ServiceUnavailable("저장소에 연결할 수 없습니다 / the store is unavailable "
+                              f"({type(error).__name__})", code="store_unavailable")
+
+
 async def authenticate(request: Request) -> Caller:
     """The caller, or 401 (429 for an address that keeps failing)."""
     state = get_state(request)
     if not state.keys_required:
-        state.keys_required = await asyncio.to_thread(state.store.has_keys)
+        try:
+            state.keys_required = await asyncio.to_thread(state.store.has_keys)
+        except Exception as e:
+            raise _store_down(e) from e
         if not state.keys_required:
             return Caller(LOCAL_TENANT, admin=True)  # keyless: loopback only, the operator
     header = request.headers.get("authorization", "")
@@ -62,10 +70,9 @@ async def authenticate(request: Request) -> Caller:
         raise _deny(request, "missing", "API 키가 필요합니다 / an API key is required "
                     "(Authorization: Bearer KEY)")
     try:
-        key = await asyncio.to_thread(state.store.find_key, secret.strip())  # off the loop
+        key = await state.gateway.find_key(secret.strip())  # cached briefly; reads off the loop
     except Exception as e:  # the store is down: a clear 503, not a 500
-        raise ServiceUnavailable("저장소에 연결할 수 없습니다 / the store is unavailable "
-                                 f"({type(e).__name__})", code="store_unavailable") from e
+        raise _store_down(e) from e
     if key is None:
         raise _deny(request, "unknown", "API 키가 올바르지 않습니다 / invalid API key")
     if key.revoked_at is not None:

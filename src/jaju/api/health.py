@@ -19,6 +19,9 @@ async def health(request: Request) -> dict[str, Any]:
     state = get_state(request)
     backends = {name: ("error" if name in state.failed else "ok") for name in state.backends}
     warnings = await asyncio.to_thread(state.warnings)
+    store = await asyncio.to_thread(state.store.unavailable)  # None, or why not
+    if store:
+        warnings.append(store + " (requests answer 503 store_unavailable until it is back)")
     status = "ok" if not warnings else "degraded"
     return {"status": status, "version": __version__, "backends": backends,
-            "warnings": warnings}
+            "store": "ok" if store is None else "unavailable", "warnings": warnings}

@@ -6,6 +6,8 @@ audit), and answer in OpenAI's shape — JSON, or server-sent events ending in `
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -51,8 +53,47 @@ async def chat_completions(request: Request) -> Response:
     result = await get_state(request).gateway.chat(caller, await request.body())
     if isinstance(result, dict):
         return JSONResponse(result)
-    return StreamingResponse(_events(result), media_type="text/event-stream",
+    return StreamingResponse(coalesced(_events(result)), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def coalesced(events: AsyncIterator[bytes], depth: int = 64) -> AsyncIterator[bytes]:
+    """`events`, with those that are ready at once joined into one write. A chunk that comes
+    alone (a model generating token by token) goes out as soon as it is made; the chunks of
+    one upstream read (a fast upstream, the usage chunk and `[DONE]`) cost one send through
+    the ASGI stack and one socket write, not one each. At most `depth` wait unsent."""
+    ready: asyncio.Queue[bytes] = asyncio.Queue(maxsize=depth)
+    finished = False
+    failure: list[BaseException] = []
+
+    async def pump() -> None:
+        nonlocal finished
+        try:
+            async for event in events:
+                await ready.put(event)  # does not yield to the loop unless the queue is full
+        except Exception as e:
+            failure.append(e)
+        finally:
+            finished = True
+            with contextlib.suppress(asyncio.QueueFull):
+                ready.put_nowait(b"")  # wakes a waiting reader; an empty write is skipped
+
+    task = asyncio.create_task(pump())
+    try:
+        while not (finished and ready.empty()):
+            parts = [await ready.get()]
+            while not ready.empty():
+                parts.append(ready.get_nowait())
+            data = b"".join(parts)
+            if data:
+                yield data
+        if failure:
+            raise failure[0]
+    finally:
+        if not task.done():  # the client went away: stop the stream (and generation)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _events(stream: ChatStream) -> AsyncIterator[bytes]:

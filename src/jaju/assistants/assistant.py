@@ -25,6 +25,8 @@ from jaju.errors import NotFound
 from jaju.guards.base import GuardChain
 from jaju.knowledge.answer import Evidence, evidence_prompt
 from jaju.knowledge.index import Hit, KnowledgeIndex
+from jaju.knowledge.rerank import CANDIDATES as RERANK_CANDIDATES
+from jaju.knowledge.rerank import rerank
 from jaju.protocol import ChatRequest, Message
 
 if TYPE_CHECKING:
@@ -85,6 +87,8 @@ class Assistant:
     top_k: int = 5
     knowledge_filter: dict[str, list[str]] = field(default_factory=dict)
     """Retrieve only passages whose source matches (e.g. {"title": ["근로기준법"]})."""
+    rerank: str = "none"
+    """"articles": rank statute articles from the chunks found (`jaju.knowledge.rerank`)."""
     tools: list[str] = field(default_factory=list)
     """Tool-name globs this assistant offers the model and runs itself (the tool loop)."""
     tool_choice: str = "auto"
@@ -103,6 +107,7 @@ class Assistant:
                              if (v := getattr(spec, k)) is not None},
                    knowledge=list(spec.knowledge), index=index if spec.knowledge else None,
                    top_k=spec.top_k, knowledge_filter=dict(spec.knowledge_filter),
+                   rerank=spec.rerank,
                    tools=list(spec.tools), tool_choice=spec.tool_choice,
                    max_tool_rounds=spec.max_tool_rounds)
 
@@ -155,6 +160,11 @@ class Assistant:
                 kb = self.index.get(tenant, name)
             except NotFound:
                 continue  # a knowledge base this tenant cannot see adds nothing
+            if self.rerank == "articles":  # articles from a few dozen chunk candidates
+                found = self.index.search(kb, query, RERANK_CANDIDATES,
+                                          filters=self.knowledge_filter or None)
+                hits += rerank(query, found, self.index.analyzer, kb.synonyms, k=self.top_k)
+                continue
             hits += self.index.search(kb, query, self.top_k,
                                       filters=self.knowledge_filter or None)
         hits.sort(key=lambda h: -h.score)

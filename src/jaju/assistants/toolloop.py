@@ -2,7 +2,8 @@
 makes (each through the registry, so policy, confirmation, PII guard and audit apply), feed the
 results back, and repeat up to a limit; then answer. Streaming passes the model's text through
 as it comes. The response reports every call made in `tool_runs`
-(`[{"name", "arguments", "status", "duration_ms", "error"?}]`).
+(`[{"name", "arguments", "status", "duration_ms", "result"?, "error"?}]`; the result is the one
+the model saw, after the guards).
 
 Tool results are data, not instructions: they pass the request's guards (`tool_result`), so a
 result that reads like a prompt injection is stripped or dropped like retrieved evidence, and
@@ -93,7 +94,7 @@ class ToolLoop:
                 name, raw, caller=self.caller, policy=self.use.policy,
                 confirmed=name in self.use.confirmed, guards=self.guards)
             content = json.dumps(result, ensure_ascii=False)
-            report["status"] = "ok"
+            report["status"], report["result"] = "ok", result
         except ToolError as e:
             content = json.dumps(e.to_dict(), ensure_ascii=False)
             report["status"], report["error"] = e.code, e.message

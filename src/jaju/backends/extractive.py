@@ -40,6 +40,10 @@ NO_MODEL_ANSWER = (
     "(llamacpp or openai) to jaju.toml (see `jaju init`)."
 )
 MAX_SENTENCES = 4
+MAX_PASSAGES = 5
+"""Passages an answer cites: the best sentences of the top ones, then one line of each other
+passage of the top five that scores at least half the best ("see also"), so a reader sees
+the next articles a generative answer would also have had as evidence."""
 NO_EVIDENCE = ("지식 베이스에서 질문과 관련된 내용을 찾지 못했습니다. 다른 표현으로 다시 질문해 "
                "보세요. / Nothing relevant was found in the knowledge base.")
 EXTRACTIVE_NOTE = ("※ 생성 모델 없이 문서에서 관련 문장을 그대로 인용한 답변입니다. / "
@@ -146,6 +150,17 @@ def _units(text: str, analyzer: Analyzer) -> list[str]:
     return out
 
 
+def _see_also(chosen: list[tuple[float, int, int, str]],
+              candidates: list[tuple[float, int, int, str]]) -> list[tuple[float, int, int, str]]:
+    """The best line of each candidate passage no chosen sentence quotes."""
+    quoted = {c[1] for c in chosen}
+    best: dict[int, tuple[float, int, int, str]] = {}
+    for c in candidates:
+        if c[1] not in quoted and (c[1] not in best or c[0] > best[c[1]][0]):
+            best[c[1]] = c
+    return list(best.values())
+
+
 def _body_lines(chosen: list[tuple[float, int, int, str]],
                 candidates: list[tuple[float, int, int, str]], hits: list[Any],
                 analyzer: Analyzer) -> list[tuple[float, int, int, str]]:
@@ -179,7 +194,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     wanted = set(terms)
     best = hits[0].score or 1.0
     candidates: list[tuple[float, int, int, str]] = []
-    for h_index, hit in enumerate(hits[:3]):
+    for h_index, hit in enumerate(hits[:MAX_PASSAGES]):
         if hit.score < 0.5 * best:
             break
         units = _units(hit.text, analyzer)
@@ -193,6 +208,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
                 score += 0.5  # the article's title line says what the article is about
             candidates.append((score, h_index, u_index, unit))
     chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
+    chosen += _see_also(chosen, candidates)
     chosen += _body_lines(chosen, candidates, hits, analyzer)
     chosen.sort(key=lambda c: (c[1], c[2]))
     used: dict[int, list[str]] = {}

@@ -36,7 +36,7 @@ from jaju.tools.model import Permissions, Tool, from_function
 
 ASSISTANT_KEYS = {"name", "description", "system_prompt", "knowledge", "knowledge_filter",
                   "top_k", "tools", "guards", "tool_choice", "max_tool_rounds", "temperature",
-                  "top_p", "max_tokens"}
+                  "top_p", "max_tokens", "rerank"}
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,9 @@ def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
         if unknown:
             raise ConfigError(f"{path}: assistants.{a.get('name')}: 알 수 없는 키 / unknown "
                               f"keys {sorted(unknown)}")
-        if missing := set(a.get("tools", [])) - names:
+        # a dotted name is another source's tool (an OpenAPI service or MCP server the
+        # operator configures, e.g. orders.get_order_status); only bare names must be the pack's
+        if missing := {t for t in a.get("tools", []) if "." not in t} - names:
             raise ConfigError(f"{path}: assistants.{a.get('name')}.tools: {sorted(missing)} "
                               "are not tools of this pack")
     knowledge = tuple(

@@ -5,16 +5,22 @@ CLI passes the Gateway's, so guards, tools and accounting run as for any client)
 the answer:
 
 - **retrieval**, from the answer's `citations` in order: R@1 (the first cited article is a
-  gold one), R@5, MRR@10 (rank = position among the distinct cited articles);
+  gold one), R@5, MRR@10 (rank = position among the distinct cited labels). A cited label is
+  gold when it is one of the case's `gold` articles, or when one of its snippets contains one
+  of the case's `gold_passages` (for documents that are not statutes: a notice, product terms);
 - **title-only citations**: citations whose snippet is only an article's title line
   ("제62조 (유급휴가의 대체)"), which tell a reader nothing;
 - **tool calls**, from the response's `tool_runs`: the expected tool ran with the expected
   arguments (a subset), and the expected result values appear in the answer;
 - **answer phrases**: the expected phrases found in the answer text;
+- **invented figures**: numbers in the answer (two digits or more, thousands separators
+  ignored) found nowhere the answer may take them from: the question, the cited labels and
+  snippets, the results of the tools that ran, the case's `allowed_figures`. An assistant
+  that quotes a price, a rate or a deadline it did not read is caught here;
 - **latency** per question.
 
-A set's line: `{"id", "question", "gold": ["근로기준법 제60조"], "tool": {"name", "arguments",
-"result"}?, "answer_phrases": [...]?}`.
+A set's line: `{"id", "question", "gold": ["근로기준법 제60조"], "gold_passages": [...]?,
+"tool": {"name", "arguments", "result"}?, "answer_phrases": [...]?, "allowed_figures": [...]?}`.
 
 Multiple-choice benchmarks (KMMLU, HAE-RAE, KoBEST file formats) are read by `load_mc` and run
 by `run_mc`: by constrained choice (`response_format` json_schema with an enum of the choice
@@ -54,6 +60,8 @@ class Case:
     gold: tuple[str, ...] = ()
     tool: dict[str, Any] | None = None
     answer_phrases: tuple[str, ...] = ()
+    gold_passages: tuple[str, ...] = ()
+    allowed_figures: tuple[str, ...] = ()
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -70,7 +78,10 @@ def load_cases(path: Path) -> list[Case]:
             row = json.loads(line)
             cases.append(Case(id=str(row.get("id") or number), question=row["question"],
                               gold=tuple(row.get("gold") or ()), tool=row.get("tool"),
-                              answer_phrases=tuple(row.get("answer_phrases") or ())))
+                              answer_phrases=tuple(row.get("answer_phrases") or ()),
+                              gold_passages=tuple(row.get("gold_passages") or ()),
+                              allowed_figures=tuple(str(f) for f in
+                                                    row.get("allowed_figures") or ())))
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{path}:{number}: 잘못된 줄 / bad line: {e}") from e
     return cases
@@ -100,13 +111,48 @@ def cited_articles(citations: Sequence[dict[str, Any]]) -> list[str]:
     return seen
 
 
-def rank(citations: Sequence[dict[str, Any]], gold: Sequence[str], depth: int = 10
-         ) -> int | None:
+def rank(citations: Sequence[dict[str, Any]], gold: Sequence[str], depth: int = 10,
+         passages: Sequence[str] = ()) -> int | None:
+    """The position of the first gold label among the distinct cited labels, or None."""
     wanted = {_norm(g) for g in gold}
+    phrases = [_norm(p) for p in passages if _norm(p)]
+    snippets: dict[str, str] = {}
+    for c in citations:
+        key = _norm(str(c.get("label") or ""))
+        snippets[key] = snippets.get(key, "") + "\n" + _norm(str(c.get("snippet") or ""))
     for position, key in enumerate(cited_articles(citations)[:depth], 1):
-        if key in wanted:
+        if key in wanted or any(p in snippets.get(key, "") for p in phrases):
             return position
     return None
+
+
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def figures(text: str) -> set[str]:
+    """The numbers of two digits or more in `text`, thousands separators dropped ("12,000" and
+    "12000" are one figure; "3.5" keeps its point)."""
+    found = set()
+    for match in NUMBER.findall(text):
+        number = match.rstrip(",").replace(",", "")
+        if len(number.replace(".", "")) >= 2:
+            found.add(number)
+    return found
+
+
+def invented_figures(case: Case, answer: str, citations: Sequence[dict[str, Any]],
+                     runs: Sequence[dict[str, Any]]) -> list[str]:
+    """The figures of `answer` that appear in none of its allowed sources."""
+    sources = [case.question, *case.allowed_figures]
+    for c in citations:
+        sources += [str(c.get("label") or ""), str(c.get("snippet") or "")]
+    for run in runs:
+        sources.append(json.dumps(run.get("result"), ensure_ascii=False))
+        sources.append(json.dumps(run.get("arguments"), ensure_ascii=False))
+    allowed: set[str] = set()
+    for text in sources:
+        allowed |= figures(text)
+    return sorted(figures(answer) - allowed)
 
 
 def _tool_matches(expected: dict[str, Any], runs: Sequence[dict[str, Any]]) -> bool:
@@ -146,6 +192,7 @@ class CaseResult:
     tool_called: bool | None = None
     tool_result: bool | None = None
     phrases_hit: int = 0
+    invented: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str = ""
 
@@ -155,12 +202,14 @@ def score(case: Case, result: dict[str, Any], seconds: float) -> CaseResult:
     answer = str(message.get("content") or "")
     citations = list(result.get("citations") or [])
     out = CaseResult(case, answer=answer, citations=[str(c.get("label")) for c in citations],
-                     rank=rank(citations, case.gold) if case.gold else None,
+                     rank=rank(citations, case.gold, passages=case.gold_passages)
+                     if case.gold or case.gold_passages else None,
                      title_only=sum(is_title_only(c) for c in citations), seconds=seconds)
     if case.tool:
         out.tool_called = _tool_matches(case.tool, result.get("tool_runs") or [])
         out.tool_result = _result_in_answer(case.tool, answer)
     out.phrases_hit = sum(p in answer for p in case.answer_phrases)
+    out.invented = invented_figures(case, answer, citations, result.get("tool_runs") or [])
     return out
 
 
@@ -172,7 +221,7 @@ class Report:
 
     def metrics(self) -> dict[str, float | None]:
         rs = self.results
-        retrieval = [r for r in rs if r.case.gold and not r.error]
+        retrieval = [r for r in rs if (r.case.gold or r.case.gold_passages) and not r.error]
         n = len(retrieval)
         cited = sum(len(r.citations) for r in rs)
         tools = [r for r in rs if r.tool_called is not None]
@@ -193,6 +242,8 @@ class Report:
             "tool_calls": share(sum(bool(r.tool_called) for r in tools), len(tools)),
             "tool_results": share(sum(bool(r.tool_result) for r in tools), len(tools)),
             "phrases": share(sum(r.phrases_hit for r in rs), phrases),
+            "invented_figures": share(sum(bool(r.invented) for r in rs if not r.error),
+                                      sum(not r.error for r in rs)),
             "latency_p50": statistics.median(seconds) if seconds else None,
             "latency_p95": seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]
             if seconds else None,
@@ -392,7 +443,8 @@ async def run_mc(chat: Chat, model: str, items: Sequence[McItem], *, constrained
 
 SHOWN = [("R@1", "R@1"), ("R@5", "R@5"), ("MRR@10", "MRR@10"), ("title_only", "title-only"),
          ("tool_calls", "tool calls"), ("tool_results", "tool results"),
-         ("phrases", "answer phrases"), ("latency_p50", "latency p50 (s)"),
+         ("phrases", "answer phrases"), ("invented_figures", "invented figures"),
+         ("latency_p50", "latency p50 (s)"),
          ("latency_p95", "latency p95 (s)")]
 
 
@@ -478,12 +530,16 @@ def html_report(reports: Sequence[Report], title: str = "jaju eval") -> str:
         for r in reports:
             c = r.results[i]
             mark = "✔" if c.rank == 1 else (f"@{c.rank}" if c.rank else "✘")
+            invented = (" · 근거 없는 수치 / invented: " + html.escape(", ".join(c.invented))
+                        if c.invented else "")
             cells.append(f"<td>{mark} {html.escape(', '.join(c.citations[:3]))}"
                          f"{' (title-only)' if c.title_only else ''}"
+                         f"{invented}"
                          f"{' · ' + html.escape(c.error) if c.error else ''}</td>")
         cases.append(f"<tr><td>{html.escape(result.case.id)}</td><td>"
                      f"{html.escape(result.case.question)}</td><td>"
-                     f"{html.escape(', '.join(result.case.gold))}</td>{''.join(cells)}</tr>")
+                     f"{html.escape(', '.join(result.case.gold + result.case.gold_passages))}"
+                     f"</td>{''.join(cells)}</tr>")
     return (f"<!doctype html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>"
             f"{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"

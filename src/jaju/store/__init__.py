@@ -7,18 +7,19 @@ from pathlib import Path
 
 from jaju.errors import ConfigError
 from jaju.store.base import ApiKey, AuditEvent, AuditProblem, UsageRecord
-from jaju.store.sql import Store
+from jaju.store.sql import COMMIT_TIMEOUT, Store
 
 __all__ = ["ApiKey", "AuditEvent", "AuditProblem", "Store", "UsageRecord", "open_store"]
 
 
-def open_store(url: str | Path) -> Store:
-    """`sqlite:///path` (or a plain path) or `postgresql://user@host/db`."""
+def open_store(url: str | Path, commit_timeout: float = COMMIT_TIMEOUT) -> Store:
+    """`sqlite:///path` (or a plain path) or `postgresql://user@host/db`; a request's record
+    waits at most `commit_timeout` seconds for a busy or unreachable database."""
     text = str(url)
     if text.startswith(("postgresql://", "postgres://")):
         from jaju.store.postgres import open_postgres
 
-        return open_postgres(text)
+        return open_postgres(text, commit_timeout)
     if text.startswith("sqlite://"):
         text = text[len("sqlite://"):]  # sqlite:///var/lib/jaju/jaju.db -> /var/lib/...
         text = text[1:] if text.startswith("//") else text
@@ -27,4 +28,4 @@ def open_store(url: str | Path) -> Store:
                           "(use sqlite:///path or postgresql://user@host/db)")
     from jaju.store.sqlite import open_sqlite
 
-    return open_sqlite(Path(text))
+    return open_sqlite(Path(text), commit_timeout)

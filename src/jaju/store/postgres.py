@@ -3,13 +3,14 @@ writer thread and worker threads (never from the event loop)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from jaju.errors import ConfigError
 from jaju.store.migrations import migrate_postgres
-from jaju.store.sql import Engine, Store
+from jaju.store.sql import COMMIT_TIMEOUT, Engine, Store
 
 
 def hide_password(url: str) -> str:
@@ -34,11 +35,18 @@ class PostgresEngine(Engine):
         self.url, self.connect_timeout = url, connect_timeout
         self.applied: list[str] = []
 
-    def connect(self) -> Any:
+    def connect(self, timeout: float | None = None) -> Any:
+        """A connection whose waits on a dead server are bounded: connecting (`timeout`,
+        libpq's minimum is 2 s), and data the server never acknowledges (a lost host or
+        network), so neither the writer nor a read hangs for the kernel's TCP minutes."""
         import psycopg
 
+        wait = max(2, math.ceil(timeout if timeout is not None else self.connect_timeout))
         try:
-            return psycopg.connect(self.url, connect_timeout=int(self.connect_timeout))
+            return psycopg.connect(self.url, connect_timeout=wait,
+                                   tcp_user_timeout=wait * 1000, keepalives=1,
+                                   keepalives_idle=10, keepalives_interval=2,
+                                   keepalives_count=3)
         except psycopg.Error as e:
             raise ConfigError(f"저장소에 연결할 수 없습니다 / cannot connect to the store "
                               f"{hide_password(self.url)}: {str(e).strip()}") from e
@@ -59,5 +67,5 @@ class PostgresEngine(Engine):
         return isinstance(error, psycopg.OperationalError | ConfigError)
 
 
-def open_postgres(url: str) -> Store:
-    return Store(PostgresEngine(url), hide_password(url))
+def open_postgres(url: str, commit_timeout: float = COMMIT_TIMEOUT) -> Store:
+    return Store(PostgresEngine(url), hide_password(url), commit_timeout)

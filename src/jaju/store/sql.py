@@ -9,6 +9,13 @@ locked). Nothing here runs on the event loop:
   row is committed: the gateway awaits it before answering, so a request that got a 2xx has
   its usage row, and a database that is busy or restarting holds the queue instead of the
   event loop. `audit()` queues a record without waiting for it.
+- **A database that is away is a prompt 503, not a hang**: a request's record waits at most
+  `commit_timeout` seconds (`[store] commit_timeout`, 3 by default) while the writer retries
+  with a short back-off; then its future fails and the request answers 503
+  `store_unavailable`. Records nobody waits for (audit-only) are kept until the database
+  is back. The writer reconnects by itself, and a batch whose COMMIT may have landed just
+  before the connection broke is looked up (by its last audit hash) before it is retried,
+  so nothing is stored twice.
 - **Reads and administrative writes** (keys, plugin switches) are plain methods for the CLI;
   the gateway calls them in a worker thread (`asyncio.to_thread`).
 
@@ -28,8 +35,9 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from jaju.errors import ConfigError
@@ -48,8 +56,23 @@ from jaju.store.base import (
 log = logging.getLogger("jaju")
 BATCH = 256
 """Most records committed in one transaction."""
-RETRY_FOR = 30.0
-"""Seconds a record may wait for an unreachable database before its request fails (503)."""
+COMMIT_TIMEOUT = 3.0
+"""Seconds a request's record may wait for a busy or unreachable database before the request
+fails with 503 `store_unavailable` (`[store] commit_timeout`)."""
+MAX_HELD = 10_000
+"""Most records held in memory while the database is away (the oldest audit-only ones are
+dropped beyond, with an error in the log)."""
+
+
+@dataclass(eq=False)
+class Pending:
+    """A record waiting for the writer: `done` resolves on commit; `deadline` (monotonic
+    seconds) is when its request stops waiting, None for records nobody waits for."""
+
+    usage: UsageRecord | None
+    audit: AuditEvent | None
+    done: Future[None] | None
+    deadline: float | None
 
 
 class Engine:
@@ -61,7 +84,9 @@ class Engine:
     applied: list[str]
     """Migrations applied when the store was opened."""
 
-    def connect(self) -> Any:
+    def connect(self, timeout: float | None = None) -> Any:
+        """A new connection; `timeout` bounds connecting (and, on SQLite, waiting for the
+        write lock) in seconds."""
         raise NotImplementedError
 
     @contextmanager
@@ -78,16 +103,23 @@ class Engine:
 
 
 class Store:
-    def __init__(self, engine: Engine, url: str) -> None:
-        self.engine, self.url = engine, url
+    def __init__(self, engine: Engine, url: str, commit_timeout: float = COMMIT_TIMEOUT
+                 ) -> None:
+        self.engine, self.url, self.commit_timeout = engine, url, commit_timeout
         self._lock = threading.RLock()
         self._db = engine.connect()
         with self._lock:
             engine.migrate(self._db)
-        self._queue: queue.Queue[tuple[UsageRecord | None, AuditEvent | None,
-                                       Future[None] | None] | None] = queue.Queue()
+        self._queue: queue.Queue[Pending | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._writer_db: Any = None
+        self._failing: str | None = None
+        """Why the writer's last commit failed, while it holds records."""
+        self._holding = 0
+        self._in_doubt: tuple[str, list[Pending]] | None = None
+        """A batch whose COMMIT may have landed: its last audit hash, and its records."""
+        self._reads_down: tuple[float, Exception] | None = None
+        """When reads last failed to reconnect (until when not to try again), and why."""
         self._disabled: tuple[float, set[str]] | None = None
 
     def _sql(self, sql: str) -> str:
@@ -100,9 +132,17 @@ class Store:
             except Exception as e:  # a restarted server dropped the connection: once more
                 if self.engine.name != "postgresql" or not self.engine.transient(e):
                     raise
+                down = self._reads_down
+                if down is not None and time.monotonic() < down[0]:
+                    raise ConfigError(str(down[1])) from e  # tried just now: fail at once
                 with contextlib.suppress(Exception):
                     self._db.close()
-                self._db = self.engine.connect()
+                try:
+                    self._db = self.engine.connect(self.commit_timeout)
+                except Exception as failed:
+                    self._reads_down = (time.monotonic() + 1.0, failed)
+                    raise
+                self._reads_down = None
                 return self._read(sql, args)
 
     def _read(self, sql: str, args: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:
@@ -116,7 +156,7 @@ class Store:
         self.flush()
         if self._writer is not None:
             self._queue.put(None)
-            self._writer.join(timeout=RETRY_FOR + 5)
+            self._writer.join(timeout=self.commit_timeout + 5)
         with self._lock:
             self._db.close()
 
@@ -124,26 +164,38 @@ class Store:
 
     def record(self, usage: UsageRecord, audit: AuditEvent | None = None) -> Future[None]:
         """Queue a usage row and (optionally) its audit record, to be committed together; the
-        future resolves when they are (or fails when the database stays unreachable)."""
+        future resolves when they are, or fails once they waited `commit_timeout` seconds for
+        a busy or unreachable database (the request then answers 503, never a 2xx)."""
         done: Future[None] = Future()
-        self._put((usage, audit, done))
+        self._put(Pending(usage, audit, done, time.monotonic() + self.commit_timeout))
         return done
 
     def audit(self, event: AuditEvent) -> None:
-        """Queue an audit record (not waited for)."""
-        self._put((None, event, None))
+        """Queue an audit record (not waited for: kept until the database takes it)."""
+        self._put(Pending(None, event, None, None))
 
-    def flush(self, timeout: float = RETRY_FOR + 5) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Wait until everything queued so far is committed (or given up on)."""
         if self._writer is None:
             return
         done: Future[None] = Future()
-        self._put((None, None, done))
+        self._put(Pending(None, None, done, time.monotonic() + self.commit_timeout))
         with contextlib.suppress(Exception):  # given up on: their requests were told
-            done.result(timeout)
+            done.result(timeout if timeout is not None else self.commit_timeout + 5)
 
-    def _put(self, item: tuple[UsageRecord | None, AuditEvent | None, Future[None] | None]
-             ) -> None:
+    def unavailable(self) -> str | None:
+        """Why the store cannot be used right now (for /health), or None when it can: the
+        writer's last failure while records wait, or a failed `SELECT 1`."""
+        try:
+            self._rows("SELECT 1")
+        except Exception as e:
+            return f"store {self.url} is unavailable: {_reason(e)}"
+        failing, holding = self._failing, self._holding
+        if failing is not None and holding:
+            return f"store {self.url}: {holding} records wait to be committed ({failing})"
+        return None
+
+    def _put(self, item: Pending) -> None:
         if self._writer is None:
             with self._lock:
                 if self._writer is None:
@@ -153,63 +205,139 @@ class Store:
         self._queue.put(item)
 
     def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            while len(batch) < BATCH:
+        """Commit what is queued, in groups. While the database fails, keep what was taken
+        (retrying with a short back-off), fail each request's record once its deadline
+        passes, and carry on as soon as the database answers again."""
+        held: list[Pending] = []
+        stopping, pause = False, 0.0
+        while True:
+            if not held and not stopping:
+                item = self._queue.get()
+                if item is None:
+                    stopping = True
+                else:
+                    held.append(item)
+            elif pause:
+                time.sleep(pause)
+            while True:  # take whatever else is queued
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
-                    stop = True
+                    stopping = True
+                else:
+                    held.append(item)
+            if not held:
+                if stopping:
                     break
-                batch.append(item)
-            self._commit(batch)
-        if self._writer_db is not None:
-            self._writer_db.close()
-
-    def _commit(self, batch: list[tuple[UsageRecord | None, AuditEvent | None,
-                                        Future[None] | None]]) -> None:
-        deadline, wait = time.monotonic() + RETRY_FOR, 0.05
-        while True:
+                continue
+            batch = held[:BATCH]
             try:
-                if self._writer_db is None:
-                    self._writer_db = self.engine.connect()
-                db = self._writer_db
-                with self.engine.transaction(db):
-                    for usage, audit, _ in batch:
-                        if usage is not None:
-                            self._insert_usage(db, usage)
-                        if audit is not None:
-                            self._append_audit(db, audit)
-                break
+                self._commit(batch)
             except Exception as e:
-                if not self.engine.transient(e) or time.monotonic() > deadline:
-                    log.error("could not store %d records: %s", len(batch), e)
-                    for _, _, done in batch:
-                        if done is not None and not done.done():
-                            done.set_exception(e)
-                    return
-                log.warning("store busy or unreachable (%s); retrying", type(e).__name__)
-                self._reconnect()
-                time.sleep(wait)
-                wait = min(wait * 2, 1.0)
-        for _, _, done in batch:
-            if done is not None and not done.done():
-                done.set_result(None)
+                if not self.engine.transient(e):
+                    self._commit_alone(batch, e)
+                    del held[:len(batch)]
+                    continue
+                held = self._wait_out(held, e)
+                if stopping:  # closing while the database is away: give up on the rest
+                    self._settle(held, e)
+                    log.error("store %s unavailable at shutdown: %d records were not stored",
+                              self.url, len(held))
+                    break
+                self._holding = len(held)
+                pause = min(max(pause * 2, 0.05), 0.5)
+                continue
+            self._settle(batch, None)
+            del held[:len(batch)]
+            self._holding, pause = len(held), 0.0
+            if self._failing is not None:
+                log.warning("store %s is available again", self.url)
+                self._failing = None
+        if self._writer_db is not None:
+            with contextlib.suppress(Exception):
+                self._writer_db.close()
+
+    def _commit(self, batch: list[Pending]) -> None:
+        """Commit `batch` in one transaction. A batch whose COMMIT may have landed before the
+        connection broke (the server answered nothing) is first looked up by its last audit
+        hash, so that a retry never stores it twice."""
+        if self._writer_db is None:
+            self._writer_db = self.engine.connect(self.commit_timeout)
+        db = self._writer_db
+        if self._in_doubt is not None:
+            doubt, landed = self._in_doubt
+            if db.execute(self._sql("SELECT 1 FROM audit WHERE hash=?"), (doubt,)).fetchone():
+                batch = [item for item in batch if item not in landed]  # stored already
+            if self.engine.name == "postgresql":
+                db.commit()
+            self._in_doubt = None
+        if not batch:
+            return
+        digest: str | None = None
+        try:
+            with self.engine.transaction(db):
+                for item in batch:
+                    if item.usage is not None:
+                        self._insert_usage(db, item.usage)
+                    if item.audit is not None:
+                        digest = self._append_audit(db, item.audit)
+        except Exception:
+            if digest is not None:
+                self._in_doubt = (digest, list(batch))
+            raise
+
+    def _commit_alone(self, batch: list[Pending], error: Exception) -> None:
+        """A batch failed for a reason other than the database being away (a bug, a bad
+        value): commit its records one by one so that only the culprit fails."""
+        if len(batch) == 1:
+            log.error("could not store a record: %s", error)
+            self._settle(batch, error)
+            return
+        for item in batch:
+            try:
+                self._commit([item])
+            except Exception as e:
+                log.error("could not store a record: %s", e)
+                self._settle([item], e)
+                if self.engine.transient(e):
+                    self._reconnect()
+            else:
+                self._settle([item], None)
+
+    def _wait_out(self, held: list[Pending], error: Exception) -> list[Pending]:
+        """The database is busy or away: fail the records whose deadline passed, keep the
+        rest (and reconnect for the next try)."""
+        if self._failing is None:
+            log.warning("store %s busy or unreachable (%s); holding %d records",
+                        self.url, _reason(error), len(held))
+        self._failing = _reason(error)
+        self._reconnect()
+        now, kept = time.monotonic(), []
+        for item in held:
+            if item.done is not None and item.deadline is not None and item.deadline <= now:
+                _resolve(item.done, error)
+            else:
+                kept.append(item)
+        if len(kept) > MAX_HELD:
+            log.error("store %s unavailable: dropping %d audit records", self.url,
+                      len(kept) - MAX_HELD)
+            kept = kept[-MAX_HELD:]
+        return kept
+
+    @staticmethod
+    def _settle(batch: list[Pending], error: Exception | None) -> None:
+        for item in batch:
+            if item.done is not None:
+                _resolve(item.done, error)
 
     def _reconnect(self) -> None:
         if self.engine.name == "sqlite":
             return  # the same connection retries after the lock is released
-        try:
+        with contextlib.suppress(Exception):
             if self._writer_db is not None:
                 self._writer_db.close()
-        except Exception:
-            pass
         self._writer_db = None
 
     def _insert_usage(self, db: Any, usage: UsageRecord) -> None:
@@ -221,8 +349,9 @@ class Store:
              usage.status, int(usage.stream), usage.prompt_tokens, usage.completion_tokens,
              usage.latency_ms, usage.error, usage.prompt, usage.completion))
 
-    def _append_audit(self, db: Any, event: AuditEvent) -> None:
-        """Append inside the caller's transaction, after locking the head row."""
+    def _append_audit(self, db: Any, event: AuditEvent) -> str:
+        """Append inside the caller's transaction, after locking the head row; return the
+        new record's hash."""
         head = db.execute(self._sql("SELECT seq, hash FROM audit_head WHERE id=1"
                                     + self.engine.lock_head)).fetchone()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
@@ -237,6 +366,7 @@ class Store:
         db.execute(self._sql(
             "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"), (seq, digest))
+        return digest
 
     def _write_now(self, fn: Callable[[Any], Any]) -> Any:
         """An administrative write on the main connection, in one transaction."""
@@ -436,6 +566,22 @@ def _usage_filter(since: float | None, tenant: str | None) -> tuple[str, list[An
         where.append("tenant = ?")
         args.append(tenant)
     return " AND ".join(where), args
+
+
+def _resolve(done: Future[None], error: Exception | None) -> None:
+    """Settle a record's future, unless its request stopped waiting (a client that went away
+    cancels it, from another thread, at any moment: that must never stop the writer)."""
+    with contextlib.suppress(InvalidStateError):
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
+def _reason(error: BaseException) -> str:
+    """An error in one line, for logs and /health."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
 
 
 def _plain(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ from typing import Any
 from jaju.errors import ConfigError
 from jaju.store.base import ApiKey, AuditEvent, AuditProblem, UsageRecord, hash_key
 from jaju.store.migrations import STORE, migrate
-from jaju.store.sql import Engine, Store
+from jaju.store.sql import COMMIT_TIMEOUT, Engine, Store
 
 __all__ = ["ApiKey", "AuditEvent", "AuditProblem", "SqliteEngine", "Store", "UsageRecord",
            "hash_key", "open_sqlite"]
@@ -26,13 +26,16 @@ class SqliteEngine(Engine):
         self.path = path
         self.applied: list[str] = []
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self, timeout: float | None = None) -> sqlite3.Connection:
+        """`timeout`: how long one statement waits for another connection's write lock
+        (5 s by default; the writer thread passes `commit_timeout`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        busy_ms = int((timeout if timeout is not None else 5.0) * 1000)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=5000")
+            db.execute(f"PRAGMA busy_timeout={busy_ms}")
         except sqlite3.DatabaseError as e:
             db.close()
             raise _unreadable(self.path, e) from e
@@ -63,5 +66,5 @@ def _unreadable(path: Path, e: Exception) -> ConfigError:
                        "move it away to start fresh")
 
 
-def open_sqlite(path: Path) -> Store:
-    return Store(SqliteEngine(path), f"sqlite://{path.resolve()}")
+def open_sqlite(path: Path, commit_timeout: float = COMMIT_TIMEOUT) -> Store:
+    return Store(SqliteEngine(path), f"sqlite://{path.resolve()}", commit_timeout)
