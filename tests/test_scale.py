@@ -3,6 +3,7 @@ real `jaju serve`; clear errors for a store that cannot be reached."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import threading
@@ -105,12 +106,28 @@ def test_an_unreachable_store_is_a_clear_error(tmp_path):
 
 
 def test_store_copy_command(tmp_path, pg_url):
+    """A whole deployment moves to PostgreSQL: keys, the audit chain and the knowledge bases
+    (documents, chunks, vectors), which then answer from PostgreSQL as they did from SQLite."""
     home = tmp_path / "home"
     assert run_jaju("keys", "create", "--tenant", "acme", home=home).returncode == 0
+    (tmp_path / "leave.txt").write_text("연차 유급휴가는 15일이다.\n\n퇴직금은 계속근로기간 "
+                                        "1년에 30일분 이상의 평균임금이다.", encoding="utf-8")
+    (tmp_path / "food.txt").write_text("급식비는 한 달에 5만 원이다.", encoding="utf-8")
+    assert run_jaju("ingest", str(tmp_path / "leave.txt"), str(tmp_path / "food.txt"),
+                    "--kb", "hr", "--embedder", "use", home=home).returncode == 0
+    before = json.loads(run_jaju("search", "휴가 며칠", "--kb", "hr", "--json",
+                                 home=home).stdout)["hits"]
     out = subprocess.run([JAJU, "store", "copy", f"sqlite://{home / 'jaju.db'}", pg_url],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "audit chain verified" in out.stdout
+    assert "audit chain verified" in out.stdout and "local/hr" in out.stderr
+    config = tmp_path / "jaju.toml"
+    config.write_text(f'[store]\nurl = "{pg_url}"\n', encoding="utf-8")
+    after = json.loads(run_jaju("search", "휴가 며칠", "--kb", "hr", "--json", "--config",
+                                str(config), home=tmp_path / "other").stdout)["hits"]
+    assert [h["text"] for h in after] == [h["text"] for h in before]
+    assert after[0]["signals"].get("dense") == before[0]["signals"].get("dense")
+    assert before[0]["signals"].get("dense")  # the vectors came along
     again = subprocess.run([JAJU, "store", "copy", f"sqlite://{home / 'jaju.db'}", pg_url],
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "not empty" in " ".join(again.stderr.split())

@@ -34,15 +34,36 @@ def migrate(config: ConfigOption = None, home: HomeOption = None) -> None:
 def copy(
     source: Annotated[str, typer.Argument(help="sqlite:///path or postgresql://… to copy from")],
     target: Annotated[str, typer.Argument(help="An empty store to copy into")],
+    knowledge: Annotated[bool, typer.Option(
+        "--knowledge/--no-knowledge",
+        help="Also copy the knowledge bases, when the target is PostgreSQL (where knowledge "
+             "lives with the store).")] = True,
 ) -> None:
-    """Copy a whole store (keys, usage, the audit chain, plugin switches) into an empty one,
-    e.g. from SQLite to PostgreSQL; then compare counts and verify the copied chain."""
+    """Copy a whole deployment (keys, usage, the audit chain, plugin switches, and — into
+    PostgreSQL — the knowledge bases) into an empty store, e.g. from SQLite to PostgreSQL;
+    then compare counts and verify the copied chain."""
     from jaju.errors import ConfigError
+    from jaju.knowledge.index import KnowledgeIndex
     from jaju.store import open_store
+
+    def shown(name: str, n: object) -> None:
+        typer.echo(f"  {name}: {n}", err=True)
 
     try:
         src, dst = open_store(source), open_store(target)
-        src.copy_to(dst, progress=lambda table, n: typer.echo(f"  {table}: {n}", err=True))
+        src.copy_to(dst, progress=shown)
+        if knowledge and target.startswith(("postgresql://", "postgres://")):
+            here, there = KnowledgeIndex(source), KnowledgeIndex(target)
+            try:
+                here.copy_to(there, progress=shown)
+                knowledge_counts = ([here.stats(kb) for kb in here.bases()],
+                                    [there.stats(kb) for kb in there.bases()])
+            finally:
+                here.close()
+                there.close()
+            if knowledge_counts[0] != knowledge_counts[1]:
+                fail(f"지식 베이스 복사본이 다릅니다 / the knowledge copy differs: "
+                     f"{knowledge_counts[0]} vs {knowledge_counts[1]}")
     except ConfigError as e:
         fail(str(e))
     before, after = src.counts(), dst.counts()

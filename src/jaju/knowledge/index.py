@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jaju.errors import InvalidRequest, NotFound
+from jaju.errors import ConfigError, InvalidRequest, NotFound
 from jaju.knowledge import synonyms
 from jaju.knowledge.chunking import Chunk
 from jaju.knowledge.embed import Embedder, make_embedder
@@ -233,6 +233,39 @@ class KnowledgeIndex:
         doc = {"path": path, "sha256": sha256, "title": title, "format": fmt, "chars": chars,
                "meta": dumps(meta or {})}
         return self.storage.add_document(kb.id, doc, chunks, morphs, grams, vectors)
+
+    def copy_to(self, other: KnowledgeIndex,
+                progress: Callable[[str, dict[str, int]], None] | None = None) -> None:
+        """Copy every knowledge base (settings, documents, chunks, vectors) into `other`, which
+        must hold none — e.g. from SQLite to PostgreSQL (`jaju store copy`). The analyser's
+        tokens are made again by `other`'s analyser (the same Kiwi, so the same tokens); the
+        vectors are copied, not embedded again; documents keep their hash, so a later ingest of
+        an unchanged file skips it. Each document is one transaction in `other`."""
+        if other.bases():
+            raise ConfigError("대상에 이미 지식 베이스가 있습니다 / the target already holds "
+                              "knowledge bases; copy into a fresh database")
+        for kb in self.bases():
+            new = other.create(kb.tenant, kb.name, kb.description, kb.synonyms)
+            if kb.embedder:
+                other.storage.set_embedder(new.id, kb.embedder, drop_vectors=False)
+                new = KnowledgeBase(new.id, new.tenant, new.name, new.description,
+                                    new.synonyms, kb.embedder)
+            ids, matrix = self.storage.load_vectors(kb.id) if kb.embedder else ([], None)
+            vector_of = {int(i): matrix[n] for n, i in enumerate(ids)} if matrix is not None \
+                else {}
+            for doc in self.documents(kb):
+                rows = self.chunks(kb, doc.id)
+                chunks = [Chunk(r["text"], r["start"], r["end"], r["page"], r["article"],
+                                tuple(r["heading"].split(" > ")) if r["heading"] else ())
+                          for r in rows]
+                vectors = None
+                if kb.embedder and rows and all(r["id"] in vector_of for r in rows):
+                    vectors = np.stack([vector_of[r["id"]] for r in rows])
+                other.add_document(new, path=doc.path, sha256=doc.sha256, title=doc.title,
+                                   fmt=doc.format, chars=doc.chars, chunks=chunks,
+                                   meta=doc.meta, vectors=vectors)
+            if progress:
+                progress(f"{kb.tenant}/{kb.name}", other.stats(new))
 
     # --- search ---------------------------------------------------------------------------------
 
