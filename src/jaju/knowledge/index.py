@@ -250,9 +250,10 @@ class KnowledgeIndex:
                 other.storage.set_embedder(new.id, kb.embedder, drop_vectors=False)
                 new = KnowledgeBase(new.id, new.tenant, new.name, new.description,
                                     new.synonyms, kb.embedder)
-            ids, matrix = self.storage.load_vectors(kb.id) if kb.embedder else ([], None)
-            vector_of = {int(i): matrix[n] for n, i in enumerate(ids)} if matrix is not None \
-                else {}
+            vector_of: dict[int, np.ndarray] = {}
+            if kb.embedder:
+                ids, matrix = self.storage.load_vectors(kb.id)
+                vector_of = {int(i): matrix[n] for n, i in enumerate(ids)}
             for doc in self.documents(kb):
                 rows = self.chunks(kb, doc.id)
                 chunks = [Chunk(r["text"], r["start"], r["end"], r["page"], r["article"],
