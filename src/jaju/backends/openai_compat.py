@@ -184,7 +184,7 @@ class OpenAICompatBackend:
         response = await self.start_stream(request)
         done = False
         try:
-            async for raw in response.content:
+            async for raw in _Lines(response.content):
                 if not raw.startswith(b"data:"):
                     continue
                 payload = raw[5:].strip()
@@ -243,6 +243,45 @@ class OpenAICompatBackend:
                                 ) from e
         tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
         return vectors, tokens
+
+
+MAX_LINE = 2 * 2**20
+"""Longest line accepted in an upstream stream (a long tool call's arguments come in one)."""
+
+
+class _Lines:
+    """The lines of an upstream stream as its bytes arrive: one await per network read, not
+    per line (`async for line in content` awaits each line, blank ones included, and was a
+    twentieth of a streamed request's time). Lines keep their `\r`; a line over MAX_LINE is
+    a ValueError, as aiohttp's own reader raised."""
+
+    def __init__(self, content: aiohttp.StreamReader) -> None:
+        self.content = content
+        self.ready: list[bytes] = []
+        self.rest = b""
+        self.ended = False
+
+    def __aiter__(self) -> _Lines:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self.ready:
+            if self.ended:
+                raise StopAsyncIteration
+            block = await self.content.readany()
+            if not block:
+                self.ended = True
+                if self.rest:
+                    self.ready.append(self.rest)
+                    self.rest = b""
+                continue
+            lines = (self.rest + block).split(b"\n")
+            self.rest = lines.pop()
+            if len(self.rest) > MAX_LINE:
+                raise ValueError(f"a line of the stream is longer than {MAX_LINE} bytes")
+            lines.reverse()
+            self.ready = lines
+        return self.ready.pop()
 
 
 def _env_proxy(url: str) -> str | None:
