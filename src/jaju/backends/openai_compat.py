@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
+import orjson
 
 from jaju.backends.base import Capabilities
 from jaju.config import OpenAIBackend as OpenAISettings
@@ -163,7 +164,7 @@ class OpenAICompatBackend:
                                 f"({self.name}): {type(e).__name__}") from e
         finally:
             response.release()
-        return json.loads(raw)
+        return _loads(raw)
 
     async def complete(self, request: ChatRequest, *, evidence: Any = None) -> dict[str, Any]:
         try:
@@ -192,7 +193,7 @@ class OpenAICompatBackend:
                     done = True
                     break
                 try:
-                    data = json.loads(payload)
+                    data = _loads(payload)
                     if not isinstance(data, dict):
                         raise ValueError("not an object")
                 except ValueError as e:
@@ -243,6 +244,17 @@ class OpenAICompatBackend:
                                 ) from e
         tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
         return vectors, tokens
+
+
+def _loads(raw: bytes) -> Any:
+    """JSON from the upstream: orjson (a fraction of the standard library's time, per
+    stream chunk), and what it refuses (NaN, lone surrogates) read by `json` as before, so
+    that the same answers are accepted; a ValueError for what neither reads. (orjson reads
+    an integer past 64 bits as a float.)"""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 MAX_LINE = 2 * 2**20
