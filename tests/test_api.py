@@ -301,3 +301,17 @@ async def test_stream_writes_join_ready_chunks_and_send_a_lone_one_at_once():
     assert (await anext(out)).startswith(b"x")
     await out.aclose()  # the client went away
     assert closed.is_set()
+
+
+def test_sse_event_writes_utf8_and_what_orjson_refuses():
+    """Stream chunks are written by orjson (Korean as UTF-8, not \\u escapes); a value it
+    refuses (an integer past 64 bits) still goes out, written by the standard library."""
+    import json
+
+    from jaju.api.errors import sse_event
+
+    event = sse_event({"choices": [{"delta": {"content": "안녕하세요"}}]})
+    assert event.startswith(b"data: ") and event.endswith(b"\n\n")
+    assert "안녕하세요".encode() in event
+    assert json.loads(event[6:]) == {"choices": [{"delta": {"content": "안녕하세요"}}]}
+    assert json.loads(sse_event({"n": 2**70})[6:]) == {"n": 2**70}

@@ -137,3 +137,50 @@ def test_round_robin_spreads_load(live, tiny_gguf, tmp_path):
     counts = [sqlite3.connect(r.home / "jaju.db").execute("SELECT COUNT(*) FROM usage")
               .fetchone()[0] for r in replicas]
     assert counts == [2, 2]
+
+
+async def test_stream_lines_split_anywhere_by_the_network():
+    """The backend reads an upstream stream block by block: a line cut across reads, CRLF
+    endings, blank lines and a last line without its newline come out as the lines they are;
+    a line over MAX_LINE fails (the backend turns that into an upstream error)."""
+    import asyncio
+
+    import aiohttp
+    import pytest
+    from aiohttp.base_protocol import BaseProtocol
+
+    from jaju.backends.openai_compat import MAX_LINE, _Lines
+
+    def stream() -> aiohttp.StreamReader:
+        protocol = BaseProtocol(asyncio.get_running_loop())
+        protocol.connection_made(asyncio.Transport())  # a reader waits only while connected
+        return aiohttp.StreamReader(protocol, 2**23, loop=asyncio.get_running_loop())
+
+    def reader(*blocks: bytes) -> aiohttp.StreamReader:
+        content = stream()
+        for block in blocks:
+            content.feed_data(block)
+        content.feed_eof()
+        return content
+
+    async def lines(content: aiohttp.StreamReader) -> list[bytes]:
+        return [line async for line in _Lines(content)]
+
+    # fed one by one so that each is its own read
+    content = stream()
+    got: list[bytes] = []
+
+    async def consume() -> None:
+        got.extend(await lines(content))
+
+    task = asyncio.create_task(consume())
+    for block in (b'data: {"a"', b': 1}\r\n\r\nda', b"ta: [DONE]\r\n", b"\r\n", b"tail"):
+        content.feed_data(block)
+        await asyncio.sleep(0)
+    content.feed_eof()
+    await task
+    assert got == [b'data: {"a": 1}\r', b"\r", b"data: [DONE]\r", b"\r", b"tail"]
+
+    assert await lines(reader(b"x\n\ny\n")) == [b"x", b"", b"y"]
+    with pytest.raises(ValueError, match="longer than"):
+        await lines(reader(b"data: " + b"x" * (MAX_LINE + 1)))

@@ -49,8 +49,22 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.include_router(manage.router)
     app.include_router(console.router)
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
+    app.router.routes[:0] = _hot_routes(openai)
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
     return app
+
+
+def _hot_routes(openai: Any) -> list[Any]:
+    """The gateway's busiest endpoints again, as plain Starlette routes matched first. Their
+    handlers take the `Request` and read the raw body themselves, so FastAPI's per-request
+    work around them (walking the included routers, solving dependencies) buys nothing; it was
+    a tenth of jaju's time per chat request (docs/benchmarks.md, second round). Errors,
+    middleware and the exception handlers are the app's as before; the FastAPI routes stay,
+    for /openapi.json."""
+    from starlette.routing import Route
+
+    return [Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
+            Route("/v1/embeddings", openai.embeddings, methods=["POST"])]
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
         except (ValueError, UnicodeError, RecursionError) as e:
             raise InvalidRequest(f"요청 본문이 올바른 JSON이 아닙니다 / request body is not valid "
                                  f"JSON: {str(e)[:200]}", code="invalid_json") from e
-        if _depth(data) > MAX_DEPTH:
+        if _may_nest_deeper(body) and _depth(data) > MAX_DEPTH:
             raise InvalidRequest(f"요청 본문의 중첩이 너무 깊습니다 / request body nests deeper "
                                  f"than {MAX_DEPTH} levels", code="too_deep")
     if not isinstance(data, dict):
@@ -104,6 +104,14 @@ def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
 
 
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _may_nest_deeper(body: bytes | str) -> bool:
+    """Whether `body` holds more than MAX_DEPTH brackets at all (counted in C): when it does
+    not, it cannot nest deeper, and the walk over every value of the parsed body is skipped."""
+    if isinstance(body, str):
+        return body.count("{") + body.count("[") > MAX_DEPTH
+    return body.count(b"{") + body.count(b"[") > MAX_DEPTH
 
 
 def _depth(data: Any) -> int:

@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,8 +25,14 @@ def error_response(error: BaseException) -> JSONResponse:
 
 
 def sse_event(data: dict[str, Any]) -> bytes:
-    """One server-sent event: `data: {...}` (a chunk, or an error as the stream's last event)."""
-    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+    """One server-sent event: `data: {...}` (a chunk, or an error as the stream's last event).
+    orjson for each chunk (compact, UTF-8, NaN as null); what it refuses (integers past 64
+    bits, keys that are not strings) is written by `json` as before."""
+    try:
+        body = orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        body = json.dumps(data, ensure_ascii=False).encode()
+    return b"data: " + body + b"\n\n"
 
 
 def validation_error(exc: RequestValidationError) -> ApiError:

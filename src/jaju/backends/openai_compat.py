@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
+import orjson
 
 from jaju.backends.base import Capabilities
 from jaju.config import OpenAIBackend as OpenAISettings
@@ -163,7 +164,7 @@ class OpenAICompatBackend:
                                 f"({self.name}): {type(e).__name__}") from e
         finally:
             response.release()
-        return json.loads(raw)
+        return _loads(raw)
 
     async def complete(self, request: ChatRequest, *, evidence: Any = None) -> dict[str, Any]:
         try:
@@ -184,7 +185,7 @@ class OpenAICompatBackend:
         response = await self.start_stream(request)
         done = False
         try:
-            async for raw in response.content:
+            async for raw in _Lines(response.content):
                 if not raw.startswith(b"data:"):
                     continue
                 payload = raw[5:].strip()
@@ -192,7 +193,7 @@ class OpenAICompatBackend:
                     done = True
                     break
                 try:
-                    data = json.loads(payload)
+                    data = _loads(payload)
                     if not isinstance(data, dict):
                         raise ValueError("not an object")
                 except ValueError as e:
@@ -243,6 +244,56 @@ class OpenAICompatBackend:
                                 ) from e
         tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
         return vectors, tokens
+
+
+def _loads(raw: bytes) -> Any:
+    """JSON from the upstream: orjson (a fraction of the standard library's time, per
+    stream chunk), and what it refuses (NaN, lone surrogates) read by `json` as before, so
+    that the same answers are accepted; a ValueError for what neither reads. (orjson reads
+    an integer past 64 bits as a float.)"""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
+MAX_LINE = 2 * 2**20
+"""Longest line accepted in an upstream stream (a long tool call's arguments come in one)."""
+
+
+class _Lines:
+    """The lines of an upstream stream as its bytes arrive: one await per network read, not
+    per line (`async for line in content` awaits each line, blank ones included, and was a
+    twentieth of a streamed request's time). Lines keep their `\r`; a line over MAX_LINE is
+    a ValueError, as aiohttp's own reader raised."""
+
+    def __init__(self, content: aiohttp.StreamReader) -> None:
+        self.content = content
+        self.ready: list[bytes] = []
+        self.rest = b""
+        self.ended = False
+
+    def __aiter__(self) -> _Lines:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self.ready:
+            if self.ended:
+                raise StopAsyncIteration
+            block = await self.content.readany()
+            if not block:
+                self.ended = True
+                if self.rest:
+                    self.ready.append(self.rest)
+                    self.rest = b""
+                continue
+            lines = (self.rest + block).split(b"\n")
+            self.rest = lines.pop()
+            if len(self.rest) > MAX_LINE:
+                raise ValueError(f"a line of the stream is longer than {MAX_LINE} bytes")
+            lines.reverse()
+            self.ready = lines
+        return self.ready.pop()
 
 
 def _env_proxy(url: str) -> str | None:
