@@ -98,6 +98,19 @@ def _bad_name(value: str) -> str | None:
     return None
 
 
+def _bad_text(*texts: str) -> bool:
+    """Whether any text holds what PostgreSQL cannot store in text (NUL) or neither engine can
+    encode (a lone surrogate)."""
+    for text in texts:
+        if "\x00" in text:
+            return True
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
 def knowledge_location(settings: Any) -> Path | str:
     """Where `settings` keep knowledge: the store's PostgreSQL database when `[store] url` is
     one (replicas share it), else the SQLite file under JAJU_HOME (also when the store is on
@@ -247,8 +260,13 @@ class KnowledgeIndex:
                      meta: dict[str, Any] | None = None,
                      morphemes: list[list[str]] | None = None,
                      vectors: np.ndarray | None = None) -> int:
-        """Replace the document at `path` with these chunks, in one transaction."""
+        """Replace the document at `path` with these chunks, in one transaction. Text that
+        one engine could not store (NUL, a lone surrogate) is refused on both (400); ingest
+        cleans parsed text of it before it comes here."""
         texts = [_index_text(c) for c in chunks]
+        if _bad_text(path, title or "", *texts):
+            raise InvalidRequest("저장할 수 없는 문자(NUL, 짝 없는 서로게이트)가 있습니다 / the document "
+                                 "contains NUL or a lone surrogate", code="unstorable_value")
         morphs = morphemes if morphemes is not None else self.analyzer.morphemes_many(texts)
         grams = [bigrams(t) for t in texts]
         if vectors is None and kb.embedder:
