@@ -61,8 +61,11 @@ def _schedule(principal: int, annual_rate: float, months: int, method: str
               ) -> list[dict[str, int]]:
     r = annual_rate / 100 / 12
     if method == "equal_payment":
-        instalment = (_round_won(principal / months) if r == 0
-                      else _round_won(principal * r / (1 - (1 + r) ** -months)))
+        # a rate so small that (1 + r) rounds to 1 (say 1e-17 %) is a zero rate, not a
+        # division by zero
+        discount = 1 - (1 + r) ** -months
+        instalment = (_round_won(principal / months) if discount == 0
+                      else _round_won(principal * r / discount))
     balance, rows = principal, []
     for period in range(1, months + 1):
         interest = _floor_won(balance * r)
