@@ -7,6 +7,7 @@ would become a 500, nor a 503 "store unavailable" for the client's own input).""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -17,6 +18,8 @@ from jaju.errors import InvalidRequest, NotFound
 from jaju.knowledge import SHARED_TENANT, KnowledgeIndex
 from jaju.knowledge.chunking import Chunk
 from jaju.knowledge.ingest import ingest
+
+from conftest import run_jaju
 
 TEXTS = {
     "deposit.txt": "보증금 반환 규정: 임대차가 끝나면 30일 이내에 보증금을 돌려준다. it's \"quoted\": a*b",
@@ -242,3 +245,18 @@ def test_searching_while_another_thread_deletes(engines):
     for index in engines:
         assert _search_while_deleting(index) == []
         assert outcome(index, "임금") == ["wages.txt"]
+
+
+def test_the_search_tool_refuses_what_the_search_api_refuses(tmp_path):
+    """`knowledge.search` as a model calls it (`jaju tools call`): a 5,000-character query
+    is refused as POST /v1/knowledge/{kb}/search refuses it (over 2,000 characters), and a
+    base name with NUL is simply not found — clear errors, no traceback."""
+    home = tmp_path / "home"
+    long = run_jaju("tools", "call", "knowledge.search",
+                    json.dumps({"kb": "rules", "query": "보증금 " * 1_250}), home=home)
+    assert long.returncode == 1 and "query is longer than 2000" in long.stderr
+    assert "검색어" in long.stderr and "Traceback" not in long.stderr
+    nul = run_jaju("tools", "call", "knowledge.search",
+                   json.dumps({"kb": "rules\u0000", "query": "보증금"}), home=home)
+    assert nul.returncode == 1 and "does not exist" in nul.stderr
+    assert "Traceback" not in nul.stderr
