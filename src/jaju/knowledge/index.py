@@ -29,6 +29,7 @@ from jaju.knowledge.chunking import Chunk
 from jaju.knowledge.embed import Embedder, make_embedder
 from jaju.knowledge.storage import KnowledgeStorage, SqliteKnowledge, dumps
 from jaju.korean.analyzer import Analyzer, bigrams
+from jaju.protocol import MAX_NAME
 
 SHARED_TENANT = "*"
 CANDIDATES = 100
@@ -82,6 +83,34 @@ class DocumentInfo:
     meta: dict[str, Any]
 
 
+def _bad_name(value: str) -> str | None:
+    """Why a tenant or knowledge base name cannot be stored alike on both engines, or None:
+    PostgreSQL refuses NUL in text, neither engine stores a lone surrogate, and a name longer
+    than MAX_NAME would exceed PostgreSQL's index row on (tenant, name)."""
+    if not value or len(value) > MAX_NAME:
+        return f"1–{MAX_NAME}자여야 합니다 / must be 1 to {MAX_NAME} characters"
+    if "\x00" in value:
+        return "NUL 문자는 쓸 수 없습니다 / must not contain NUL"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "올바른 유니코드가 아닙니다 / is not valid Unicode (lone surrogate)"
+    return None
+
+
+def _bad_text(*texts: str) -> bool:
+    """Whether any text holds what PostgreSQL cannot store in text (NUL) or neither engine can
+    encode (a lone surrogate)."""
+    for text in texts:
+        if "\x00" in text:
+            return True
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
 def knowledge_location(settings: Any) -> Path | str:
     """Where `settings` keep knowledge: the store's PostgreSQL database when `[store] url` is
     one (replicas share it), else the SQLite file under JAJU_HOME (also when the store is on
@@ -133,6 +162,10 @@ class KnowledgeIndex:
 
     def create(self, tenant: str, name: str, description: str = "",
                synonyms: dict[str, list[str]] | None = None) -> KnowledgeBase:
+        for param, value in (("tenant", tenant), ("kb", name)):
+            if problem := _bad_name(value):
+                raise InvalidRequest(f"이름이 올바르지 않습니다 / invalid {param} name: {problem}",
+                                     param=param, code="invalid_name")
         kb = self.find(tenant, name)
         if kb is not None:
             return kb
@@ -174,6 +207,9 @@ class KnowledgeIndex:
                              row[5])
 
     def find(self, tenant: str, name: str) -> KnowledgeBase | None:
+        """None also for a name no knowledge base can have (see `_bad_name`)."""
+        if _bad_name(tenant) or _bad_name(name):
+            return None
         row = self.storage.find_kb(tenant, name)
         return self._row(row) if row else None
 
@@ -224,8 +260,13 @@ class KnowledgeIndex:
                      meta: dict[str, Any] | None = None,
                      morphemes: list[list[str]] | None = None,
                      vectors: np.ndarray | None = None) -> int:
-        """Replace the document at `path` with these chunks, in one transaction."""
+        """Replace the document at `path` with these chunks, in one transaction. Text that
+        one engine could not store (NUL, a lone surrogate) is refused on both (400); ingest
+        cleans parsed text of it before it comes here."""
         texts = [_index_text(c) for c in chunks]
+        if _bad_text(path, title or "", *texts):
+            raise InvalidRequest("저장할 수 없는 문자(NUL, 짝 없는 서로게이트)가 있습니다 / the document "
+                                 "contains NUL or a lone surrogate", code="unstorable_value")
         morphs = morphemes if morphemes is not None else self.analyzer.morphemes_many(texts)
         grams = [bigrams(t) for t in texts]
         if vectors is None and kb.embedder:

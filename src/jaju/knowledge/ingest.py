@@ -24,10 +24,11 @@ import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from jaju.errors import InvalidRequest
 from jaju.guards.pii import detect
 from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
 from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex
@@ -194,6 +195,15 @@ def parse(parser: Parser, path: Path, limits: Limits | None = None) -> Any:
     return parser(path)
 
 
+def _storable(text: str) -> str:
+    """Text both knowledge engines store alike: without NUL (PostgreSQL refuses it in text;
+    it carries nothing a reader sees) and with a lone surrogate (a plugin parser's undecodable
+    byte) as "?" instead of an error that would stop the batch."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _digest(path: Path) -> tuple[str, bool]:
     """SHA-256 of the file, read in chunks, and whether it has anything but whitespace."""
     h = hashlib.sha256()
@@ -251,7 +261,8 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
     except Exception as e:  # a parser library choking on a broken file
         return FileResult(key, "failed", reason=f"손상된 파일 / corrupt file: "
                                                  f"{type(e).__name__}: {e}")
-    blocks = [b for b in document.blocks if b.text.strip()]
+    blocks = [replace(b, text=_storable(b.text), heading=tuple(map(_storable, b.heading)))
+              for b in document.blocks if b.text.strip()]
     if not blocks:
         return FileResult(key, "failed", reason="텍스트가 없음 / no text in the document")
     analyzer = index.analyzer
@@ -262,7 +273,8 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
     chunks = chunk_blocks(blocks, split_sentences=split)
     text = document_text(blocks)
     pii = Counter(f.type for f in detect(text))  # a report only: documents are indexed as they are
-    return _Prepared(path, key, digest, document.title, document.format, len(text), chunks,
+    title = _storable(document.title) if document.title else document.title
+    return _Prepared(path, key, digest, title, document.format, len(text), chunks,
                      previous is not None, {"pii": dict(pii)} if pii else {})
 
 
@@ -298,9 +310,13 @@ def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
             own = morphemes[at:at + len(p.chunks)]
             own_vectors = vectors[at:at + len(p.chunks)] if vectors is not None else None
             at += len(p.chunks)
-            index.add_document(kb, path=p.key, sha256=p.digest, title=p.title, fmt=p.format,
-                               chars=p.chars, chunks=p.chunks, morphemes=own,
-                               vectors=own_vectors, meta=p.meta)
+            try:
+                index.add_document(kb, path=p.key, sha256=p.digest, title=p.title,
+                                   fmt=p.format, chars=p.chars, chunks=p.chunks,
+                                   morphemes=own, vectors=own_vectors, meta=p.meta)
+            except InvalidRequest as e:  # a value the engine cannot store: this file fails,
+                done(p.path, FileResult(p.key, "failed", reason=e.message))  # the batch goes on
+                continue
             done(p.path, FileResult(p.key, "replaced" if p.replaces else "added",
                                     len(p.chunks), p.chars))
         pending.clear()

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from jaju.errors import ConfigError, ServiceUnavailable
+from jaju.errors import ConfigError, InvalidRequest, ServiceUnavailable
 from jaju.knowledge.chunking import SUPPLEMENTARY_PREFIX, Chunk
 from jaju.knowledge.storage import DOC_COLUMNS, KB_COLUMNS, KnowledgeStorage, as_matrix
 from jaju.store.migrations import KNOWLEDGE, migrate_postgres
@@ -146,6 +146,12 @@ class PostgresKnowledge(KnowledgeStorage):
         try:
             with self._pool.connection(timeout=POOL_WAIT) as conn:
                 yield conn
+        except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as e:
+            # a value PostgreSQL cannot hold (NUL in text, an index row too long): the input's
+            # fault, a 400 — not the server's (ProgramLimitExceeded is an OperationalError)
+            raise InvalidRequest(f"저장할 수 없는 값입니다 / the knowledge index cannot store "
+                                 f"this value: {str(e).strip().splitlines()[0]}",
+                                 code="unstorable_value") from e
         except (psycopg.OperationalError, PoolTimeout) as e:
             raise ServiceUnavailable(f"지식 베이스 저장소에 연결할 수 없습니다 / the knowledge index "
                                      f"is unavailable ({type(e).__name__})",

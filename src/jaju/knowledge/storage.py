@@ -287,8 +287,10 @@ class SqliteKnowledge(KnowledgeStorage):
                f"ORDER BY rank LIMIT {int(limit)}")
         try:
             rows = self._all(sql, (query,))
-        except sqlite3.OperationalError as e:  # a token FTS5 cannot parse: no results
-            if "fts5" in str(e):
+        except sqlite3.OperationalError as e:  # a token FTS5 cannot parse: no results;
+            # no such table: the knowledge base was deleted during this search (PostgreSQL
+            # finds no rows then, so both engines answer "no hits")
+            if "fts5" in str(e) or "no such table" in str(e):
                 return {}
             raise
         return {r[0]: float(r[1]) for r in rows if r[1] > 0}

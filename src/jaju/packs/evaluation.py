@@ -64,26 +64,62 @@ class Case:
     allowed_figures: tuple[str, ...] = ()
 
 
+MAX_LINE = 1_000_000
+"""Bytes in one line of a set: a case is a question and a few lists, never a megabyte."""
+TEXT_LISTS = ("gold", "answer_phrases", "gold_passages")
+
+
+def _case(row: Any, number: int) -> Case:
+    """One line's case; a ValueError says which field is wrong (Korean and English)."""
+    if not isinstance(row, dict):
+        raise ValueError(f"JSON 객체가 아닙니다 / not a JSON object but {type(row).__name__}")
+    question = row.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("'question'(문자열)이 없습니다 / field 'question' (a non-empty string) "
+                         "is missing")
+    for key in TEXT_LISTS:  # a bare string would be read as a list of its characters
+        value = row.get(key)
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"'{key}'는 문자열 목록이어야 합니다 / field '{key}' must be a list of "
+                             "strings")
+    figures = row.get("allowed_figures")
+    if figures is not None and not isinstance(figures, list):
+        raise ValueError("'allowed_figures'는 목록이어야 합니다 / field 'allowed_figures' must be "
+                         "a list")
+    tool = row.get("tool")
+    if tool is not None and not (isinstance(tool, dict) and isinstance(tool.get("name"), str)
+                                 and isinstance(tool.get("arguments") or {}, dict)
+                                 and isinstance(tool.get("result") or {}, dict)):
+        raise ValueError("'tool'은 name(문자열)과 arguments·result(객체)를 가진 객체여야 합니다 / "
+                         "field 'tool' must be an object with a string 'name' and object "
+                         "'arguments' and 'result'")
+    return Case(id=str(row.get("id") or number), question=question,
+                gold=tuple(row.get("gold") or ()), tool=tool,
+                answer_phrases=tuple(row.get("answer_phrases") or ()),
+                gold_passages=tuple(row.get("gold_passages") or ()),
+                allowed_figures=tuple(str(f) for f in figures or ()))
+
+
 def load_cases(path: Path) -> list[Case]:
-    """A JSONL evaluation set."""
+    """A JSONL evaluation set, read line by line; a bad line stops the load with an error
+    that names the file and the line (nothing is run on half a set)."""
     cases = []
+    number = 0
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open("rb") as f:
+            while raw := f.readline(MAX_LINE + 1):  # bounded: one huge line is not read whole
+                number += 1
+                if len(raw) > MAX_LINE:
+                    raise ValueError(f"줄이 {MAX_LINE:,}바이트보다 깁니다 / longer than {MAX_LINE:,} "
+                                     "bytes")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                if line.strip():
+                    cases.append(_case(json.loads(line), number))
     except OSError as e:
         raise ConfigError(f"평가 세트를 읽을 수 없습니다 / cannot read eval set {path}: {e}") from e
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            cases.append(Case(id=str(row.get("id") or number), question=row["question"],
-                              gold=tuple(row.get("gold") or ()), tool=row.get("tool"),
-                              answer_phrases=tuple(row.get("answer_phrases") or ()),
-                              gold_passages=tuple(row.get("gold_passages") or ()),
-                              allowed_figures=tuple(str(f) for f in
-                                                    row.get("allowed_figures") or ())))
-        except (ValueError, KeyError, TypeError) as e:
-            raise ConfigError(f"{path}:{number}: 잘못된 줄 / bad line: {e}") from e
+    except ValueError as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ConfigError(f"{path}:{number}: 잘못된 줄 / bad line: {e}") from e
     return cases
 
 
@@ -288,7 +324,15 @@ def _rows(path: Path) -> list[dict[str, Any]]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
             return list(data if isinstance(data, list) else data.get("data", []))
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError as e:
+                raise ValueError(f"{number}번째 줄 / line {number}: {e}") from e
+        return rows
     dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
     return list(csv.DictReader(text.splitlines(), dialect=dialect))
 
@@ -362,8 +406,10 @@ def load_mc(path: Path, fmt: str) -> list[McItem]:
     for n, row in enumerate(rows, 1):
         try:
             item = MC_FORMATS[fmt](row, n)
-        except (KeyError, ValueError, TypeError) as e:
-            raise ConfigError(f"{path}: {n}번째 항목 / item {n}: {e}") from e
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            # AttributeError: a JSON line that is not an object
+            problem = f"필드 없음 / missing field {e}" if isinstance(e, KeyError) else str(e)
+            raise ConfigError(f"{path}: {n}번째 항목 / item {n}: {problem}") from e
         if not 0 <= item.answer < len(item.choices):
             raise ConfigError(f"{path}: item {n}: answer out of range")
         items.append(item)

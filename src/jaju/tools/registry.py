@@ -27,6 +27,7 @@ from jaju.tools.model import Tool, ToolContext
 from jaju.tools.policy import ToolPolicy, ToolRateLimiter
 
 MAX_RESULT_BYTES = 64_000
+SCHEMA_MISMATCH = "인수가 도구의 스키마에 맞지 않습니다 / arguments do not match the schema"
 
 __all__ = ["MAX_RESULT_BYTES", "ToolError", "ToolPolicy", "ToolRegistry"]
 
@@ -76,18 +77,19 @@ class ToolRegistry:
             try:
                 arguments = json.loads(arguments or "{}")
             except ValueError as e:
-                raise self._refuse(actor, name, "invalid_arguments",
-                                   f"arguments are not valid JSON: {e}") from e
+                raise self._refuse(actor, name, "invalid_arguments", f"인수가 올바른 JSON이 "
+                                   f"아닙니다 / arguments are not valid JSON: {e}") from e
         if not isinstance(arguments, dict):
-            raise self._refuse(actor, name, "invalid_arguments", "arguments must be a JSON object")
+            raise self._refuse(actor, name, "invalid_arguments", "인수는 JSON 객체여야 합니다 / "
+                               "arguments must be a JSON object")
         if tool.arguments is not None:
             try:
                 return tool.arguments.model_validate(arguments).model_dump()
             except ValidationError as e:
                 problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(root)'}: "
                                      f"{err['msg']}" for err in e.errors())
-                raise self._refuse(actor, name, "invalid_arguments",
-                                   f"arguments do not match the schema: {problems}") from e
+                raise self._refuse(actor, name, "invalid_arguments", f"{SCHEMA_MISMATCH}: "
+                                   f"{problems}") from e
         validator = self._validators.get(name)
         if validator is None:
             import jsonschema
@@ -97,8 +99,7 @@ class ToolRegistry:
         if errors:
             problems = "; ".join(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}"
                                  for e in errors[:5])
-            raise self._refuse(actor, name, "invalid_arguments",
-                               f"arguments do not match the schema: {problems}")
+            raise self._refuse(actor, name, "invalid_arguments", f"{SCHEMA_MISMATCH}: {problems}")
         return arguments
 
     async def call(self, name: str, arguments: dict[str, Any] | str, *, caller: Caller,

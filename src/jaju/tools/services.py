@@ -9,11 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from jaju.errors import InvalidRequest
+
 if TYPE_CHECKING:
     import httpx
 
     from jaju.config import Settings
     from jaju.knowledge.index import KnowledgeIndex
+
+
+MAX_QUERY = 2000
+"""The longest query the knowledge search tool takes (SearchRequest's bound): a model's
+100,000-character query would cost seconds of analysis for nothing."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class ToolServices:
     def search(self, tenant: str, kb: str, query: str, k: int = 5) -> list[dict[str, Any]]:
         """The best `k` passages of knowledge base `kb` as `tenant` sees it (404 `NotFound`
         for a base the tenant cannot read, exactly as for one that does not exist)."""
+        if len(query) > MAX_QUERY:  # as POST /v1/knowledge/{kb}/search bounds it
+            raise InvalidRequest(f"검색어가 {MAX_QUERY}자보다 깁니다 / query is longer than "
+                                 f"{MAX_QUERY} characters", param="query")
         index = self._knowledge()
         hits = index.search(index.get(tenant, kb), query, max(1, min(k, 20)))
         return [h.to_dict(signals=False) for h in hits]

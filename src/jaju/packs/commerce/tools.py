@@ -115,7 +115,7 @@ def search_products(
     price_max: Annotated[int | None, Field(ge=0, description="최고 가격 (원, 이 값 이하)")] = None,
     in_stock: Annotated[bool, Field(description="true면 재고가 있는 상품만")] = False,
     category: Annotated[str | None, Field(
-        description="분류 (의류, 신발, 가방, 주방, 가전, 식품, 화장품, 생활, 문구, 디지털, "
+        max_length=40, description="분류 (의류, 신발, 가방, 주방, 가전, 식품, 화장품, 생활, 문구, 디지털, "
                     "스포츠, 유아동)")] = None,
     limit: Annotated[int, Field(ge=1, le=20, description="돌려줄 상품 수")] = 5,
 ) -> dict[str, Any]:
@@ -183,11 +183,12 @@ def withdrawal_deadline(
         description="거래 방식: online 통신판매(온라인 쇼핑), door_to_door 방문판매, phone 전화권유판매, "
                     "instalment 할부계약")],
     delivered: Annotated[str | None, Field(
-        description="상품을 받은 날(공급받거나 공급이 시작된 날), YYYY-MM-DD")] = None,
+        max_length=40, description="상품을 받은 날(공급받거나 공급이 시작된 날), YYYY-MM-DD")] = None,
     contract_received: Annotated[str | None, Field(
-        description="계약서(계약내용에 관한 서면)를 받은 날, YYYY-MM-DD")] = None,
+        max_length=40, description="계약서(계약내용에 관한 서면)를 받은 날, YYYY-MM-DD")] = None,
     not_as_described_known: Annotated[str | None, Field(
-        description="표시·광고나 계약 내용과 다르다는 것을 안 날, YYYY-MM-DD (그런 경우에만)")] = None,
+        max_length=40, description="표시·광고나 계약 내용과 다르다는 것을 안 날, YYYY-MM-DD (그런 경우에만)")
+    ] = None,
 ) -> dict[str, Any]:
     """청약철회 기한: 계약서를 받은 날과 상품을 받은 날 중 늦은 날부터 온라인(전자상거래법 제17조)·할부
     (할부거래법 제8조) 7일, 방문·전화권유판매(방문판매법 제8조) 14일. 초일 불산입, 말일이 토요일·공휴일이면

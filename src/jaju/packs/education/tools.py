@@ -110,9 +110,10 @@ def find_article(citation: str, law: str | None = None) -> tuple[str, Article, s
 
 
 def lookup_article(
-    citation: Annotated[str, Field(description="조문 인용: '초ㆍ중등교육법 시행령 제45조', "
-                                               "'학교폭력예방법 제17조', '교육기본법 제9조제1항'")],
-    law: Annotated[str | None, Field(description="인용에 법령명이 없을 때의 법령명")] = None,
+    citation: Annotated[str, Field(max_length=200, description=(
+        "조문 인용: '초ㆍ중등교육법 시행령 제45조', '학교폭력예방법 제17조', '교육기본법 제9조제1항'"))],
+    law: Annotated[str | None, Field(max_length=100,
+                                     description="인용에 법령명이 없을 때의 법령명")] = None,
 ) -> dict[str, Any]:
     """조문 찾기: 인용으로 이 팩의 교육 법령(교육기본법, 초ㆍ중등교육법과 시행령, 고등교육법 시행령,
     학교폭력예방법, 학원법 시행령, 교육환경보호법)에서 조문 또는 항의 본문을 돌려준다."""
@@ -133,8 +134,9 @@ def _date(value: str, name: str) -> dt.date:
                          f"not {value!r}") from None
 
 
-def _closure_days(closures: list[str]) -> set[dt.date]:
-    """'2026-05-04' or a range '2026-07-22~2026-08-18' (both ends included)."""
+def _closure_days(closures: list[str], within: tuple[dt.date, dt.date]) -> set[dt.date]:
+    """'2026-05-04' or a range '2026-07-22~2026-08-18' (both ends included), the days `within`
+    the period counted only (a range of ten thousand years must not become a set of them)."""
     out: set[dt.date] = set()
     for item in closures:
         first, _, last = item.partition("~")
@@ -142,14 +144,15 @@ def _closure_days(closures: list[str]) -> set[dt.date]:
         end = _date(last, "closures") if last else start
         if end < start:
             raise ValueError(f"closures: 끝이 시작보다 빠릅니다 / range ends before it starts: {item}")
+        start, end = max(start, within[0]), min(end, within[1])
         out.update(start + dt.timedelta(days=i) for i in range((end - start).days + 1))
     return out
 
 
 def school_days(
-    start: Annotated[str, Field(description="첫날 (포함), YYYY-MM-DD")],
-    end: Annotated[str, Field(description="마지막 날 (포함), YYYY-MM-DD")],
-    closures: Annotated[list[str], Field(description=(
+    start: Annotated[str, Field(max_length=40, description="첫날 (포함), YYYY-MM-DD")],
+    end: Annotated[str, Field(max_length=40, description="마지막 날 (포함), YYYY-MM-DD")],
+    closures: Annotated[list[Annotated[str, Field(max_length=40)]], Field(max_length=400, description=(
         "학교가 정한 휴업일: 재량휴업일 'YYYY-MM-DD', 방학 'YYYY-MM-DD~YYYY-MM-DD'"))] = [],  # noqa: B006
     school: Annotated[Literal["초등학교", "중학교", "고등학교", "고등기술학교", "특수학교",
                               "공민학교", "고등공민학교"],
@@ -163,7 +166,7 @@ def school_days(
         raise ValueError("end가 start보다 빠릅니다 / end is before start")
     if (last - first).days > 366:
         raise ValueError("한 학년도(366일) 안의 기간만 셉니다 / count at most one school year")
-    closed = _closure_days(closures)
+    closed = _closure_days(closures, (first, last))
     days, saturdays, sundays = 0, 0, 0
     holidays: list[dict[str, str]] = []
     closed_weekdays = 0
@@ -198,7 +201,7 @@ def school_days(
 def school_year(
     year: Annotated[int, Field(ge=2000, le=2100, description="학년도 (3월 1일이 속한 해)")],
     first_semester_end: Annotated[str | None, Field(
-        description="학교의 장이 정한 1학기 종료일 YYYY-MM-DD (모르면 생략)")] = None,
+        max_length=40, description="학교의 장이 정한 1학기 종료일 YYYY-MM-DD (모르면 생략)")] = None,
 ) -> dict[str, Any]:
     """학년도와 학기: 학년도는 3월 1일부터 다음 해 2월 말일까지 (초ㆍ중등교육법 제24조①); 제1학기는
     3월 1일부터 학교의 장이 정한 날까지, 제2학기는 그다음 날부터 다음 해 2월 말일까지 (시행령 제44조①)."""
@@ -369,11 +372,12 @@ def _find_passage(topic: str) -> tuple[str, str, str]:
 
 
 def quiz(
-    citation: Annotated[str | None, Field(description=(
+    citation: Annotated[str | None, Field(max_length=200, description=(
         "문제를 낼 조문: '초ㆍ중등교육법 시행령 제45조', '교육기본법 제9조'"))] = None,
-    passage: Annotated[str | None, Field(description="문제를 낼 지문 (검색한 구절이나 가정통신문)")] = None,
+    passage: Annotated[str | None, Field(
+        max_length=20_000, description="문제를 낼 지문 (검색한 구절이나 가정통신문)")] = None,
     topic: Annotated[str | None, Field(
-        description="조문·지문 대신 주제 ('수업일수', '학교폭력 신고')")] = None,
+        max_length=200, description="조문·지문 대신 주제 ('수업일수', '학교폭력 신고')")] = None,
     count: Annotated[int, Field(ge=1, le=5, description="문제 수")] = 3,
     seed: Annotated[int, Field(ge=0, description="같은 seed면 같은 문제")] = 0,
 ) -> dict[str, Any]:

@@ -18,11 +18,12 @@ run time (jaju.tools.model.from_function), so annotations stay real types.
 import datetime as dt
 import math
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from jaju.packs.law.tools import legal_period_end
+from jaju.packs.law.tools import MAX_WON, legal_period_end, parse_date
 
 INTEREST_ACT = "이자제한법"
 MAX_RATE_DECREE = "이자제한법 제2조제1항의 최고이자율에 관한 규정"
@@ -50,12 +51,21 @@ def _floor_ten(amount: float) -> int:
 # --- loans ---------------------------------------------------------------------------------------
 
 
+SHOWN_PERIODS = 120
+"""A schedule longer than twice this shows its first and last SHOWN_PERIODS periods (the
+totals still count every period): 600 rows of a 50-year loan would exceed the tool result cap
+(MAX_RESULT_BYTES) and could not be returned at all."""
+
+
 def _schedule(principal: int, annual_rate: float, months: int, method: str
               ) -> list[dict[str, int]]:
     r = annual_rate / 100 / 12
     if method == "equal_payment":
-        instalment = (_round_won(principal / months) if r == 0
-                      else _round_won(principal * r / (1 - (1 + r) ** -months)))
+        # a rate so small that (1 + r) rounds to 1 (say 1e-17 %) is a zero rate, not a
+        # division by zero
+        discount = 1 - (1 + r) ** -months
+        instalment = (_round_won(principal / months) if discount == 0
+                      else _round_won(principal * r / discount))
     balance, rows = principal, []
     for period in range(1, months + 1):
         interest = _floor_won(balance * r)
@@ -86,11 +96,17 @@ def repayment_schedule(
     마지막 회차가 남은 원금을 모두 갚는다."""
     rows = _schedule(principal, annual_rate, months, method)
     total_interest = sum(row["interest"] for row in rows)
+    shown, notes = rows, []
+    if len(rows) > 2 * SHOWN_PERIODS:
+        shown = rows[:SHOWN_PERIODS] + rows[-SHOWN_PERIODS:]
+        notes.append(f"{len(rows)}회차 중 처음과 마지막 {SHOWN_PERIODS}회차만 보여 줍니다 (합계는 전체 회차) "
+                     f"/ periods {SHOWN_PERIODS + 1}–{len(rows) - SHOWN_PERIODS} are left out; the "
+                     "totals count every period.")
     return {"result": {"method": METHOD_NAMES[method], "first_payment": rows[0]["payment"],
                        "last_payment": rows[-1]["payment"], "total_interest": total_interest,
-                       "total_payment": principal + total_interest, "periods": rows},
+                       "total_payment": principal + total_interest, "periods": shown},
             "articles": [f"{CONSUMER_ACT} 제19조"],
-            "notes": ["월 이자 = 잔액 × 연이율 ÷ 12, 원 미만 버림; 원리금균등 납입액은 원 단위 "
+            "notes": [*notes, "월 이자 = 잔액 × 연이율 ÷ 12, 원 미만 버림; 원리금균등 납입액은 원 단위 "
                       "반올림; 마지막 회차가 남은 원금을 모두 상환 (반올림 차이 흡수).",
                       "실제 대출은 일 단위(잔액 × 연이율 × 일수 ÷ 365)로 이자를 계산하는 경우가 많아 "
                       "몇 원씩 다를 수 있습니다. 상환방법과 금리는 금융회사가 설명해야 하는 사항입니다 "
@@ -110,7 +126,7 @@ def max_interest_check(
     annual_rate: Annotated[float | None, Field(
         ge=0, le=10000, description="약정 이자율 (%); rate_unit이 month면 월 이자율")] = None,
     interest: Annotated[int | None, Field(
-        ge=0, description="기간 동안 약정한 이자 총액 (원); annual_rate 대신")] = None,
+        ge=0, le=MAX_WON, description="기간 동안 약정한 이자 총액 (원); annual_rate 대신")] = None,
     days: Annotated[int, Field(ge=1, le=36500, description="빌린 기간 (일)")] = 365,
     rate_unit: Annotated[Literal["year", "month"], Field(
         description="annual_rate가 연 이율이면 year, 월 이율이면 month")] = "year",
@@ -118,7 +134,7 @@ def max_interest_check(
         description="private: 개인 간 금전대차 (이자제한법), registered: 등록 대부업자 (대부업법)")
     ] = "private",
     interest_paid: Annotated[int | None, Field(
-        ge=0, description="이미 지급한 이자 (원), 초과분의 원본 충당 계산용")] = None,
+        ge=0, le=MAX_WON, description="이미 지급한 이자 (원), 초과분의 원본 충당 계산용")] = None,
 ) -> dict[str, Any]:
     """법정 최고이자율 검사: 연 20% (이자제한법 제2조제1항과 최고이자율 규정, 대부업자는 대부업법
     시행령 제5조제2항)를 넘는지, 한도 이자와 초과액, 초과 지급분의 원본 충당·반환 (제2조제3항·제4항)."""
@@ -242,12 +258,15 @@ def early_repayment_fee(
     amount: Annotated[int, Field(gt=0, le=10**11, description="중도상환하는 금액 (원)")],
     fee_rate: Annotated[float, Field(ge=0, le=10, description="중도상환수수료율 (%), 예: 1.2")],
     remaining_days: Annotated[int | None, Field(
-        ge=0, description="상환일부터 만기까지 남은 일수")] = None,
-    loan_days: Annotated[int | None, Field(ge=1, description="대출 기간 전체 일수")] = None,
+        ge=0, le=36_600, description="상환일부터 만기까지 남은 일수")] = None,
+    loan_days: Annotated[int | None, Field(ge=1, le=36_600, description="대출 기간 전체 일수")
+                         ] = None,
     contract_date: Annotated[str | None, Field(
-        description="대출계약 성립일 YYYY-MM-DD (3년 경과 여부와 일수 계산)")] = None,
-    repayment_date: Annotated[str | None, Field(description="상환일 YYYY-MM-DD")] = None,
-    maturity_date: Annotated[str | None, Field(description="만기일 YYYY-MM-DD")] = None,
+        max_length=40, description="대출계약 성립일 YYYY-MM-DD (3년 경과 여부와 일수 계산)")] = None,
+    repayment_date: Annotated[str | None, Field(max_length=40, description="상환일 YYYY-MM-DD")
+                              ] = None,
+    maturity_date: Annotated[str | None, Field(max_length=40, description="만기일 YYYY-MM-DD")
+                             ] = None,
 ) -> dict[str, Any]:
     """중도상환수수료 = 상환금액 × 수수료율 × 잔존일수 ÷ 대출기간 (원 미만 버림). 금융소비자보호법
     제20조제1항제4호나목: 대출계약이 성립한 날부터 3년 이내에 상환하는 경우 등이 아니면 중도상환수수료를
@@ -256,13 +275,20 @@ def early_repayment_fee(
     notes = ["금융소비자보호법 제20조제1항제4호나목: 1) 대출계약이 성립한 날부터 3년 이내에 상환하는 경우, "
              "2) 다른 법령에 따라 허용되는 경우, 3) 대통령령으로 정하는 경우를 제외하고 중도상환수수료를 "
              "부과하는 것은 불공정영업행위입니다."]
-    dates = {k: dt.date.fromisoformat(v) for k, v in (
+    dates = {k: parse_date(v, f"{k}_date") for k, v in (
         ("contract", contract_date), ("repayment", repayment_date), ("maturity", maturity_date))
         if v}
+    order = [k for k in ("contract", "repayment", "maturity") if k in dates]
+    if any(dates[a] > dates[b] for a, b in pairwise(order)):
+        raise ValueError("날짜 순서가 맞지 않습니다: 계약일 ≤ 상환일 ≤ 만기일 / the dates must be in "
+                         "order: contract_date ≤ repayment_date ≤ maturity_date")
     if remaining_days is None and {"repayment", "maturity"} <= set(dates):
         remaining_days = (dates["maturity"] - dates["repayment"]).days
     if loan_days is None and {"contract", "maturity"} <= set(dates):
         loan_days = (dates["maturity"] - dates["contract"]).days
+    if loan_days == 0:
+        raise ValueError("만기일이 계약일과 같습니다 / maturity_date is the contract_date: a loan "
+                         "of 0 days")
     if remaining_days is None or loan_days is None:
         raise ValueError("잔존일수와 대출기간(또는 계약일·상환일·만기일)을 주세요 / give remaining_days "
                          "and loan_days, or contract_date, repayment_date and maturity_date")
@@ -291,15 +317,15 @@ def early_repayment_fee(
 
 
 def dsr(
-    annual_income: Annotated[int, Field(gt=0, description="연 소득 (원)")],
-    principal: Annotated[int, Field(ge=0, description="새로 받을 대출 원금 (원)")],
+    annual_income: Annotated[int, Field(gt=0, le=MAX_WON, description="연 소득 (원)")],
+    principal: Annotated[int, Field(ge=0, le=10**11, description="새로 받을 대출 원금 (원)")],
     annual_rate: Annotated[float, Field(ge=0, le=100, description="새 대출 연 이자율 (%)")],
     months: Annotated[int, Field(ge=1, le=600, description="새 대출 기간 (개월)")],
     method: Annotated[Method, Field(
         description="equal_payment 원리금균등, equal_principal 원금균등, bullet 만기일시")
     ] = "equal_payment",
     existing_annual_repayment: Annotated[int, Field(
-        ge=0, description="기존 대출의 연간 원리금 상환액 합계 (원)")] = 0,
+        ge=0, le=MAX_WON, description="기존 대출의 연간 원리금 상환액 합계 (원)")] = 0,
 ) -> dict[str, Any]:
     """예시용 DSR(총부채원리금상환비율) = (기존 대출 연간 원리금 + 새 대출의 연평균 원리금) ÷ 연 소득
     × 100. 새 대출의 연평균 원리금 = 상환 스케줄의 총 납입액 × 12 ÷ 기간(개월). 가정은 결과에 적는다."""
@@ -329,16 +355,16 @@ def dsr(
 
 def voice_phishing(
     transfer_date: Annotated[str | None, Field(
-        description="사기범 계좌로 송금·이체한 날 YYYY-MM-DD")] = None,
-    amount: Annotated[int | None, Field(ge=0, description="송금한 금액 (원)")] = None,
+        max_length=40, description="사기범 계좌로 송금·이체한 날 YYYY-MM-DD")] = None,
+    amount: Annotated[int | None, Field(ge=0, le=MAX_WON, description="송금한 금액 (원)")] = None,
     reported: Annotated[bool, Field(
         description="이미 금융회사에 피해구제(지급정지)를 신청했으면 true")] = False,
     notice_date: Annotated[str | None, Field(
-        description="금융감독원의 채권소멸절차 개시 공고일 YYYY-MM-DD (알면)")] = None,
+        max_length=40, description="금융감독원의 채권소멸절차 개시 공고일 YYYY-MM-DD (알면)")] = None,
     fraud_account_balance: Annotated[int | None, Field(
-        ge=0, description="지급정지된 사기이용계좌의 잔액 (원, 알면)")] = None,
+        ge=0, le=MAX_WON, description="지급정지된 사기이용계좌의 잔액 (원, 알면)")] = None,
     payment_stop_notice_date: Annotated[str | None, Field(
-        description="지급정지 통지를 받은 날 YYYY-MM-DD (알면)")] = None,
+        max_length=40, description="지급정지 통지를 받은 날 YYYY-MM-DD (알면)")] = None,
 ) -> dict[str, Any]:
     """보이스피싱(전기통신금융사기) 피해 구제 안내: 상황(송금일, 금액, 신고 여부, 채권소멸절차 공고일 …)에
     따라 전기통신금융사기 피해환급법이 정한 구제 수단과 기한 — 지급정지·피해구제 신청(제3조·제4조),
@@ -394,7 +420,7 @@ def voice_phishing(
     step("환급받은 한도에서 손해배상청구권 등은 소멸하며, 나머지는 민사로 청구할 수 있음",
          "환급 후", "제12조")
     if transfer_date:
-        result["transfer_date"] = transfer_date
+        result["transfer_date"] = parse_date(transfer_date, "transfer_date").isoformat()
     if amount is not None:
         result["amount"] = amount
     result["steps"] = steps

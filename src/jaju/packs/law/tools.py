@@ -32,6 +32,23 @@ MINIMUM_WAGE = "최저임금법"
 CIVIL = "민법"
 
 
+MAX_WON = 10**12
+"""Amounts above 1조 원 are refused: no wage or loan the tools are for comes near, and a bound
+keeps float arithmetic finite (1e308 won would overflow to infinity)."""
+MAX_HOURS = 10_000
+"""Hours worked in whatever period the caller means: more than a year's 8,784."""
+
+
+def parse_date(value: str, name: str) -> dt.date:
+    """`value` as YYYY-MM-DD, or a ValueError naming `name` in Korean and English (what
+    `date.fromisoformat` says — "day is out of range for month" — names neither)."""
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"{name}: 날짜는 YYYY-MM-DD로 주세요 (있는 날짜로) / give {name} as a real "
+                         f"date YYYY-MM-DD, not {value[:40]!r}") from None
+
+
 def _won(amount: float) -> int:
     """Round to the won, halves up (amounts are never negative here)."""
     return int(amount + 0.5)
@@ -71,7 +88,8 @@ def _add_months(day: dt.date, months: int) -> dt.date | None:
 
 
 def legal_period_end(
-    start: Annotated[str, Field(description="기간의 기준일 (통지·사건이 있은 날), YYYY-MM-DD")],
+    start: Annotated[str, Field(max_length=40,
+                                description="기간의 기준일 (통지·사건이 있은 날), YYYY-MM-DD")],
     amount: Annotated[int, Field(ge=1, le=1200, description="기간의 길이")],
     unit: Annotated[Literal["day", "week", "month", "year"],
                     Field(description="일 day, 주 week, 월 month, 연 year")] = "day",
@@ -80,7 +98,16 @@ def legal_period_end(
 ) -> dict[str, Any]:
     """민법에 따른 기간의 만료일: 초일 불산입(제157조), 말일의 종료로 만료(제159조), 주·월·연은
     역에 따라(제160조), 말일이 토요일 또는 공휴일이면 그 다음 날 만료(제161조, 음력·대체공휴일 포함)."""
-    day = dt.date.fromisoformat(start)
+    day = parse_date(start, "start")
+    try:
+        return _period_end(day, amount, unit, starts_at_midnight)
+    except (OverflowError, ValueError):  # date arithmetic past 9999-12-31
+        raise ValueError("기간의 끝이 달력 범위(9999년)를 벗어납니다 / the period would end after "
+                         "the year 9999") from None
+
+
+def _period_end(day: dt.date, amount: int, unit: str, starts_at_midnight: bool
+                ) -> dict[str, Any]:
     articles = [f"{CIVIL} 제157조", f"{CIVIL} 제159조"]
     first = day if starts_at_midnight else day + dt.timedelta(days=1)
     notes = ["초일 산입: 오전 0시부터 시작하는 기간" if starts_at_midnight
@@ -118,7 +145,7 @@ def legal_period_end(
 
 
 def dismissal_notice_pay(
-    daily_ordinary_wage: Annotated[float, Field(ge=0, description="1일 통상임금 (원)")],
+    daily_ordinary_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="1일 통상임금 (원)")],
     notice_days: Annotated[int, Field(ge=0, description="해고일 며칠 전에 예고했는지 (안 했으면 0)")] = 0,
     months_of_service: Annotated[int | None, Field(
         ge=0, description="계속 근로한 개월 수 (모르면 생략)")] = None,
@@ -167,11 +194,13 @@ def annual_leave_days(
 
 
 def overtime_pay(
-    hourly_wage: Annotated[float, Field(ge=0, description="시간급 통상임금 (원)")],
-    overtime_hours: Annotated[float, Field(ge=0, description="연장근로 시간 (휴일근로 제외)")] = 0,
+    hourly_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="시간급 통상임금 (원)")],
+    overtime_hours: Annotated[float, Field(
+        ge=0, le=MAX_HOURS, description="연장근로 시간 (휴일근로 제외)")] = 0,
     night_hours: Annotated[float, Field(
-        ge=0, description="오후 10시~오전 6시 사이에 일한 시간 (연장·휴일 여부와 무관)")] = 0,
-    holiday_hours: Annotated[float, Field(ge=0, description="휴일근로 시간")] = 0,
+        ge=0, le=MAX_HOURS, description="오후 10시~오전 6시 사이에 일한 시간 (연장·휴일 여부와 무관)")
+    ] = 0,
+    holiday_hours: Annotated[float, Field(ge=0, le=MAX_HOURS, description="휴일근로 시간")] = 0,
 ) -> dict[str, Any]:
     """연장·야간·휴일 근로의 임금 (근로기준법 제56조): 연장 50%, 휴일 8시간 이내 50%·8시간 초과
     100%, 야간 50%를 통상임금에 가산. total = 연장·휴일 시간의 임금 + 모든 가산금."""
@@ -193,7 +222,7 @@ def overtime_pay(
 
 def weekly_holiday_pay(
     weekly_hours: Annotated[float, Field(ge=0, le=68, description="1주 소정근로시간")],
-    hourly_wage: Annotated[float, Field(ge=0, description="시간급 통상임금 (원)")],
+    hourly_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="시간급 통상임금 (원)")],
 ) -> dict[str, Any]:
     """주휴수당 (근로기준법 제55조): 1주 소정근로일을 개근하면 유급휴일 1일. 1주 소정근로시간이
     15시간 미만이면 적용하지 않고(제18조제3항), 단시간근로자는 소정근로시간에 비례(주 40시간 = 8시간)."""
@@ -211,16 +240,17 @@ def weekly_holiday_pay(
 
 
 def severance_pay(
-    service_days: Annotated[int, Field(ge=0, description="계속근로기간 (일)")],
+    service_days: Annotated[int, Field(ge=0, le=36_600, description="계속근로기간 (일)")],
     average_daily_wage: Annotated[float | None, Field(
-        ge=0, description="1일 평균임금 (원); 없으면 최근 3개월 임금과 일수로 계산")] = None,
+        ge=0, le=MAX_WON, description="1일 평균임금 (원); 없으면 최근 3개월 임금과 일수로 계산")
+    ] = None,
     wages_last_3_months: Annotated[float | None, Field(
-        ge=0, description="퇴직 전 3개월 동안의 임금 총액 (원)")] = None,
+        ge=0, le=MAX_WON, description="퇴직 전 3개월 동안의 임금 총액 (원)")] = None,
     days_last_3_months: Annotated[int | None, Field(
         ge=1, le=92, description="그 3개월의 총일수")] = None,
     daily_ordinary_wage: Annotated[float | None, Field(
-        ge=0, description="1일 통상임금 (평균임금보다 많으면 통상임금으로)")] = None,
-    weekly_hours: Annotated[float, Field(ge=0, description="4주 평균 1주 소정근로시간")] = 40,
+        ge=0, le=MAX_WON, description="1일 통상임금 (평균임금보다 많으면 통상임금으로)")] = None,
+    weekly_hours: Annotated[float, Field(ge=0, le=168, description="4주 평균 1주 소정근로시간")] = 40,
 ) -> dict[str, Any]:
     """퇴직금 (근로자퇴직급여 보장법 제8조): 계속근로기간 1년에 대하여 30일분의 평균임금
     = 30 × 1일 평균임금 × 재직일수 ÷ 365. 1년 미만 또는 주 15시간 미만이면 없음 (제4조제1항)."""
@@ -267,7 +297,7 @@ def minimum_wage_rates(path: Path | None = None) -> dict[int, MinimumWage]:
 
 
 def minimum_wage_check(
-    hourly_wage: Annotated[float, Field(ge=0, description="받는 시간급 (원)")],
+    hourly_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="받는 시간급 (원)")],
     year: Annotated[int, Field(ge=2000, le=2100, description="적용 연도")],
     probation: Annotated[bool, Field(
         description="1년 이상 계약의 수습 시작 3개월 이내 (단순노무직 제외)")] = False,
@@ -406,9 +436,10 @@ def _item(text: str, item: str) -> str | None:
 
 
 def lookup_article(
-    citation: Annotated[str, Field(description="조문 인용: '근로기준법 제26조', '형법 제347조제1항', "
-                                               "'근로기준법 부칙 제2조'")],
-    law: Annotated[str | None, Field(description="인용에 법령명이 없을 때의 법령명")] = None,
+    citation: Annotated[str, Field(max_length=200, description=(
+        "조문 인용: '근로기준법 제26조', '형법 제347조제1항', '근로기준법 부칙 제2조'"))],
+    law: Annotated[str | None, Field(max_length=100,
+                                     description="인용에 법령명이 없을 때의 법령명")] = None,
 ) -> dict[str, Any]:
     """조문 찾기: 인용("근로기준법 제26조", "형법 제347조제1항", "부칙 제2조")으로 이 팩의 법령에서
     조문(또는 항·호) 본문을 돌려준다. 부칙은 가장 최근 개정의 부칙에서 찾는다 (부칙 <제N호>로 지정 가능)."""
