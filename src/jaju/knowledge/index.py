@@ -111,6 +111,15 @@ def _bad_text(*texts: str) -> bool:
     return False
 
 
+def storable(text: str) -> str:
+    """Text both knowledge engines store alike: without NUL (PostgreSQL refuses it in text;
+    it carries nothing a reader sees) and with a lone surrogate (a plugin parser's undecodable
+    byte) as "?" instead of an error that would stop the batch."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def knowledge_location(settings: Any) -> Path | str:
     """Where `settings` keep knowledge: the store's PostgreSQL database when `[store] url` is
     one (replicas share it), else the SQLite file under JAJU_HOME (also when the store is on
@@ -297,13 +306,15 @@ class KnowledgeIndex:
                 vector_of = {int(i): matrix[n] for n, i in enumerate(ids)}
             for doc in self.documents(kb):
                 rows = self.chunks(kb, doc.id)
-                chunks = [Chunk(r["text"], r["start"], r["end"], r["page"], r["article"],
-                                tuple(r["heading"].split(" > ")) if r["heading"] else ())
-                          for r in rows]
+                chunks = [Chunk(storable(r["text"]), r["start"], r["end"], r["page"],
+                                r["article"], tuple(storable(r["heading"]).split(" > "))
+                                if r["heading"] else ())
+                          for r in rows]  # text ingested before NUL was cleaned: clean it
                 vectors = None
                 if kb.embedder and rows and all(r["id"] in vector_of for r in rows):
                     vectors = np.stack([vector_of[r["id"]] for r in rows])
-                other.add_document(new, path=doc.path, sha256=doc.sha256, title=doc.title,
+                other.add_document(new, path=doc.path, sha256=doc.sha256,
+                                   title=storable(doc.title) if doc.title else doc.title,
                                    fmt=doc.format, chars=doc.chars, chunks=chunks,
                                    meta=doc.meta, vectors=vectors)
             if progress:

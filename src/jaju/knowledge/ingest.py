@@ -31,7 +31,7 @@ from typing import Any
 from jaju.errors import InvalidRequest
 from jaju.guards.pii import detect
 from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
-from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex
+from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex, storable
 from jaju.knowledge.parsers.base import Limits, ParseError, Parser
 
 
@@ -195,15 +195,6 @@ def parse(parser: Parser, path: Path, limits: Limits | None = None) -> Any:
     return parser(path)
 
 
-def _storable(text: str) -> str:
-    """Text both knowledge engines store alike: without NUL (PostgreSQL refuses it in text;
-    it carries nothing a reader sees) and with a lone surrogate (a plugin parser's undecodable
-    byte) as "?" instead of an error that would stop the batch."""
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 def _digest(path: Path) -> tuple[str, bool]:
     """SHA-256 of the file, read in chunks, and whether it has anything but whitespace."""
     h = hashlib.sha256()
@@ -261,7 +252,7 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
     except Exception as e:  # a parser library choking on a broken file
         return FileResult(key, "failed", reason=f"손상된 파일 / corrupt file: "
                                                  f"{type(e).__name__}: {e}")
-    blocks = [replace(b, text=_storable(b.text), heading=tuple(map(_storable, b.heading)))
+    blocks = [replace(b, text=storable(b.text), heading=tuple(map(storable, b.heading)))
               for b in document.blocks if b.text.strip()]
     if not blocks:
         return FileResult(key, "failed", reason="텍스트가 없음 / no text in the document")
@@ -273,7 +264,7 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
     chunks = chunk_blocks(blocks, split_sentences=split)
     text = document_text(blocks)
     pii = Counter(f.type for f in detect(text))  # a report only: documents are indexed as they are
-    title = _storable(document.title) if document.title else document.title
+    title = storable(document.title) if document.title else document.title
     return _Prepared(path, key, digest, title, document.format, len(text), chunks,
                      previous is not None, {"pii": dict(pii)} if pii else {})
 
