@@ -21,6 +21,8 @@ from jaju.knowledge.parsers.text import parse_markdown
 from jaju.packs import law
 from jaju.packs.law import tools
 
+from conftest import assert_gold_articles_exist, assert_statutes_listed, assert_tool_result, eval_rows
+
 ROOT = Path(__file__).resolve().parent.parent
 PACK = Path(law.__file__).parent
 STATUTES = PACK / "data" / "statutes"
@@ -51,30 +53,18 @@ def test_pack_description_is_complete():
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
-    import hashlib
-
-    source = (PACK / "data" / "SOURCE.md").read_text(encoding="utf-8")
-    for path in STATUTES.glob("*.md"):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert f"`{path.name}` `{digest}`" in source, path.name
+    assert len(assert_statutes_listed(PACK / "data")) == 18
 
 
 def test_eval_sets_cite_articles_that_exist():
-    titles = {s.title.replace(" ", ""): s for s in tools.statutes().values()}
     for name, least in (("frozen.jsonl", 150), ("dev.jsonl", 40), ("dev2.jsonl", 150)):
-        rows = [json.loads(x) for x in (PACK / "data" / "eval" / name).read_text(
-            encoding="utf-8").splitlines() if x.strip()]
+        rows = eval_rows(PACK / "data" / "eval" / name)
         assert len(rows) >= least
         for row in rows:
             assert row["question"] and row["gold"]
-            for citation in row["gold"]:
-                law_name, article = citation.rsplit(" ", 1)
-                assert article in titles[law_name.replace(" ", "")].articles, citation
+            assert_gold_articles_exist(row, STATUTES)
             if "tool" in row:  # the expected tool call gives the expected result
-                fn = getattr(tools, row["tool"]["name"])
-                result = fn(**row["tool"]["arguments"])["result"]
-                for key, value in row["tool"]["result"].items():
-                    assert result[key] == value, (row["id"], key)
+                assert_tool_result(row, getattr(tools, row["tool"]["name"]))
 
 
 # --- 부칙 ------------------------------------------------------------------------------------------
