@@ -45,7 +45,6 @@ def test_pack_description_is_complete():
         assert t.function is getattr(tools, t.name)
     for ev in pack.evals:
         assert Path(ev.path).exists()
-    assert pack.synonyms == ("everyday-legal",)
     assert pack.knowledge[0].synonyms == "everyday-legal"
     titles = {s.title for s in tools.statutes().values()}
     for assistant in pack.assistants:  # knowledge_filter names documents the pack has

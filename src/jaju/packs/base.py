@@ -79,7 +79,6 @@ class Pack:
     knowledge: tuple[KnowledgeSource, ...] = ()
     tools: tuple[PackTool, ...] = ()
     evals: tuple[EvalSet, ...] = ()
-    synonyms: tuple[str, ...] = ()
     root: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -155,8 +154,7 @@ def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
     return Pack(name=head["name"], title=head["title"], version=str(head["version"]),
                 description=head.get("description", ""),
                 assistants=tuple(raw.get("assistants", [])), knowledge=knowledge,
-                tools=tuple(pack_tools), evals=evals,
-                synonyms=tuple(raw.get("synonyms", {}).get("dictionaries", [])), root=root)
+                tools=tuple(pack_tools), evals=evals, root=root)
 
 
 def pack_hooks(pack: Pack | Callable[[], Pack]
