@@ -224,8 +224,8 @@ def test_eval_sets_cite_articles_that_exist_and_expect_what_the_tools_return():
     def order_status(order_id: str) -> dict:
         return {"result": orders[order_id]}
 
-    def top_item(**arguments: object) -> dict:  # search_products: the top item's figures
-        found = tools.search_products(**arguments)["result"]  # type: ignore[arg-type]
+    def top_item(**arguments) -> dict:  # search_products: the top item's figures
+        found = tools.search_products(**arguments)["result"]
         return {"result": {**found, **(found["items"][0] if found["items"] else {})}}
 
     functions = {"orders.get_order_status": order_status, "search_products": top_item,

@@ -279,6 +279,13 @@ def test_lookup_article():
     assert out["result"]["law"] == "학교폭력예방 및 대책에 관한 법률"
     assert out["result"]["title"] == "학교폭력의 신고의무"
     assert tools.lookup_article("제8조", law="교육기본법")["result"]["title"] == "의무교육"
+    # the law pack's lookup (jaju.packs.statutes), so 호 and 부칙 too: 시행령 제45조①1. "초등학교
+    # ㆍ중학교ㆍ고등학교ㆍ고등기술학교 및 특수학교(유치부는 제외한다): 매 학년 190일 이상"
+    out = tools.lookup_article("초중등교육법 시행령 제45조제1항제1호")
+    assert out["articles"] == [f"{DECREE} 제45조제1항제1호"]
+    assert out["result"]["text"].startswith("1. 초등학교") and out["result"]["text"].endswith(
+        "매 학년 190일 이상")
+    assert tools.lookup_article("교육기본법 부칙 제1조")["result"]["article"] == "부칙 제1조"
     for bad in ("교육기본법 제8조제9항", "제8조", "헌법 제31조", "교육기본법"):
         with pytest.raises(ValueError):
             tools.lookup_article(bad)
