@@ -429,3 +429,51 @@ def run_eval(settings: Settings, assistant: str, cases: list, *,
             await state.aclose()
 
     return asyncio.run(main())
+
+
+NEUTRAL = Path(__file__).parent / "fixtures" / "neutral_questions.txt"
+COMMON_SHARE = 0.03
+"""A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
+cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
+
+
+def dictionary_entries(path: Path) -> list[tuple[int, str, list[str]]]:
+    """A synonym dictionary's entries: (line number, the everyday words, the terms)."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            words, terms = line.split("\t", 1)
+            out.append((number, words.strip(), [t.strip() for t in terms.split(",")]))
+    return out
+
+
+def dictionary_keys(words: str, analyzer: Any, tmp_path: Path) -> set[str]:
+    """The keys the loader makes of one entry (so the test sees what search matches)."""
+    from jaju.knowledge import synonyms as synonym_dicts
+
+    path = tmp_path / "one.tsv"
+    path.write_text(f"{words}\t용어\n", encoding="utf-8")
+    return set(synonym_dicts.load(str(path), analyzer))
+
+
+def dictionary_hijacks(path: Path, analyzer: Any, tmp_path: Path) -> list[str]:
+    """The entries of a pack's dictionary that would drag unrelated questions into the pack:
+    a key that fires on COMMON_SHARE or more of the neutral questions, or a word longer than
+    one syllable that shrinks to a one-syllable key (살려고 → 살, 손님 → 손: the one syllable
+    is what gets matched, and it means many things)."""
+    from jaju.knowledge import synonyms as synonym_dicts
+
+    neutral = [analyzer.morphemes(q, keep_stopwords=True)
+               for q in NEUTRAL.read_text(encoding="utf-8").splitlines()
+               if q.strip() and not q.startswith("#")]
+    problems = []
+    for number, words, _ in dictionary_entries(path):
+        written = words[:-1] if " " not in words and words.endswith("다") else words
+        for key in dictionary_keys(words, analyzer, tmp_path):
+            fired = sum(1 for m in neutral if synonym_dicts.expand(m, {key: ["x"]}))
+            if fired / len(neutral) >= COMMON_SHARE:
+                problems.append(f"{number}: {words} → '{key}' fires on {fired} of "
+                                f"{len(neutral)} neutral questions")
+            if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
+                problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
+    return problems

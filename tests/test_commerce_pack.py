@@ -28,6 +28,7 @@ from conftest import (
     assert_gold_articles_exist,
     assert_statutes_listed,
     assert_tool_result,
+    dictionary_hijacks,
     eval_rows,
     mark_pack_installed,
     run_eval,
@@ -240,18 +241,12 @@ def test_eval_sets_cite_articles_that_exist_and_expect_what_the_tools_return():
                 assert_tool_result(row, functions[row["tool"]["name"]])
 
 
-def test_dictionary_keys_do_not_fire_on_unrelated_questions(analyzer):
-    """As the law pack's hijack test: a key that fires on 3% or more of 100 everyday questions
-    outside shopping would expand unrelated questions."""
-    neutral = [x for x in (ROOT / "tests" / "fixtures" / "neutral_questions.txt").read_text(
-        encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
-    mapping = synonym_dicts.load(str(DATA / "commerce-synonyms.tsv"), analyzer)
-    assert len(mapping) >= 40
-    morphemes = [analyzer.morphemes(q, keep_stopwords=True) for q in neutral]
-    for key in mapping:
-        fires = sum(1 for m in morphemes if synonym_dicts.expand(m, {key: ["x"]}))
-        assert fires / len(neutral) < 0.03, (key, fires)
-        assert len(key) > 1 or key in ("뜯",), key  # no phrase shrank to one syllable
+def test_dictionary_keys_do_not_fire_on_unrelated_questions(analyzer, tmp_path):
+    """As every pack's dictionary: no key fires on 3% or more of 100 everyday questions outside
+    shopping, and no word shrinks to one syllable."""
+    path = DATA / "commerce-synonyms.tsv"
+    assert len(synonym_dicts.load(str(path), analyzer)) >= 40
+    assert not dictionary_hijacks(path, analyzer, tmp_path)
 
 
 # --- install, search, and the frozen set through the assistant -------------------------------------

@@ -28,6 +28,7 @@ from conftest import (
     assert_gold_articles_exist,
     assert_statutes_listed,
     assert_tool_result,
+    dictionary_hijacks,
     eval_rows,
     mark_pack_installed,
     run_eval,
@@ -302,6 +303,12 @@ def test_tools_describe_themselves_for_the_tool_loop():
         assert tool.description and tool.parameters["type"] == "object", fn.__name__
         out = fn(**examples[fn.__name__])
         assert set(out) == {"result", "articles", "notes"} and out["articles"]
+
+
+def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
+    """As every pack's dictionary: no key fires on 3% or more of 100 neutral everyday
+    questions, and no word shrinks to one syllable."""
+    assert not dictionary_hijacks(DATA / "synonyms.tsv", analyzer, tmp_path)
 
 
 # --- installed: search, the frozen set, the scripted upstream, the student policy --------------

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from jaju.knowledge import synonyms as synonym_dicts
 from jaju.packs import evaluation, finance
 from jaju.packs.finance import samples, tools
 from jaju.packs.finance.guard import REFUSAL, asks_for_advice
@@ -24,6 +23,7 @@ from conftest import (
     assert_gold_articles_exist,
     assert_statutes_listed,
     assert_tool_result,
+    dictionary_hijacks,
     eval_rows,
     mark_pack_installed,
     run_eval,
@@ -294,30 +294,11 @@ def test_tools_describe_themselves_and_cite_articles_the_pack_has():
 
 # --- the dictionary --------------------------------------------------------------------------------
 
-NEUTRAL = ROOT / "tests" / "fixtures" / "neutral_questions.txt"
-
-
 def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
-    """A key that fires on 3% or more of 100 neutral everyday questions (cooking, weather,
-    travel, …), or that shrinks to one syllable, would drag unrelated questions into finance."""
-    neutral = [analyzer.morphemes(q, keep_stopwords=True)
-               for q in NEUTRAL.read_text(encoding="utf-8").splitlines()
-               if q.strip() and not q.startswith("#")]
-    path = PACK / "data" / "synonyms.tsv"
-    problems = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        words = line.split("\t", 1)[0].strip()
-        one = tmp_path / "one.tsv"
-        one.write_text(f"{words}\t용어\n", encoding="utf-8")
-        for key in synonym_dicts.load(str(one), analyzer):
-            fired = sum(1 for m in neutral if synonym_dicts.expand(m, {key: ["x"]}))
-            if fired / len(neutral) >= 0.03:
-                problems.append(f"{number}: {words} → '{key}' fires on {fired} neutral questions")
-            if " " not in key and len(key) == 1:
-                problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
-    assert not problems, "\n".join(problems)
+    """No key of the pack's dictionary fires on 3% or more of 100 neutral everyday questions
+    (cooking, weather, travel, …) or shrinks to one syllable: it would drag unrelated questions
+    into finance."""
+    assert not dictionary_hijacks(PACK / "data" / "synonyms.tsv", analyzer, tmp_path)
 
 
 # --- the investment-advice rule --------------------------------------------------------------------
