@@ -477,3 +477,20 @@ def dictionary_hijacks(path: Path, analyzer: Any, tmp_path: Path) -> list[str]:
             if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
                 problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
     return problems
+
+
+def tiny_forced_tool(make_client: Callable[..., TestClient], tiny_gguf: Path, home: Path,
+                     pack: str, assistant: str, tool: str, max_tokens: int) -> TestClient:
+    """A client whose `pack` (marked installed) serves its assistants on the tiny GGUF
+    (llama.cpp, random weights), `assistant` forced to call `tool` once: what the random model
+    produces shows the grammar that constrains a tool call's arguments."""
+    mark_pack_installed(home, pack)
+    client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
+                                                "n_ctx": 16384}},
+                          "packs": {"backend": "tiny"}})
+    model = client.app.state.jaju.models[assistant]
+    assert tool in model.tools
+    model.tool_choice, model.max_tool_rounds = "required", 1
+    model.tools = [tool]
+    model.defaults["max_tokens"] = max_tokens
+    return client

@@ -33,6 +33,7 @@ from conftest import (
     mark_pack_installed,
     run_eval,
     start_script,
+    tiny_forced_tool,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -447,15 +448,9 @@ def test_figures_guard_does_not_take_earlier_answers_as_sources():
 def test_shopping_tools_are_grammar_constrained_on_the_tiny_gguf(make_client, tiny_gguf, home):
     """The wiring on llama.cpp: a random model, forced to call the search tool, can only
     produce arguments its schema allows, and the result carries the catalogue's figures."""
-    mark_pack_installed(home, "commerce")
-    client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
-                                                "n_ctx": 16384}},
-                          "packs": {"backend": "tiny"}})
-    shopping = client.app.state.jaju.models["shopping"]
-    assert "commerce.search_products" in shopping.tools
-    shopping.tool_choice, shopping.max_tool_rounds = "required", 1
-    shopping.tools = ["commerce.search_products"]
-    shopping.defaults["max_tokens"] = 800  # a random string query needs room to close
+    # a random string query needs room to close: 800 tokens
+    client = tiny_forced_tool(make_client, tiny_gguf, home, "commerce", "shopping",
+                              "commerce.search_products", max_tokens=800)
     body = client.post("/v1/chat/completions", json={
         "model": "shopping", "messages": [{"role": "user", "content": "텀블러 있어요?"}],
         "seed": 1}).json()

@@ -31,7 +31,7 @@ from jaju.plugins import get_plugin_manager, packs
 from jaju.state import AppState
 from jaju.store import open_store
 
-from conftest import JAJU, mark_pack_installed
+from conftest import JAJU, mark_pack_installed, tiny_forced_tool
 
 TESTS = Path(__file__).parent
 EXAMPLES = TESTS.parent / "examples"
@@ -349,16 +349,9 @@ def test_law_assistant_calls_its_tools_with_a_scripted_upstream(make_client, hom
 
 
 def test_pack_tools_are_grammar_constrained_on_the_tiny_gguf(make_client, tiny_gguf, home):
-    mark_pack_installed(home, "law")
-    client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
-                                                "n_ctx": 16384}},
-                          "packs": {"backend": "tiny"}})
-    law = client.app.state.jaju.models["law"]
-    assert "law.annual_leave_days" in law.tools
     # a random model must still call one: required, and one tool whose arguments are numbers
-    law.tool_choice, law.max_tool_rounds = "required", 1
-    law.tools = ["law.annual_leave_days"]
-    law.defaults["max_tokens"] = 120
+    client = tiny_forced_tool(make_client, tiny_gguf, home, "law", "law",
+                              "law.annual_leave_days", max_tokens=120)
     body = client.post("/v1/chat/completions", json={
         "model": "law", "messages": [{"role": "user", "content": "연차휴가 며칠?"}],
         "seed": 1}).json()
