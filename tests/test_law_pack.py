@@ -21,6 +21,7 @@ from jaju.packs import law
 from jaju.packs.law import tools
 
 from conftest import (
+    ask_tool_case,
     assert_gold_articles_exist,
     assert_statutes_listed,
     assert_tool_result,
@@ -28,6 +29,8 @@ from conftest import (
     dictionary_hijacks,
     dictionary_keys,
     eval_rows,
+    mark_pack_installed,
+    run_eval,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -462,3 +465,54 @@ def _example_arguments(name: str) -> dict:
             "severance_pay": {"service_days": 400, "average_daily_wage": 100000},
             "minimum_wage_check": {"hourly_wage": 10320, "year": 2026},
             "lookup_article": {"citation": "민법 제157조"}}[name]
+
+
+# --- installed: the frozen set through the extractive backend and a scripted upstream ------------
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory, analyzer, parser_table) -> Path:
+    """A home with the pack installed as `jaju packs install law` does it (lexical)."""
+    from jaju.packs.base import install_knowledge
+
+    home = tmp_path_factory.mktemp("law-home")
+    index = KnowledgeIndex(home / "jaju.db", analyzer)
+    [done] = install_knowledge(law.pack(), index, parser_table)
+    index.close()
+    assert done.kb.name == "law" and done.files == 18 and not done.failures
+    mark_pack_installed(home, "law")
+    return home
+
+
+def test_frozen_set_through_the_extractive_backend(installed):
+    """The frozen set as `jaju packs eval law` runs it: no errors, no title-only citation. R@5
+    must not fall below the figure measured last (0.723, docs/benchmarks.md, "Extractive
+    answers cite the top five passages")."""
+    from jaju.config import Settings
+    from jaju.packs import evaluation
+
+    cases = evaluation.load_cases(PACK / "data" / "eval" / "frozen.jsonl")
+    report = run_eval(Settings.model_validate({"home": installed}), "law", cases)
+    metrics = report.metrics()
+    assert metrics["errors"] == 0 and metrics["title_only"] == 0
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.72
+
+
+def test_every_tool_case_through_a_scripted_upstream(make_client, installed, tmp_path,
+                                                     tool_upstream):
+    """Every tool case of the frozen set: the upstream proposes the expected call, jaju runs
+    it with those arguments, and the answer carries the expected result values."""
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(installed, home)
+    upstream, _ = tool_upstream
+    client = make_client({"home": home, **upstream})
+    rows = [r for r in eval_rows(PACK / "data" / "eval" / "frozen.jsonl") if "tool" in r]
+    assert len(rows) >= 10
+    for row in rows:
+        body = ask_tool_case(client, "law", "law", row)
+        answer = body["choices"][0]["message"]["content"]
+        for value in row["tool"]["result"].values():
+            assert json.dumps(value, ensure_ascii=False) in answer, (row["id"], value)
