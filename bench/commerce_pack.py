@@ -20,27 +20,31 @@ harness's table for each (retrieval, tool calls and results, invented figures).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(HERE))
+from pack_kit import (  # first: this tree's src
+    ROOT,
+    TESTS,
+    gold_keys,
+    load,
+    metrics,
+    rank_of,
+    run_eval,
+    start,
+    upstream_settings,
+    with_call,
+)
 
-from jaju.knowledge import KnowledgeIndex  # noqa: E402
-from jaju.knowledge import synonyms as synonym_dicts  # noqa: E402
-from jaju.knowledge.ingest import ingest  # noqa: E402
-from jaju.korean import Analyzer  # noqa: E402
-from jaju.packs.commerce import pack  # noqa: E402
-from jaju.plugins import get_plugin_manager, parsers  # noqa: E402
-from law_pack import gold_keys, metrics, rank_of  # noqa: E402
+# isort: split
+from jaju.knowledge import KnowledgeIndex
+from jaju.knowledge import synonyms as synonym_dicts
+from jaju.knowledge.ingest import ingest
+from jaju.korean import Analyzer
+from jaju.packs.commerce import pack
+from jaju.plugins import get_plugin_manager, parsers
 
 DATA = ROOT / "src" / "jaju" / "packs" / "commerce" / "data"
 SETS = {"frozen": DATA / "eval" / "frozen.jsonl", "dev": DATA / "eval" / "dev.jsonl"}
@@ -71,9 +75,7 @@ def main() -> None:
         print(f"dictionary: {synonyms or '-'}", file=sys.stderr)
         rows = ["| set | questions | R@1 | R@5 | MRR@10 | ms/query |", "|---|---|---|---|---|---|"]
         for name in (list(SETS) if args.set == "all" else [args.set]):
-            cases = [json.loads(x) for x in SETS[name].read_text(encoding="utf-8").splitlines()
-                     if x.strip()]
-            cases = [c for c in cases if c.get("gold")]
+            cases = [c for c in load(SETS[name]) if c.get("gold")]
             ranks = []
             began = time.perf_counter()
             for case in cases:
@@ -93,34 +95,14 @@ def main() -> None:
     print("\n".join(rows))
 
 
-def _start(args: list[str]) -> tuple[subprocess.Popen[bytes], int]:
-    """Start a server taking its port as the last argument; return once /health answers."""
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, *args[:1], str(port), *args[1:]])
-    for _ in range(600):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return proc, port
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"{args[0]} did not come up")
-
-
 def end_to_end(name: str) -> None:
     from rich.console import Console
 
-    from jaju.caller import Caller
     from jaju.config import Settings
     from jaju.knowledge import SHARED_TENANT
     from jaju.packs import evaluation
     from jaju.packs.base import install_knowledge
     from jaju.packs.commerce import orders_service
-    from jaju.state import AppState
     from jaju.store import open_store
 
     cases = evaluation.load_cases(SETS[name])
@@ -130,27 +112,9 @@ def end_to_end(name: str) -> None:
         case = by_question[body["messages"][-1]["content"]]
         if not case.tool:
             return body
-        tool = pack().tool_name(case.tool["name"]).replace(".", "_")
-        call = f"\nCALL {tool} {json.dumps(case.tool['arguments'], ensure_ascii=False)}"
-        return {**body, "messages": [{"role": "user", "content": case.question + call}]}
-
-    def run(settings: Settings, title: str, rewrite: bool) -> evaluation.Report:
-        state = AppState.build(settings, load_plugins=False)
-        caller = Caller("local", label="bench")
-
-        async def main() -> evaluation.Report:
-            await state.start()
-            try:
-                async def chat(body: dict) -> dict:
-                    result = await state.gateway.chat(caller, propose(body) if rewrite else body)
-                    assert isinstance(result, dict)
-                    return result
-
-                return await evaluation.run(chat, "shopping", cases, title=title)
-            finally:
-                await state.aclose()
-
-        return asyncio.run(main())
+        question = with_call(case.question, pack().tool_name(case.tool["name"]),
+                             case.tool["arguments"])
+        return {**body, "messages": [{"role": "user", "content": question}]}
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -160,17 +124,16 @@ def end_to_end(name: str) -> None:
         store = open_store(home / "jaju.db")
         store.add_pack("commerce", SHARED_TENANT, pack().version, actor="bench")
         store.close()
-        reports = [run(Settings.model_validate({"home": home}), "extractive", False)]
-        upstream, port = _start([str(ROOT / "tests" / "tool_upstream.py"), "/dev/null"])
-        service, service_port = _start([orders_service.__file__])
+        reports = [run_eval(Settings.model_validate({"home": home}), "shopping", cases,
+                            title="extractive")]
+        upstream, port = start(TESTS / "tool_upstream.py")
+        service, service_port = start(orders_service.__file__)
         try:
-            reports.append(run(Settings.model_validate({
-                "home": home,
-                "backends": {"agent": {"type": "openai", "url": f"http://127.0.0.1:{port}/v1"}},
-                "packs": {"backend": "agent"},
+            reports.append(run_eval(Settings.model_validate({
+                "home": home, **upstream_settings(port),
                 "openapi": {"orders": {"spec": str(orders_service.SPEC), "allow_private": True,
                                        "base_url": f"http://127.0.0.1:{service_port}"}}}),
-                "scripted upstream + tools", True))
+                "shopping", cases, title="scripted upstream + tools", rewrite=propose))
         finally:
             upstream.kill()
             service.kill()

@@ -14,66 +14,32 @@ right tool with the right arguments and puts its result in the answer, not a mod
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
-import httpx
+from pack_kit import TESTS, run_eval, start, upstream_settings, with_call  # first: this tree's src
 
+# isort: split
 from jaju.cli.common import load_settings
-from jaju.cli.eval import with_gateway
 from jaju.config import Settings
 from jaju.packs import evaluation
 from jaju.packs.finance import pack
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-
-
-def _upstream() -> tuple[subprocess.Popen[bytes], int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(TESTS / "tool_upstream.py"), str(port)])
-    for _ in range(300):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return proc, port
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("tool upstream did not start")
-
 
 def main() -> None:
     name = next((a for a in sys.argv[1:] if not a.startswith("-")), "dev")
-    path = pack().eval_set(name).path
     settings = load_settings(None, None)
+    cases = evaluation.load_cases(pack().eval_set(name).path)
     proc = None
-    if "--tools" in sys.argv:
-        rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-        rows = [{**r, "question": f"{r['question']} CALL finance_{r['tool']['name']} "
-                 f"{json.dumps(r['tool']['arguments'], ensure_ascii=False)}"}
-                for r in rows if r.get("tool")]
-        path = Path(tempfile.mkdtemp()) / "tools.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
-                        encoding="utf-8")
-        proc, port = _upstream()
-        settings = Settings.model_validate({
-            **settings.model_dump(exclude_unset=True),
-            "backends": {"agent": {"type": "openai", "url": f"http://127.0.0.1:{port}/v1"}},
-            "packs": {"backend": "agent"}})
-    cases = evaluation.load_cases(path)
-
-    async def job(chat: Any, state: Any) -> evaluation.Report:
-        return await evaluation.run(chat, "finance", cases)
-
+    if "--tools" in sys.argv:  # the expected call is part of each tool case's question
+        cases = [replace(c, question=with_call(c.question, pack().tool_name(c.tool["name"]),
+                                               c.tool["arguments"]))
+                 for c in cases if c.tool]
+        proc, port = start(TESTS / "tool_upstream.py")
+        settings = Settings.model_validate({**settings.model_dump(exclude_unset=True),
+                                            **upstream_settings(port)})
     try:
-        report = with_gateway(settings, "local", job)
+        report = run_eval(settings, "finance", cases)
     finally:
         if proc is not None:
             proc.kill()

@@ -24,70 +24,25 @@ two dev sets only.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "src"))
+from pack_kit import ROOT, gold_keys, load, metrics, rank_of  # first: this tree's src
 
-from jaju.knowledge import KnowledgeIndex  # noqa: E402
-from jaju.knowledge import synonyms as synonym_dicts  # noqa: E402
-from jaju.knowledge.ingest import ingest  # noqa: E402
-from jaju.knowledge.rerank import CANDIDATES, rerank  # noqa: E402
-from jaju.korean import Analyzer  # noqa: E402
-from jaju.plugins import get_plugin_manager, parsers  # noqa: E402
+# isort: split
+from jaju.knowledge import KnowledgeIndex
+from jaju.knowledge import synonyms as synonym_dicts
+from jaju.knowledge.ingest import ingest
+from jaju.knowledge.rerank import CANDIDATES, rerank
+from jaju.korean import Analyzer
+from jaju.plugins import get_plugin_manager, parsers
 
 PACK = ROOT / "src" / "jaju" / "packs" / "law" / "data"
 SETS = {"frozen": PACK / "eval" / "frozen.jsonl", "dev": PACK / "eval" / "dev.jsonl",
         "dev2": PACK / "eval" / "dev2.jsonl"}
 DEV_SETS = ("dev", "dev2")
-
-
-def _key(law: str, article: str) -> str:
-    return f"{law.replace(' ', '')}|{article}"
-
-
-def gold_keys(citations: list[str]) -> set[str]:
-    """"근로기준법 제60조" -> {"근로기준법|제60조"}; a 부칙 citation keeps its "부칙 " prefix."""
-    keys = set()
-    for citation in citations:
-        law, _, article = citation.partition(" 부칙 ")
-        if article:
-            keys.add(_key(law, "부칙 " + article))
-        else:
-            law, article = citation.rsplit(" ", 1)
-            keys.add(_key(law, article))
-    return keys
-
-
-def rank_of(hits: list[dict], wanted: set[str], depth: int = 10) -> int | None:
-    seen: list[str] = []
-    for hit in hits:
-        key = _key(str(hit["source"].get("title") or ""), str(hit["source"].get("article") or ""))
-        if key in seen:
-            continue
-        seen.append(key)
-        if len(seen) > depth:
-            return None
-        if key in wanted:
-            return len(seen)
-    return None
-
-
-def metrics(ranks: list[int | None]) -> dict[str, float]:
-    n = len(ranks) or 1
-    return {"R@1": sum(r == 1 for r in ranks) / n,
-            "R@5": sum(r is not None and r <= 5 for r in ranks) / n,
-            "MRR@10": sum(1 / r for r in ranks if r) / n}
-
-
-def load(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
 
 
 def main() -> None:

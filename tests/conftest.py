@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -303,3 +304,193 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.start()
     yield server
     server.stop()
+
+
+# --- packs ------------------------------------------------------------------------------------
+# What the four industry packs' tests (tests/test_{law,finance,commerce,education}_pack.py,
+# tests/test_packs.py) share: their data checks, a pack marked installed, a scripted upstream
+# that calls the pack's tools, and an evaluation set run through the Gateway.
+
+
+def eval_rows(path: Path) -> list[dict]:
+    """An evaluation set's rows (JSONL)."""
+    import json
+
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def assert_statutes_listed(data: Path) -> list[Path]:
+    """Every statute in a pack's `data/statutes` is listed in `data/SOURCE.md` with its sha256
+    (`name` `digest`), and equals the project's shared copy where that exists; the files."""
+    import hashlib
+
+    source = (data / "SOURCE.md").read_text(encoding="utf-8")
+    files = sorted((data / "statutes").glob("*.md"))
+    for path in files:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"`{path.name}` `{digest}`" in source, path.name
+        shared = ROOT.parent / "shared" / "data" / "laws" / path.name
+        if shared.exists():  # copied unchanged
+            assert shared.read_bytes() == path.read_bytes(), path.name
+    return files
+
+
+def assert_gold_articles_exist(row: dict, statutes: Path) -> None:
+    """Each gold citation of an evaluation row is an article of the pack's statutes, named by
+    the statute's full title (spaces aside)."""
+    from jaju.packs.statutes import find_article
+
+    for citation in row.get("gold", []):
+        found = find_article(citation, None, statutes)
+        assert found.citation.replace(" ", "") == citation.replace(" ", ""), (row["id"], citation)
+
+
+def assert_tool_result(row: dict, function: Callable[..., dict]) -> None:
+    """The row's expected tool call, run, gives its expected result values (computed by hand
+    when the set was written)."""
+    result = function(**row["tool"]["arguments"])["result"]
+    for key, value in row["tool"]["result"].items():
+        assert result[key] == value, (row["id"], key)
+
+
+def mark_pack_installed(home: Path, name: str) -> None:
+    """A pack recorded as installed in `home` (its assistants served) without ingesting."""
+    from jaju.knowledge import SHARED_TENANT
+    from jaju.plugins import get_plugin_manager, packs
+    from jaju.store import open_store
+
+    store = open_store(home / "jaju.db")
+    pack = packs(get_plugin_manager(load_entrypoints=False))[name]
+    store.add_pack(name, SHARED_TENANT, pack.version, actor="test")
+    store.close()
+
+
+@pytest.fixture
+def tool_upstream(tmp_path: Path) -> Iterator[tuple[dict, Path]]:
+    """tests/tool_upstream.py on a free port (it calls the tool that `CALL name {arguments}` in
+    the last message names), as the packs' backend: the settings that route the packs'
+    assistants to it, and the file it records requests in."""
+    record = tmp_path / "upstream.jsonl"
+    proc, port = start_script("tool_upstream.py", str(record))
+    yield ({"backends": {"agent": {"type": "openai", "url": f"http://127.0.0.1:{port}/v1"}},
+            "packs": {"backend": "agent"}}, record)
+    proc.kill()
+    proc.wait()
+
+
+def ask_tool_case(client: TestClient, model: str, namespace: str, row: dict) -> dict:
+    """Ask an evaluation row's question with its expected call appended (`CALL ns_name {args}`,
+    for tests/tool_upstream.py); the response, once the right tool ran with those arguments."""
+    import json
+
+    tool = row["tool"]
+    call = json.dumps(tool["arguments"], ensure_ascii=False)
+    body = client.post("/v1/chat/completions", json={"model": model, "messages": [
+        {"role": "user", "content": f"{row['question']} CALL {namespace}_{tool['name']} {call}"}]}
+    ).json()
+    run = body["tool_runs"][0]
+    assert run["name"] == f"{namespace}.{tool['name']}" and run["status"] == "ok", row["id"]
+    assert run["arguments"] == tool["arguments"], row["id"]
+    return body
+
+
+def run_eval(settings: Settings, assistant: str, cases: list, *,
+             rewrite: Callable[[dict], dict] | None = None, seen: dict | None = None,
+             on_start: Callable[[Any], None] | None = None) -> Any:
+    """The harness on `cases` through the Gateway, as `jaju packs eval` runs it; `rewrite`
+    changes each request (e.g. appends a scripted upstream's CALL), `seen` collects each
+    response by question, `on_start` is called with the started AppState (to check it).
+    The evaluation.Report."""
+    import asyncio
+
+    from jaju.caller import Caller
+    from jaju.packs import evaluation
+    from jaju.state import AppState
+
+    state = AppState.build(settings, load_plugins=False)
+    caller = Caller("local", label="test")
+
+    async def main() -> evaluation.Report:
+        await state.start()
+        try:
+            if on_start is not None:
+                on_start(state)
+
+            async def chat(body: dict) -> dict:
+                question = body["messages"][-1]["content"]
+                result = await state.gateway.chat(caller, rewrite(body) if rewrite else body)
+                assert isinstance(result, dict)
+                if seen is not None:
+                    seen[question] = result
+                return result
+
+            return await evaluation.run(chat, assistant, cases)
+        finally:
+            await state.aclose()
+
+    return asyncio.run(main())
+
+
+NEUTRAL = Path(__file__).parent / "fixtures" / "neutral_questions.txt"
+COMMON_SHARE = 0.03
+"""A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
+cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
+
+
+def dictionary_entries(path: Path) -> list[tuple[int, str, list[str]]]:
+    """A synonym dictionary's entries: (line number, the everyday words, the terms)."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            words, terms = line.split("\t", 1)
+            out.append((number, words.strip(), [t.strip() for t in terms.split(",")]))
+    return out
+
+
+def dictionary_keys(words: str, analyzer: Any, tmp_path: Path) -> set[str]:
+    """The keys the loader makes of one entry (so the test sees what search matches)."""
+    from jaju.knowledge import synonyms as synonym_dicts
+
+    path = tmp_path / "one.tsv"
+    path.write_text(f"{words}\t용어\n", encoding="utf-8")
+    return set(synonym_dicts.load(str(path), analyzer))
+
+
+def dictionary_hijacks(path: Path, analyzer: Any, tmp_path: Path) -> list[str]:
+    """The entries of a pack's dictionary that would drag unrelated questions into the pack:
+    a key that fires on COMMON_SHARE or more of the neutral questions, or a word longer than
+    one syllable that shrinks to a one-syllable key (살려고 → 살, 손님 → 손: the one syllable
+    is what gets matched, and it means many things)."""
+    from jaju.knowledge import synonyms as synonym_dicts
+
+    neutral = [analyzer.morphemes(q, keep_stopwords=True)
+               for q in NEUTRAL.read_text(encoding="utf-8").splitlines()
+               if q.strip() and not q.startswith("#")]
+    problems = []
+    for number, words, _ in dictionary_entries(path):
+        written = words[:-1] if " " not in words and words.endswith("다") else words
+        for key in dictionary_keys(words, analyzer, tmp_path):
+            fired = sum(1 for m in neutral if synonym_dicts.expand(m, {key: ["x"]}))
+            if fired / len(neutral) >= COMMON_SHARE:
+                problems.append(f"{number}: {words} → '{key}' fires on {fired} of "
+                                f"{len(neutral)} neutral questions")
+            if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
+                problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
+    return problems
+
+
+def tiny_forced_tool(make_client: Callable[..., TestClient], tiny_gguf: Path, home: Path,
+                     pack: str, assistant: str, tool: str, max_tokens: int) -> TestClient:
+    """A client whose `pack` (marked installed) serves its assistants on the tiny GGUF
+    (llama.cpp, random weights), `assistant` forced to call `tool` once: what the random model
+    produces shows the grammar that constrains a tool call's arguments."""
+    mark_pack_installed(home, pack)
+    client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
+                                                "n_ctx": 16384}},
+                          "packs": {"backend": "tiny"}})
+    model = client.app.state.jaju.models[assistant]
+    assert tool in model.tools
+    model.tool_choice, model.max_tool_rounds = "required", 1
+    model.tools = [tool]
+    model.defaults["max_tokens"] = max_tokens
+    return client

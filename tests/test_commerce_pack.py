@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import json
 from pathlib import Path
 
@@ -21,13 +20,21 @@ from jaju.knowledge import synonyms as synonym_dicts
 from jaju.packs import evaluation
 from jaju.packs.base import install_knowledge
 from jaju.packs.commerce import orders_service, pack, samples, tools
-from jaju.packs.law.tools import statutes
 from jaju.plugins import get_plugin_manager, packs
 from jaju.state import AppState
-from jaju.store import open_store
 from jaju.tools.model import from_function
 
-from conftest import start_script
+from conftest import (
+    assert_gold_articles_exist,
+    assert_statutes_listed,
+    assert_tool_result,
+    dictionary_hijacks,
+    eval_rows,
+    mark_pack_installed,
+    run_eval,
+    start_script,
+    tiny_forced_tool,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = Path(tools.__file__).parent
@@ -38,8 +45,7 @@ H = "할부거래에 관한 법률"
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(x) for x in (DATA / "eval" / name).read_text(encoding="utf-8").splitlines()
-            if x.strip()]
+    return eval_rows(DATA / "eval" / name)
 
 
 def _csv_rows() -> dict[str, dict[str, str]]:
@@ -72,12 +78,7 @@ def test_pack_is_a_default_plugin_with_namespaced_tools():
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
-    source = (DATA / "SOURCE.md").read_text(encoding="utf-8")
-    files = sorted((DATA / "statutes").glob("*.md"))
-    assert len(files) == 6
-    for path in files:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert f"`{path.name}` `{digest}`" in source, path.name
+    assert len(assert_statutes_listed(DATA)) == 6
 
 
 def test_samples_regenerate_byte_for_byte(tmp_path):
@@ -220,41 +221,33 @@ def test_withdrawal_bad_input_is_explained():
 
 
 def test_eval_sets_cite_articles_that_exist_and_expect_what_the_tools_return():
-    titles = {s.title.replace(" ", ""): s for s in statutes(DATA / "statutes").values()}
     orders = orders_service.load_orders()
+
+    def order_status(order_id: str) -> dict:
+        return {"result": orders[order_id]}
+
+    def top_item(**arguments) -> dict:  # search_products: the top item's figures
+        found = tools.search_products(**arguments)["result"]
+        return {"result": {**found, **(found["items"][0] if found["items"] else {})}}
+
+    functions = {"orders.get_order_status": order_status, "search_products": top_item,
+                 "withdrawal_deadline": tools.withdrawal_deadline}
     for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 20)):
         rows = _rows(name)
         assert len(rows) >= least and len({r["id"] for r in rows}) == len(rows)
         for row in rows:
             assert row["question"] and (row.get("gold") or row.get("tool"))
-            for citation in row.get("gold", []):
-                law_name, article = citation.rsplit(" ", 1)
-                assert article in titles[law_name.replace(" ", "")].articles, citation
-            tool = row.get("tool")
-            if tool is None:
-                continue
-            if tool["name"] == "orders.get_order_status":
-                result = orders[tool["arguments"]["order_id"]]
-            else:
-                result = getattr(tools, tool["name"])(**tool["arguments"])["result"]
-                if tool["name"] == "search_products":  # the top item's figures
-                    result = {**result, **(result["items"][0] if result["items"] else {})}
-            for key, value in tool["result"].items():
-                assert result[key] == value, (row["id"], key)
+            assert_gold_articles_exist(row, DATA / "statutes")
+            if "tool" in row:
+                assert_tool_result(row, functions[row["tool"]["name"]])
 
 
-def test_dictionary_keys_do_not_fire_on_unrelated_questions(analyzer):
-    """As the law pack's hijack test: a key that fires on 3% or more of 100 everyday questions
-    outside shopping would expand unrelated questions."""
-    neutral = [x for x in (ROOT / "tests" / "fixtures" / "neutral_questions.txt").read_text(
-        encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
-    mapping = synonym_dicts.load(str(DATA / "commerce-synonyms.tsv"), analyzer)
-    assert len(mapping) >= 40
-    morphemes = [analyzer.morphemes(q, keep_stopwords=True) for q in neutral]
-    for key in mapping:
-        fires = sum(1 for m in morphemes if synonym_dicts.expand(m, {key: ["x"]}))
-        assert fires / len(neutral) < 0.03, (key, fires)
-        assert len(key) > 1 or key in ("뜯",), key  # no phrase shrank to one syllable
+def test_dictionary_keys_do_not_fire_on_unrelated_questions(analyzer, tmp_path):
+    """As every pack's dictionary: no key fires on 3% or more of 100 everyday questions outside
+    shopping, and no word shrinks to one syllable."""
+    path = DATA / "commerce-synonyms.tsv"
+    assert len(synonym_dicts.load(str(path), analyzer)) >= 40
+    assert not dictionary_hijacks(path, analyzer, tmp_path)
 
 
 # --- install, search, and the frozen set through the assistant -------------------------------------
@@ -274,37 +267,19 @@ def installed(tmp_path_factory, analyzer, parser_table) -> Path:
     assert (E, "제17조") in [(h.source["title"], h.source["article"]) for h in hits]
     assert hits[0].source["title"] == E
     index.close()
-    store = open_store(home / "jaju.db")
-    store.add_pack("commerce", SHARED_TENANT, pack().version, actor="test")
-    store.close()
+    mark_pack_installed(home, "commerce")
     return home
 
 
-def _run(settings: Settings, cases: list, chat_body=None, seen: dict | None = None
+def _run(settings: Settings, cases: list, rewrite=None, seen: dict | None = None
          ) -> evaluation.Report:
-    """The harness on `cases` through the Gateway (as `jaju packs eval` runs it); `chat_body`
-    rewrites each request, `seen` collects each response by question."""
-    state = AppState.build(settings, load_plugins=False)
-    caller = Caller("local", label="test")
-    # the pack's assistant runs the figures guard (its pack.toml section turns it on)
-    assert "figures" in state.gateway.guards.order(state.settings.guard_levels("local", "shopping"))
+    """The harness on `cases` through the shopping assistant, which runs the figures guard (its
+    pack.toml section turns it on)."""
+    def figures_on(state: AppState) -> None:
+        levels = state.settings.guard_levels("local", "shopping")
+        assert "figures" in state.gateway.guards.order(levels)
 
-    async def main() -> evaluation.Report:
-        await state.start()
-        try:
-            async def chat(body: dict) -> dict:
-                question = body["messages"][-1]["content"]
-                result = await state.gateway.chat(caller, chat_body(body) if chat_body else body)
-                assert isinstance(result, dict)
-                if seen is not None:
-                    seen[question] = result
-                return result
-
-            return await evaluation.run(chat, "shopping", cases)
-        finally:
-            await state.aclose()
-
-    return asyncio.run(main())
+    return run_eval(settings, "shopping", cases, rewrite=rewrite, seen=seen, on_start=figures_on)
 
 
 def test_frozen_set_through_the_extractive_assistant(installed):
@@ -319,18 +294,16 @@ def test_frozen_set_through_the_extractive_assistant(installed):
     assert m["R@5"] is not None and m["R@5"] >= 0.6  # measured 0.738 (docs/benchmarks.md)
 
 
-def test_tool_cases_through_a_scripted_upstream_and_the_orders_service(installed, tmp_path):
+def test_tool_cases_through_a_scripted_upstream_and_the_orders_service(installed, tool_upstream):
     """Every tool case of the frozen set: the scripted upstream proposes the expected call
     (`CALL name {arguments}`), jaju runs it (pack tools in process, the order status through
     the OpenAPI service over HTTP), and the answer carries the tool's result — with no figure
     that is in neither the question, the citations nor the tool results."""
-    upstream, port = start_script("tool_upstream.py", str(tmp_path / "upstream.jsonl"))
+    upstream, record = tool_upstream
     service, service_port = start_script("../src/jaju/packs/commerce/orders_service.py")
     try:
         settings = Settings.model_validate({
-            "home": installed,
-            "backends": {"agent": {"type": "openai", "url": f"http://127.0.0.1:{port}/v1"}},
-            "packs": {"backend": "agent"},
+            "home": installed, **upstream,
             "openapi": {"orders": {"spec": str(orders_service.SPEC), "allow_private": True,
                                    "base_url": f"http://127.0.0.1:{service_port}"}}})
         cases = [c for c in evaluation.load_cases(pack().eval_set().path) if c.tool]
@@ -372,13 +345,12 @@ def test_tool_cases_through_a_scripted_upstream_and_the_orders_service(installed
         # the order status really came over HTTP from the service, under the egress guard
         order = next(r for r in report.results if r.case.tool["name"].startswith("orders."))
         assert "배송완료" in order.answer or "상품준비중" in order.answer or "결제완료" in order.answer
-        sent = [json.loads(x) for x in (tmp_path / "upstream.jsonl").read_text(
+        sent = [json.loads(x) for x in record.read_text(
             encoding="utf-8").splitlines()]
         offered = {t["function"]["name"] for t in sent[0]["tools"]}
         assert offered == {"commerce_search_products", "commerce_withdrawal_deadline",
                            "orders_get_order_status"}
     finally:
-        upstream.kill()
         service.kill()
 
 
@@ -476,17 +448,9 @@ def test_figures_guard_does_not_take_earlier_answers_as_sources():
 def test_shopping_tools_are_grammar_constrained_on_the_tiny_gguf(make_client, tiny_gguf, home):
     """The wiring on llama.cpp: a random model, forced to call the search tool, can only
     produce arguments its schema allows, and the result carries the catalogue's figures."""
-    store = open_store(home / "jaju.db")
-    store.add_pack("commerce", SHARED_TENANT, pack().version, actor="test")
-    store.close()
-    client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
-                                                "n_ctx": 16384}},
-                          "packs": {"backend": "tiny"}})
-    shopping = client.app.state.jaju.models["shopping"]
-    assert "commerce.search_products" in shopping.tools
-    shopping.tool_choice, shopping.max_tool_rounds = "required", 1
-    shopping.tools = ["commerce.search_products"]
-    shopping.defaults["max_tokens"] = 800  # a random string query needs room to close
+    # a random string query needs room to close: 800 tokens
+    client = tiny_forced_tool(make_client, tiny_gguf, home, "commerce", "shopping",
+                              "commerce.search_products", max_tokens=800)
     body = client.post("/v1/chat/completions", json={
         "model": "shopping", "messages": [{"role": "user", "content": "텀블러 있어요?"}],
         "seed": 1}).json()

@@ -7,7 +7,6 @@ frozen set through the extractive backend, the tool calls a scripted upstream pr
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 import tomllib
@@ -24,7 +23,16 @@ from jaju.packs.education import samples, tools
 from jaju.plugins import DEFAULT_PLUGINS
 from jaju.store import open_store
 
-from conftest import start_script
+from conftest import (
+    ask_tool_case,
+    assert_gold_articles_exist,
+    assert_statutes_listed,
+    assert_tool_result,
+    dictionary_hijacks,
+    eval_rows,
+    mark_pack_installed,
+    run_eval,
+)
 
 PACK = Path(education.__file__).parent
 DATA = PACK / "data"
@@ -33,8 +41,7 @@ DECREE = "초ㆍ중등교육법 시행령"
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(x) for x in (EVAL / name).read_text(encoding="utf-8").splitlines()
-            if x.strip()]
+    return eval_rows(EVAL / name)
 
 
 # --- the pack's description and data -------------------------------------------------------------
@@ -63,12 +70,10 @@ def test_pack_description_is_complete():
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
-    source = (DATA / "SOURCE.md").read_text(encoding="utf-8")
-    files = sorted((DATA / "statutes").glob("*.md"))
+    files = assert_statutes_listed(DATA)
     assert len(files) == 7
+    source = (DATA / "SOURCE.md").read_text(encoding="utf-8")
     for path in files:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert f"`{path.name}` `{digest}`" in source, path.name
         assert f"| `{path.name}` |" in source  # and its provenance row
     titles = {s.title for s in tools.pack_statutes().values()}
     assert {"교육기본법", "초ㆍ중등교육법", DECREE, "고등교육법 시행령",
@@ -117,15 +122,11 @@ def test_eval_sets_point_at_real_articles_passages_and_results():
         for row in _rows(name):
             assert row["question"] and (row["gold"] or row.get("gold_passages")
                                         or row.get("refuse")), row["id"]
-            for citation in row["gold"]:
-                tools.find_article(citation)  # raises when the article does not exist
+            assert_gold_articles_exist(row, DATA / "statutes")
             for phrase in row.get("gold_passages", []):
                 assert phrase in notices, (row["id"], phrase)
             if "tool" in row:
-                fn = getattr(tools, row["tool"]["name"])
-                result = fn(**row["tool"]["arguments"])["result"]
-                for key, value in row["tool"]["result"].items():
-                    assert result[key] == value, (row["id"], key)
+                assert_tool_result(row, getattr(tools, row["tool"]["name"]))
     kinds = {r["id"].split("-")[0] for r in frozen}
     assert kinds == {"law", "notice", "tool", "refuse"}
 
@@ -279,6 +280,13 @@ def test_lookup_article():
     assert out["result"]["law"] == "학교폭력예방 및 대책에 관한 법률"
     assert out["result"]["title"] == "학교폭력의 신고의무"
     assert tools.lookup_article("제8조", law="교육기본법")["result"]["title"] == "의무교육"
+    # the law pack's lookup (jaju.packs.statutes), so 호 and 부칙 too: 시행령 제45조①1. "초등학교
+    # ㆍ중학교ㆍ고등학교ㆍ고등기술학교 및 특수학교(유치부는 제외한다): 매 학년 190일 이상"
+    out = tools.lookup_article("초중등교육법 시행령 제45조제1항제1호")
+    assert out["articles"] == [f"{DECREE} 제45조제1항제1호"]
+    assert out["result"]["text"].startswith("1. 초등학교") and out["result"]["text"].endswith(
+        "매 학년 190일 이상")
+    assert tools.lookup_article("교육기본법 부칙 제1조")["result"]["article"] == "부칙 제1조"
     for bad in ("교육기본법 제8조제9항", "제8조", "헌법 제31조", "교육기본법"):
         with pytest.raises(ValueError):
             tools.lookup_article(bad)
@@ -297,6 +305,12 @@ def test_tools_describe_themselves_for_the_tool_loop():
         assert set(out) == {"result", "articles", "notes"} and out["articles"]
 
 
+def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
+    """As every pack's dictionary: no key fires on 3% or more of 100 neutral everyday
+    questions, and no word shrinks to one syllable."""
+    assert not dictionary_hijacks(DATA / "synonyms.tsv", analyzer, tmp_path)
+
+
 # --- installed: search, the frozen set, the scripted upstream, the student policy --------------
 
 
@@ -309,9 +323,7 @@ def installed(tmp_path_factory, analyzer, parser_table):
     index.close()
     assert [(s.kb.name, s.files, s.failures) for s in done] == [
         ("education", 19, []), ("school-notices", 12, [])]
-    store = open_store(home / "jaju.db")
-    store.add_pack("education", SHARED_TENANT, education.pack().version, actor="test")
-    store.close()
+    mark_pack_installed(home, "education")
     return home
 
 
@@ -332,16 +344,11 @@ def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path)
     citation, and every figure the answers hold comes from the documents. R@5 (gold articles
     and gold passages) must not fall below the figure measured at commit (0.784,
     docs/benchmarks.md, "The education pack")."""
-    from jaju.cli.eval import with_gateway
     from jaju.config import Settings
     from jaju.packs import evaluation
 
     cases = evaluation.load_cases(EVAL / "frozen.jsonl")
-
-    async def job(chat, state):  # type: ignore[no-untyped-def]
-        return await evaluation.run(chat, "education", cases)
-
-    report = with_gateway(Settings.model_validate({"home": installed}), "local", job)
+    report = run_eval(Settings.model_validate({"home": installed}), "education", cases)
     metrics = report.metrics()
     assert metrics["errors"] == 0 and metrics["title_only"] == 0
     assert metrics["R@5"] is not None and metrics["R@5"] >= 0.78
@@ -358,41 +365,30 @@ def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path)
     assert notice.rank == 1 and "2026년 5월 14일(목)" in notice.answer
 
 
-def test_scripted_upstream_tool_calls_are_run_right_every_time(make_client, installed, tmp_path):
+def test_scripted_upstream_tool_calls_are_run_right_every_time(make_client, installed, tmp_path,
+                                                               tool_upstream):
     """Every frozen case with a tool: the upstream proposes the call, jaju runs it, the answer
     carries the expected values and the articles the tool applied."""
     import shutil
 
     home = tmp_path / "home"
     shutil.copytree(installed, home)
-    record = tmp_path / "upstream.jsonl"
-    proc, port = start_script("tool_upstream.py", str(record))
-    try:
-        client = make_client({"home": home, "backends": {"agent": {
-            "type": "openai", "url": f"http://127.0.0.1:{port}/v1"}}, "packs": {"backend": "agent"}})
-        cases = [r for r in _rows("frozen.jsonl") if "tool" in r]
-        assert len(cases) >= 8
-        for case in cases:
-            tool = case["tool"]
-            call = json.dumps(tool["arguments"], ensure_ascii=False)
-            body = client.post("/v1/chat/completions", json={"model": "education", "messages": [
-                {"role": "user", "content": f"{case['question']} CALL education_{tool['name']} "
-                                            f"{call}"}]}).json()
-            runs = body["tool_runs"]
-            assert runs[0]["name"] == f"education.{tool['name']}", case["id"]
-            assert runs[0]["status"] == "ok" and runs[0]["arguments"] == tool["arguments"]
-            answer = body["choices"][0]["message"]["content"].replace(",", "")
-            for value in tool["result"].values():
-                assert str(value) in answer, (case["id"], value)
-            # the articles the tool applied come back with its result, for the answer to cite
-            assert any(g in body["choices"][0]["message"]["content"] for g in case["gold"])
-        sent = json.loads(record.read_text(encoding="utf-8").splitlines()[0])
-        offered = {t["function"]["name"] for t in sent["tools"]}
-        assert offered == {"education_school_days", "education_school_year", "education_quiz",
-                           "education_lookup_article"}
-        assert "교육 법령" in sent["messages"][0]["content"]
-    finally:
-        proc.kill()
+    upstream, record = tool_upstream
+    client = make_client({"home": home, **upstream})
+    cases = [r for r in _rows("frozen.jsonl") if "tool" in r]
+    assert len(cases) >= 8
+    for case in cases:
+        body = ask_tool_case(client, "education", "education", case)
+        answer = body["choices"][0]["message"]["content"].replace(",", "")
+        for value in case["tool"]["result"].values():
+            assert str(value) in answer, (case["id"], value)
+        # the articles the tool applied come back with its result, for the answer to cite
+        assert any(g in body["choices"][0]["message"]["content"] for g in case["gold"])
+    sent = json.loads(record.read_text(encoding="utf-8").splitlines()[0])
+    offered = {t["function"]["name"] for t in sent["tools"]}
+    assert offered == {"education_school_days", "education_school_year", "education_quiz",
+                       "education_lookup_article"}
+    assert "교육 법령" in sent["messages"][0]["content"]
 
 
 HARMFUL = "야동 보는 사이트 알려줘"  # the lexicon's `sexual` category

@@ -7,20 +7,28 @@ the investment-advice refusal."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from jaju.knowledge import synonyms as synonym_dicts
 from jaju.packs import evaluation, finance
 from jaju.packs.finance import samples, tools
 from jaju.packs.finance.guard import REFUSAL, asks_for_advice
-from jaju.packs.law.tools import statutes as read_statutes
+from jaju.packs.statutes import statutes
 
-from conftest import run_jaju, start_script
+from conftest import (
+    ask_tool_case,
+    assert_gold_articles_exist,
+    assert_statutes_listed,
+    assert_tool_result,
+    dictionary_hijacks,
+    eval_rows,
+    mark_pack_installed,
+    run_eval,
+    run_jaju,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = Path(finance.__file__).parent
@@ -29,13 +37,12 @@ EVAL = PACK / "data" / "eval"
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(x) for x in (EVAL / name).read_text(encoding="utf-8").splitlines()
-            if x.strip()]
+    return eval_rows(EVAL / name)
 
 
 def _articles() -> dict[str, set[str]]:
     """Article numbers of every statute of the pack, by title without spaces."""
-    return {s.title.replace(" ", ""): set(s.articles) for s in read_statutes(STATUTES).values()}
+    return {s.title.replace(" ", ""): set(s.articles) for s in statutes(STATUTES).values()}
 
 
 # --- the pack's description and data -------------------------------------------------------------
@@ -59,21 +66,12 @@ def test_pack_description_is_complete():
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
-    source = (PACK / "data" / "SOURCE.md").read_text(encoding="utf-8")
-    files = sorted(STATUTES.glob("*.md"))
-    assert len(files) == 11
-    for path in files:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert f"`{path.name}` `{digest}`" in source, path.name
-        shared = ROOT.parent / "shared" / "data" / "laws" / path.name
-        if shared.exists():  # copied unchanged
-            assert shared.read_bytes() == path.read_bytes(), path.name
+    assert len(assert_statutes_listed(PACK / "data")) == 11
 
 
 def test_eval_sets_cite_articles_that_exist_and_their_tool_results_are_right():
     """Every gold article is in the pack's statutes; every expected tool call, run, gives the
     expected result (the results were computed by hand when the set was written)."""
-    articles = _articles()
     functions = {f.__name__: f for f in tools.TOOLS}
     for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 15)):
         rows = _rows(name)
@@ -82,13 +80,9 @@ def test_eval_sets_cite_articles_that_exist_and_their_tool_results_are_right():
             assert row["question"]
             assert row.get("gold") or row.get("gold_passages") or row.get("refuse") \
                 or row.get("tool"), row["id"]
-            for citation in row.get("gold", []):
-                law_name, article = citation.rsplit(" ", 1)
-                assert article in articles[law_name.replace(" ", "")], citation
+            assert_gold_articles_exist(row, STATUTES)
             if "tool" in row:
-                result = functions[row["tool"]["name"]](**row["tool"]["arguments"])["result"]
-                for key, value in row["tool"]["result"].items():
-                    assert result[key] == value, (row["id"], key)
+                assert_tool_result(row, functions[row["tool"]["name"]])
 
 
 def test_the_sample_terms_are_regenerated_byte_for_byte(tmp_path):
@@ -300,30 +294,11 @@ def test_tools_describe_themselves_and_cite_articles_the_pack_has():
 
 # --- the dictionary --------------------------------------------------------------------------------
 
-NEUTRAL = ROOT / "tests" / "fixtures" / "neutral_questions.txt"
-
-
 def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
-    """A key that fires on 3% or more of 100 neutral everyday questions (cooking, weather,
-    travel, …), or that shrinks to one syllable, would drag unrelated questions into finance."""
-    neutral = [analyzer.morphemes(q, keep_stopwords=True)
-               for q in NEUTRAL.read_text(encoding="utf-8").splitlines()
-               if q.strip() and not q.startswith("#")]
-    path = PACK / "data" / "synonyms.tsv"
-    problems = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        words = line.split("\t", 1)[0].strip()
-        one = tmp_path / "one.tsv"
-        one.write_text(f"{words}\t용어\n", encoding="utf-8")
-        for key in synonym_dicts.load(str(one), analyzer):
-            fired = sum(1 for m in neutral if synonym_dicts.expand(m, {key: ["x"]}))
-            if fired / len(neutral) >= 0.03:
-                problems.append(f"{number}: {words} → '{key}' fires on {fired} neutral questions")
-            if " " not in key and len(key) == 1:
-                problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
-    assert not problems, "\n".join(problems)
+    """No key of the pack's dictionary fires on 3% or more of 100 neutral everyday questions
+    (cooking, weather, travel, …) or shrinks to one syllable: it would drag unrelated questions
+    into finance."""
+    assert not dictionary_hijacks(PACK / "data" / "synonyms.tsv", analyzer, tmp_path)
 
 
 # --- the investment-advice rule --------------------------------------------------------------------
@@ -372,15 +347,10 @@ def test_frozen_set_through_the_extractive_backend(installed):
     no invented figure, every refusal case answered with jaju's refusal. R@5 must not fall
     below the figure measured when the pack was committed (0.716, docs/benchmarks.md,
     "finance pack")."""
-    from jaju.cli.eval import with_gateway
     from jaju.config import Settings
 
     cases = evaluation.load_cases(EVAL / "frozen.jsonl")
-
-    async def job(chat, state):  # type: ignore[no-untyped-def]
-        return await evaluation.run(chat, "finance", cases)
-
-    report = with_gateway(Settings.model_validate({"home": installed}), "local", job)
+    report = run_eval(Settings.model_validate({"home": installed}), "finance", cases)
     metrics = report.metrics()
     assert metrics["errors"] == 0 and metrics["title_only"] == 0
     assert metrics["invented_figures"] == 0
@@ -394,55 +364,31 @@ def test_frozen_set_through_the_extractive_backend(installed):
 # --- through an OpenAI-compatible upstream ---------------------------------------------------------
 
 
-def _install_record(home: Path) -> None:
-    """The pack marked installed (its assistant served) without ingesting: these tests are
-    about tools and guards, and an empty knowledge base answers with no evidence."""
-    from jaju.knowledge import SHARED_TENANT
-    from jaju.store import open_store
-
-    store = open_store(home / "jaju.db")
-    store.add_pack("finance", SHARED_TENANT, finance.pack().version, actor="test")
-    store.close()
-
-
-def test_finance_assistant_calls_its_tools_with_a_scripted_upstream(make_client, home, tmp_path):
-    record = tmp_path / "upstream.jsonl"
-    proc, port = start_script("tool_upstream.py", str(record))
-    try:
-        _install_record(home)
-        client = make_client({"backends": {"agent": {"type": "openai",
-                                                     "url": f"http://127.0.0.1:{port}/v1"}},
-                              "packs": {"backend": "agent"}})
-        question = ('친구에게 1천만원 빌려주고 1년 이자 300만원 받기로 했어요. CALL '
-                    'finance_max_interest_check {"principal": 10000000, "interest": 3000000}')
-        body = client.post("/v1/chat/completions", json={
-            "model": "finance", "messages": [{"role": "user", "content": question}]}).json()
-        runs = body["tool_runs"]
-        assert runs[0]["name"] == "finance.max_interest_check" and runs[0]["status"] == "ok"
+def test_finance_assistant_calls_its_tools_with_a_scripted_upstream(make_client, home,
+                                                                   tool_upstream):
+    upstream, record = tool_upstream
+    mark_pack_installed(home, "finance")
+    client = make_client(upstream)
+    question = ('친구에게 1천만원 빌려주고 1년 이자 300만원 받기로 했어요. CALL '
+                'finance_max_interest_check {"principal": 10000000, "interest": 3000000}')
+    body = client.post("/v1/chat/completions", json={
+        "model": "finance", "messages": [{"role": "user", "content": question}]}).json()
+    runs = body["tool_runs"]
+    assert runs[0]["name"] == "finance.max_interest_check" and runs[0]["status"] == "ok"
+    answer = body["choices"][0]["message"]["content"]
+    assert '"excess": 1000000' in answer and "이자제한법 제2조" in answer
+    sent = json.loads(record.read_text(encoding="utf-8").splitlines()[0])
+    offered = {t["function"]["name"] for t in sent["tools"]}
+    assert offered == {f"finance_{f.__name__}" for f in tools.TOOLS}
+    system = sent["messages"][0]["content"]
+    assert "생활 금융" in system and "개별 투자 자문" in system
+    # every tool case of the frozen set, proposed by the upstream: the right tool ran with
+    # the expected arguments, and its result is in the answer
+    for row in (r for r in _rows("frozen.jsonl") if r.get("tool")):
+        body = ask_tool_case(client, "finance", "finance", row)
         answer = body["choices"][0]["message"]["content"]
-        assert '"excess": 1000000' in answer and "이자제한법 제2조" in answer
-        sent = json.loads(record.read_text(encoding="utf-8").splitlines()[0])
-        offered = {t["function"]["name"] for t in sent["tools"]}
-        assert offered == {f"finance_{f.__name__}" for f in tools.TOOLS}
-        system = sent["messages"][0]["content"]
-        assert "생활 금융" in system and "개별 투자 자문" in system
-        # every tool case of the frozen set, proposed by the upstream: the right tool ran with
-        # the expected arguments, and its result is in the answer
-        for row in (r for r in _rows("frozen.jsonl") if r.get("tool")):
-            expected = row["tool"]
-            call = json.dumps(expected["arguments"], ensure_ascii=False)
-            body = client.post("/v1/chat/completions", json={"model": "finance", "messages": [
-                {"role": "user", "content": f"{row['question']} CALL finance_{expected['name']} "
-                                            f"{call}"}]}).json()
-            run = body["tool_runs"][0]
-            assert run["name"] == f"finance.{expected['name']}" and run["status"] == "ok", row["id"]
-            assert run["arguments"] == expected["arguments"], row["id"]
-            answer = body["choices"][0]["message"]["content"]
-            for value in expected["result"].values():
-                assert json.dumps(value, ensure_ascii=False) in answer, (row["id"], value)
-    finally:
-        proc.kill()
-        proc.wait()
+        for value in row["tool"]["result"].values():
+            assert json.dumps(value, ensure_ascii=False) in answer, (row["id"], value)
 
 
 ACCOUNT = "국민은행 계좌 123456-01-234567"
@@ -456,7 +402,7 @@ def test_numbers_are_pseudonymised_upstream_and_restored_for_the_client(make_cli
     """The recording upstream never sees the account, card or resident number; the client's
     answer (the upstream echoes what it heard) has them back."""
     url, record = echo
-    _install_record(home)
+    mark_pack_installed(home, "finance")
     client = make_client({"backends": {"remote": {"type": "openai", "url": url}},
                           "packs": {"backend": "remote"}})
     question = f"제 {ACCOUNT}로 보내고 카드 {CARD}, 주민번호 {RRN} 알려줬는데 보이스피싱일까요?"
@@ -488,7 +434,7 @@ def test_individual_investment_advice_is_refused(make_client, home, echo, stream
     investment advice gets jaju's refusal, audited; a question about the law of investing
     gets the upstream's answer."""
     url, _ = echo
-    _install_record(home)
+    mark_pack_installed(home, "finance")
     client = make_client({"backends": {"remote": {"type": "openai", "url": url}},
                           "packs": {"backend": "remote"}})
 

@@ -4,7 +4,6 @@ the article reranking the pack's assistants use."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -20,6 +19,19 @@ from jaju.knowledge.parsers.base import Block
 from jaju.knowledge.parsers.text import parse_markdown
 from jaju.packs import law
 from jaju.packs.law import tools
+
+from conftest import (
+    ask_tool_case,
+    assert_gold_articles_exist,
+    assert_statutes_listed,
+    assert_tool_result,
+    dictionary_entries,
+    dictionary_hijacks,
+    dictionary_keys,
+    eval_rows,
+    mark_pack_installed,
+    run_eval,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = Path(law.__file__).parent
@@ -43,7 +55,6 @@ def test_pack_description_is_complete():
         assert t.function is getattr(tools, t.name)
     for ev in pack.evals:
         assert Path(ev.path).exists()
-    assert pack.synonyms == ("everyday-legal",)
     assert pack.knowledge[0].synonyms == "everyday-legal"
     titles = {s.title for s in tools.statutes().values()}
     for assistant in pack.assistants:  # knowledge_filter names documents the pack has
@@ -51,30 +62,18 @@ def test_pack_description_is_complete():
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
-    import hashlib
-
-    source = (PACK / "data" / "SOURCE.md").read_text(encoding="utf-8")
-    for path in STATUTES.glob("*.md"):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        assert f"`{path.name}` `{digest}`" in source, path.name
+    assert len(assert_statutes_listed(PACK / "data")) == 18
 
 
 def test_eval_sets_cite_articles_that_exist():
-    titles = {s.title.replace(" ", ""): s for s in tools.statutes().values()}
     for name, least in (("frozen.jsonl", 150), ("dev.jsonl", 40), ("dev2.jsonl", 150)):
-        rows = [json.loads(x) for x in (PACK / "data" / "eval" / name).read_text(
-            encoding="utf-8").splitlines() if x.strip()]
+        rows = eval_rows(PACK / "data" / "eval" / name)
         assert len(rows) >= least
         for row in rows:
             assert row["question"] and row["gold"]
-            for citation in row["gold"]:
-                law_name, article = citation.rsplit(" ", 1)
-                assert article in titles[law_name.replace(" ", "")].articles, citation
+            assert_gold_articles_exist(row, STATUTES)
             if "tool" in row:  # the expected tool call gives the expected result
-                fn = getattr(tools, row["tool"]["name"])
-                result = fn(**row["tool"]["arguments"])["result"]
-                for key, value in row["tool"]["result"].items():
-                    assert result[key] == value, (row["id"], key)
+                assert_tool_result(row, getattr(tools, row["tool"]["name"]))
 
 
 # --- 부칙 ------------------------------------------------------------------------------------------
@@ -206,69 +205,34 @@ def test_the_law_assistant_cites_articles_once_each_best_first(tmp_path, analyze
 
 # --- the dictionary-hijack test ------------------------------------------------------------------
 
-NEUTRAL = ROOT / "tests" / "fixtures" / "neutral_questions.txt"
-COMMON_SHARE = 0.03
-"""A key that fires on 3% or more of the neutral questions (3 of 100 everyday questions on
-cooking, weather, travel, health, school…) is too common: it would expand unrelated questions."""
 SUFFIX_HIJACKS = 2
 """A key that lost a noun suffix or prefix (사기꾼 → 사기, 가계약 → 계약) hijacks when the bare
 word occurs in this many everyday legal questions without the affix and the entry adds terms the
 bare word's own entry (if any) does not have."""
-
-
-def _entries() -> list[tuple[int, str, list[str]]]:
-    path = synonym_dicts.HERE / "everyday-legal.tsv"
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip() and not line.lstrip().startswith("#"):
-            words, terms = line.split("\t", 1)
-            out.append((number, words.strip(), [t.strip() for t in terms.split(",")]))
-    return out
+DICTIONARY = synonym_dicts.HERE / "everyday-legal.tsv"
 
 
 def _legal_questions() -> list[str]:
     files = sorted((ROOT / "bench" / "data").glob("everyday_statutes*.jsonl"))
     files += [PACK / "data" / "eval" / "dev.jsonl", PACK / "data" / "eval" / "dev2.jsonl"]
     # never the frozen set
-    rows = [json.loads(x) for f in files for x in f.read_text(encoding="utf-8").splitlines()
-            if x.strip()]
+    rows = [row for f in files for row in eval_rows(f)]
     return [r.get("q") or r["question"] for r in rows]
 
 
-def _keys_of(entry: str, analyzer, tmp_path: Path) -> set[str]:
-    """The keys the loader makes of one entry (so the test sees what search matches)."""
-    path = tmp_path / "one.tsv"
-    path.write_text(f"{entry}\t용어\n", encoding="utf-8")
-    return set(synonym_dicts.load(str(path), analyzer))
-
-
-def _fires(key: str, questions: list[list[str]]) -> int:
-    return sum(1 for m in questions if synonym_dicts.expand(m, {key: ["x"]}))
-
-
 def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
-    neutral = [x for x in NEUTRAL.read_text(encoding="utf-8").splitlines()
-               if x.strip() and not x.startswith("#")]
-    neutral_m = [analyzer.morphemes(q, keep_stopwords=True) for q in neutral]
+    # 1. too common, 2. shrunk to one syllable: as every pack's dictionary (conftest)
+    problems = dictionary_hijacks(DICTIONARY, analyzer, tmp_path)
     legal = _legal_questions()
     legal_m = [analyzer.morphemes(q, keep_stopwords=True) for q in legal]
     mapping = synonym_dicts.load("everyday-legal", analyzer)
     own: dict[str, set[str]] = {}  # entries written exactly as their key
-    for _, words, terms in _entries():
+    for _, words, terms in dictionary_entries(DICTIONARY):
         if " ".join(analyzer.morphemes(words, keep_stopwords=True)) == words:
             own.setdefault(words, set()).update(terms)
-    problems = []
-    for number, words, terms in _entries():
+    for number, words, terms in dictionary_entries(DICTIONARY):
         written = words[:-1] if " " not in words and words.endswith("다") else words
-        for key in _keys_of(words, analyzer, tmp_path):
-            share = _fires(key, neutral_m) / len(neutral_m)
-            if share >= COMMON_SHARE:  # 1. too common
-                problems.append(f"{number}: {words} → key '{key}' fires on {share:.0%} of the "
-                                "neutral questions")
-            # 2. a longer word shrunk to a one-syllable morpheme (살려고 → 살, 손님 → 손):
-            # the one syllable is what gets matched, and it means many things
-            if " " not in key and len(key) == 1 and len(written.replace(" ", "")) > 1:
-                problems.append(f"{number}: {words} shrinks to the one syllable '{key}'")
+        for key in dictionary_keys(words, analyzer, tmp_path):
             # 3. a noun suffix or prefix dropped (사기꾼 → 사기, 가계약 → 계약, 재임대 → 임대):
             # the key matches the bare word
             tokens = analyzer._kiwi.tokenize(words)
@@ -289,13 +253,13 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
 
 def test_a_verb_whose_analysis_shrinks_keeps_only_its_stem(analyzer, tmp_path):
     # 속이다 is analysed 속 + 이다; its key is the stem 속이 ("속였어요"), never 속 ("속이 쓰려요")
-    assert _keys_of("속이다", analyzer, tmp_path) == {"속이"}
+    assert dictionary_keys("속이다", analyzer, tmp_path) == {"속이"}
     mapping = {"속이": ["기망"]}
     assert synonym_dicts.expand(analyzer.morphemes("저를 속였어요", keep_stopwords=True),
                                 mapping) == ["기망"]
     assert synonym_dicts.expand(analyzer.morphemes("속이 쓰려요", keep_stopwords=True),
                                 mapping) == []
-    assert _keys_of("깎다", analyzer, tmp_path) == {"깎"}  # a one-syllable stem stays
+    assert dictionary_keys("깎다", analyzer, tmp_path) == {"깎"}  # a one-syllable stem stays
 
 
 # --- periods: 민법 제157조, 제159조, 제160조, 제161조 -------------------------------------------------
@@ -501,3 +465,54 @@ def _example_arguments(name: str) -> dict:
             "severance_pay": {"service_days": 400, "average_daily_wage": 100000},
             "minimum_wage_check": {"hourly_wage": 10320, "year": 2026},
             "lookup_article": {"citation": "민법 제157조"}}[name]
+
+
+# --- installed: the frozen set through the extractive backend and a scripted upstream ------------
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory, analyzer, parser_table) -> Path:
+    """A home with the pack installed as `jaju packs install law` does it (lexical)."""
+    from jaju.packs.base import install_knowledge
+
+    home = tmp_path_factory.mktemp("law-home")
+    index = KnowledgeIndex(home / "jaju.db", analyzer)
+    [done] = install_knowledge(law.pack(), index, parser_table)
+    index.close()
+    assert done.kb.name == "law" and done.files == 18 and not done.failures
+    mark_pack_installed(home, "law")
+    return home
+
+
+def test_frozen_set_through_the_extractive_backend(installed):
+    """The frozen set as `jaju packs eval law` runs it: no errors, no title-only citation. R@5
+    must not fall below the figure measured last (0.723, docs/benchmarks.md, "Extractive
+    answers cite the top five passages")."""
+    from jaju.config import Settings
+    from jaju.packs import evaluation
+
+    cases = evaluation.load_cases(PACK / "data" / "eval" / "frozen.jsonl")
+    report = run_eval(Settings.model_validate({"home": installed}), "law", cases)
+    metrics = report.metrics()
+    assert metrics["errors"] == 0 and metrics["title_only"] == 0
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.72
+
+
+def test_every_tool_case_through_a_scripted_upstream(make_client, installed, tmp_path,
+                                                     tool_upstream):
+    """Every tool case of the frozen set: the upstream proposes the expected call, jaju runs
+    it with those arguments, and the answer carries the expected result values."""
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(installed, home)
+    upstream, _ = tool_upstream
+    client = make_client({"home": home, **upstream})
+    rows = [r for r in eval_rows(PACK / "data" / "eval" / "frozen.jsonl") if "tool" in r]
+    assert len(rows) >= 10
+    for row in rows:
+        body = ask_tool_case(client, "law", "law", row)
+        answer = body["choices"][0]["message"]["content"]
+        for value in row["tool"]["result"].values():
+            assert json.dumps(value, ensure_ascii=False) in answer, (row["id"], value)

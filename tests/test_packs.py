@@ -31,7 +31,7 @@ from jaju.plugins import get_plugin_manager, packs
 from jaju.state import AppState
 from jaju.store import open_store
 
-from conftest import JAJU, start_script
+from conftest import JAJU, mark_pack_installed, tiny_forced_tool
 
 TESTS = Path(__file__).parent
 EXAMPLES = TESTS.parent / "examples"
@@ -322,53 +322,36 @@ def _labour_kb(home: Path, analyzer, parser_table) -> None:
     index.close()
 
 
-def test_law_assistant_calls_its_tools_with_a_scripted_upstream(make_client, home, tmp_path,
+def test_law_assistant_calls_its_tools_with_a_scripted_upstream(make_client, home, tool_upstream,
                                                                analyzer, parser_table):
-    record = tmp_path / "upstream.jsonl"
-    proc, port = start_script("tool_upstream.py", str(record))
-    try:
-        _labour_kb(home, analyzer, parser_table)
-        store = open_store(home / "jaju.db")
-        store.add_pack("law", SHARED_TENANT, law_pack().version, actor="test")
-        store.close()
-        client = make_client({"backends": {"agent": {"type": "openai",
-                                                     "url": f"http://127.0.0.1:{port}/v1"}},
-                              "packs": {"backend": "agent"}})
-        question = ('3년 일했는데 연차휴가가 며칠인가요? '
-                    'CALL law_annual_leave_days {"years_of_service": 3}')
-        body = client.post("/v1/chat/completions", json={
-            "model": "law", "messages": [{"role": "user", "content": question}]}).json()
-        runs = body["tool_runs"]
-        assert runs[0]["name"] == "law.annual_leave_days" and runs[0]["status"] == "ok"
-        answer = body["choices"][0]["message"]["content"]
-        assert '"days": 16' in answer and "근로기준법 제60조" in answer  # the tool's articles
-        labels = [c["label"] for c in body["citations"]]
-        assert "근로기준법 제60조" in labels
-        assert not any(evaluation.is_title_only(c) for c in body["citations"])
-        sent = json.loads(record.read_text(encoding="utf-8").splitlines()[0])
-        offered = {t["function"]["name"] for t in sent["tools"]}
-        assert {"law_annual_leave_days", "law_lookup_article"} <= offered
-        assert all(name.startswith("law_") for name in offered)  # only the pack's own tools
-        system = sent["messages"][0]["content"]
-        assert "생활 법률" in system and "[1] 근로기준법" in system  # prompt and evidence
-        assert "분야 밖의 질문" in system and "답하지 말고" in system  # it declines the rest
-    finally:
-        proc.kill()
+    upstream, record = tool_upstream
+    _labour_kb(home, analyzer, parser_table)
+    mark_pack_installed(home, "law")
+    client = make_client(upstream)
+    question = ('3년 일했는데 연차휴가가 며칠인가요? '
+                'CALL law_annual_leave_days {"years_of_service": 3}')
+    body = client.post("/v1/chat/completions", json={
+        "model": "law", "messages": [{"role": "user", "content": question}]}).json()
+    runs = body["tool_runs"]
+    assert runs[0]["name"] == "law.annual_leave_days" and runs[0]["status"] == "ok"
+    answer = body["choices"][0]["message"]["content"]
+    assert '"days": 16' in answer and "근로기준법 제60조" in answer  # the tool's articles
+    labels = [c["label"] for c in body["citations"]]
+    assert "근로기준법 제60조" in labels
+    assert not any(evaluation.is_title_only(c) for c in body["citations"])
+    sent = json.loads(record.read_text(encoding="utf-8").splitlines()[0])
+    offered = {t["function"]["name"] for t in sent["tools"]}
+    assert {"law_annual_leave_days", "law_lookup_article"} <= offered
+    assert all(name.startswith("law_") for name in offered)  # only the pack's own tools
+    system = sent["messages"][0]["content"]
+    assert "생활 법률" in system and "[1] 근로기준법" in system  # prompt and evidence
+    assert "분야 밖의 질문" in system and "답하지 말고" in system  # it declines the rest
 
 
 def test_pack_tools_are_grammar_constrained_on_the_tiny_gguf(make_client, tiny_gguf, home):
-    store = open_store(home / "jaju.db")
-    store.add_pack("law", SHARED_TENANT, law_pack().version, actor="test")
-    store.close()
-    client = make_client({"backends": {"tiny": {"type": "llamacpp", "path": str(tiny_gguf),
-                                                "n_ctx": 16384}},
-                          "packs": {"backend": "tiny"}})
-    law = client.app.state.jaju.models["law"]
-    assert "law.annual_leave_days" in law.tools
     # a random model must still call one: required, and one tool whose arguments are numbers
-    law.tool_choice, law.max_tool_rounds = "required", 1
-    law.tools = ["law.annual_leave_days"]
-    law.defaults["max_tokens"] = 120
+    client = tiny_forced_tool(make_client, tiny_gguf, home, "law", "law",
+                              "law.annual_leave_days", max_tokens=120)
     body = client.post("/v1/chat/completions", json={
         "model": "law", "messages": [{"role": "user", "content": "연차휴가 며칠?"}],
         "seed": 1}).json()

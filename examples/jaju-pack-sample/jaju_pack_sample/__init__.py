@@ -1,15 +1,13 @@
 """A sample jaju pack: a shop's terms (one document), the assistant `shop`, the tool
 `shop.refund_deadline`, and a three-question evaluation set. See docs/packs.md."""
 
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from jaju.hookspecs import hookimpl
-from jaju.packs.base import load_pack
+from jaju.packs.base import load_pack, pack_hooks
 
 
 def refund_deadline(
@@ -22,13 +20,4 @@ def refund_deadline(
 
 
 PACK = load_pack(Path(__file__).parent / "pack.toml", tools=[refund_deadline])
-
-
-@hookimpl
-def register_packs(register: Callable[..., None]) -> None:
-    register(PACK)
-
-
-@hookimpl
-def register_tools(register: Callable[..., None]) -> None:
-    PACK.register_tools(register)
+register_packs, register_tools = pack_hooks(PACK)  # the two hooks: the pack, shop.refund_deadline

@@ -1,18 +1,12 @@
 """The pack model: what a pack bundles, read from its `pack.toml`, and how it is installed.
 
 A pack is content that specialises jaju for a field. A plugin registers it through the
-`register_packs` hook (and its tools through `register_tools`, namespaced by the pack's name):
+`register_packs` hook (and its tools through `register_tools`, namespaced by the pack's name);
+`pack_hooks` makes both:
 
 ```python
 PACK = load_pack(Path(__file__).parent / "pack.toml", tools=[annual_leave_days, ...])
-
-@hookimpl
-def register_packs(register):
-    register(PACK)
-
-@hookimpl
-def register_tools(register):
-    PACK.register_tools(register)
+register_packs, register_tools = pack_hooks(PACK)
 ```
 
 `jaju packs install NAME` ingests the pack's knowledge sources (`install_knowledge`) and records
@@ -30,6 +24,7 @@ from typing import Any
 
 from jaju.config import AssistantSettings
 from jaju.errors import ConfigError
+from jaju.hookspecs import hookimpl
 from jaju.knowledge import synonyms as synonym_dicts
 from jaju.knowledge.index import SHARED_TENANT, KnowledgeBase, KnowledgeIndex
 from jaju.tools.model import Permissions, Tool, from_function
@@ -84,7 +79,6 @@ class Pack:
     knowledge: tuple[KnowledgeSource, ...] = ()
     tools: tuple[PackTool, ...] = ()
     evals: tuple[EvalSet, ...] = ()
-    synonyms: tuple[str, ...] = ()
     root: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -160,8 +154,31 @@ def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
     return Pack(name=head["name"], title=head["title"], version=str(head["version"]),
                 description=head.get("description", ""),
                 assistants=tuple(raw.get("assistants", [])), knowledge=knowledge,
-                tools=tuple(pack_tools), evals=evals,
-                synonyms=tuple(raw.get("synonyms", {}).get("dictionaries", [])), root=root)
+                tools=tuple(pack_tools), evals=evals, root=root)
+
+
+def pack_hooks(pack: Pack | Callable[[], Pack]
+               ) -> tuple[Callable[..., None], Callable[..., None]]:
+    """A pack plugin's two hooks, `register_packs` (the pack) and `register_tools` (its tools,
+    namespaced by its name), for the plugin module to bind under those names:
+
+        register_packs, register_tools = pack_hooks(pack)
+
+    `pack` is the Pack, or a function returning it (called when the hooks run, so that
+    reading pack.toml waits until jaju asks). A plugin with more hooks (a guard) adds its own.
+    """
+    def get() -> Pack:
+        return pack() if callable(pack) else pack
+
+    @hookimpl
+    def register_packs(register: Callable[..., None]) -> None:
+        register(get())
+
+    @hookimpl
+    def register_tools(register: Callable[..., None]) -> None:
+        get().register_tools(register)
+
+    return register_packs, register_tools
 
 
 def _synonyms(root: Path, value: str | None) -> str | None:

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jaju.hookspecs import hookimpl
+from jaju.packs.base import pack_hooks
 from jaju.packs.commerce import pack
 
-
-@hookimpl
-def register_packs(register: Callable[..., None]) -> None:
-    register(pack())
+register_packs, register_tools = pack_hooks(pack)
 
 
 @hookimpl
@@ -19,8 +17,3 @@ def register_guards(register: Callable[..., None]) -> None:
     from jaju.packs.commerce.figures import FiguresGuard
 
     register(FiguresGuard)
-
-
-@hookimpl
-def register_tools(register: Callable[..., None]) -> None:
-    pack().register_tools(register)

@@ -33,7 +33,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from jaju.packs.law.tools import CITATION, Article, Statute, non_working_reason, statutes
+from jaju.packs import statutes as shared
+from jaju.packs.law.tools import non_working_reason
+from jaju.packs.statutes import Found, Statute
 
 DATA = Path(__file__).parent / "data"
 STATUTES = DATA / "statutes"
@@ -47,66 +49,30 @@ MINIMUM_DAYS = {"초등학교": 190, "중학교": 190, "고등학교": 190, "고
 제2호 공민ㆍ고등공민학교 170일 이상."""
 
 ALIASES = {
-    "초중등교육법": ACT, "초중등교육법시행령": DECREE, "초ㆍ중등교육법시행령": DECREE,
     "학교폭력예방법": "학교폭력예방 및 대책에 관한 법률", "학폭법": "학교폭력예방 및 대책에 관한 법률",
-    "학교폭력예방및대책에관한법률": "학교폭력예방 및 대책에 관한 법률",
     "교육환경보호법": "교육환경 보호에 관한 법률",
     "학원법시행령": "학원의 설립ㆍ운영 및 과외교습에 관한 법률 시행령",
     "학원법": "학원의 설립ㆍ운영 및 과외교습에 관한 법률 시행령",
 }
+"""Short names people type, for `lookup_article` and `quiz` (titles match with spaces and
+middle dots ignored, so 초중등교육법 needs no alias)."""
 
 
-# --- statutes and article lookup -----------------------------------------------------------------
+# --- statutes and article lookup (jaju.packs.statutes, over this pack's statutes) ----------------
 
 
-def _key(name: str) -> str:
-    """A title as typed or as written: NFC, no spaces, no middle dots (초ㆍ중등 = 초중등)."""
-    return re.sub(r"[\sㆍ·・]", "", unicodedata.normalize("NFC", name))
-
-
-@cache
 def pack_statutes() -> dict[str, Statute]:
-    """The pack's statutes by `_key` of their title (parsed as the law pack parses its own)."""
-    return {_key(s.title): s for s in statutes(STATUTES).values()}
+    """The pack's statutes by `title_key` of their title (parsed as the law pack's are)."""
+    return shared.statutes(STATUTES)
 
 
 def find_statute(name: str) -> Statute:
-    table = pack_statutes()
-    key = _key(name)
-    key = _key(ALIASES.get(key, key))
-    if key in table:
-        return table[key]
-    known = ", ".join(s.title for s in table.values())
-    raise ValueError(f"이 팩에 없는 법령입니다 / no statute {name!r} in the pack ({known})")
+    return shared.find_statute(name, STATUTES, ALIASES)
 
 
-CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
-
-
-def find_article(citation: str, law: str | None = None) -> tuple[str, Article, str]:
-    """(citation as written back, the article, the text of the article or the 항 asked for)."""
-    match = CITATION.match(unicodedata.normalize("NFC", citation).strip())
-    if not match or match.group("supp"):
-        raise ValueError(f"조문 인용을 읽을 수 없습니다 / cannot read citation {citation!r} "
-                         "(e.g. '초ㆍ중등교육법 시행령 제45조', '교육기본법 제9조제1항')")
-    name = match.group("law").strip() or (law or "")
-    if not name:
-        raise ValueError("법령명을 주세요 / name the law (citation or `law`)")
-    statute = find_statute(name)
-    number = f"제{match.group('art')}조" + (f"의{match.group('sub')}" if match.group("sub") else "")
-    article = statute.articles.get(number)
-    if article is None:
-        raise ValueError(f"{statute.title}에 {number}가 없습니다 / no {number} in {statute.title}")
-    cite, text = f"{statute.title} {number}", article.text
-    if match.group("para"):
-        n = int(match.group("para"))
-        start = text.find(CIRCLED[n - 1]) if n <= len(CIRCLED) else -1
-        if start == -1:
-            raise ValueError(f"{cite}에 제{n}항이 없습니다 / no paragraph {n} in {cite}")
-        end = text.find(CIRCLED[n], start) if n < len(CIRCLED) else -1
-        text = text[start:end if end != -1 else len(text)].strip()
-        cite += f"제{n}항"
-    return cite, article, text
+def find_article(citation: str, law: str | None = None) -> Found:
+    """The article (or 항, 호) a citation names in this pack's statutes; ValueError if none."""
+    return shared.find_article(citation, law, STATUTES, ALIASES)
 
 
 def lookup_article(
@@ -117,10 +83,7 @@ def lookup_article(
 ) -> dict[str, Any]:
     """조문 찾기: 인용으로 이 팩의 교육 법령(교육기본법, 초ㆍ중등교육법과 시행령, 고등교육법 시행령,
     학교폭력예방법, 학원법 시행령, 교육환경보호법)에서 조문 또는 항의 본문을 돌려준다."""
-    cite, article, text = find_article(citation, law)
-    return {"result": {"law": article.law, "article": article.number, "title": article.title,
-                       "text": text},
-            "articles": [cite], "notes": []}
+    return shared.article_lookup(citation, law, STATUTES, ALIASES)
 
 
 # --- 학사 calendar (초ㆍ중등교육법 제24조, 시행령 제44조·제45조·제47조) ---------------------------
@@ -389,8 +352,8 @@ def quiz(
         raise ValueError("citation, passage, topic 중 하나만 주세요 / give exactly one of citation, "
                          "passage, topic")
     if citation:
-        cite, article, text = find_article(citation)
-        source = article.law
+        found = find_article(citation)
+        cite, text, source = found.citation, found.text, found.statute.title
     elif topic:
         cite, text, source = _find_passage(topic)
     else:

@@ -19,7 +19,7 @@ default plugin `jaju.packs.finance.plugin`):
   deposit and savings interest, early-repayment fees, an illustrative DSR and the voice-phishing
   remedies, each returning `{"result", "articles", "notes"}`;
 - **evals**: `data/eval/frozen.jsonl` (82 questions, frozen before any tuning) and
-  `data/eval/dev.jsonl` (20, for tuning).
+  `data/eval/dev.jsonl` (45, for tuning).
 """
 
 from __future__ import annotations

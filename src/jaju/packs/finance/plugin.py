@@ -4,24 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from jaju.hookspecs import hookimpl
+from jaju.packs.base import pack_hooks
 from jaju.packs.finance import pack
 
-
-@hookimpl
-def register_packs(register: Callable[..., None]) -> None:
-    register(pack())
+register_packs, register_tools = pack_hooks(pack)
 
 
 @hookimpl
-def register_tools(register: Callable[..., None]) -> None:
-    pack().register_tools(register)
-
-
-@hookimpl
-def register_guards(register: Callable[[type[Any]], None]) -> None:
+def register_guards(register: Callable[..., None]) -> None:
     from jaju.packs.finance.guard import InvestmentAdviceGuard
 
     register(InvestmentAdviceGuard)

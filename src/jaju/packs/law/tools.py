@@ -12,9 +12,7 @@ run time (jaju.tools.model.from_function), so annotations stay real types.
 
 import calendar
 import datetime as dt
-import re
 import tomllib
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +20,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
+
+from jaju.packs.statutes import Statute, article_lookup
+from jaju.packs.statutes import statutes as read_statutes
 
 DATA = Path(__file__).parent / "data"
 STATUTES = DATA / "statutes"
@@ -323,7 +324,7 @@ def minimum_wage_check(
             "articles": articles, "notes": notes}
 
 
-# --- article lookup ----------------------------------------------------------------------------
+# --- article lookup (jaju.packs.statutes, over this pack's statutes) ---------------------------
 
 ALIASES = {
     "근로기준법": LABOUR, "근기법": LABOUR, "퇴직급여법": RETIREMENT, "근퇴법": RETIREMENT,
@@ -336,103 +337,12 @@ ALIASES = {
     "가족관계등록법": "가족관계의 등록 등에 관한 법률", "채권추심법": "채권의 공정한 추심에 관한 법률",
     "통신사기피해환급법": "전기통신금융사기 피해 방지 및 피해금 환급에 관한 특별법",
 }
-CITATION = re.compile(
-    r"^(?P<law>.*?)\s*(?P<supp>부\s*칙\s*(?:[<(（〈]\s*(?P<amend>[^>)）〉]*)[>)）〉])?\s*)?"
-    r"제\s*(?P<art>\d+)\s*조(?:\s*의\s*(?P<sub>\d+))?"
-    r"(?:\s*제\s*(?P<para>\d+)\s*항)?(?:\s*제\s*(?P<item>\d+(?:의\d+)?)\s*호)?\s*$")
-CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
+"""Short names people type, for `lookup_article`."""
 
 
-@dataclass(frozen=True)
-class Article:
-    law: str
-    number: str  # 제347조, 제43조의2
-    title: str
-    text: str  # the article's text, markdown stripped
-    amendment: str = ""  # for 부칙 articles: "제21857호,2026.8.4"
-
-
-def _norm(text: str) -> str:
-    return unicodedata.normalize("NFC", text).replace(" ", "").replace("\u318d", "ㆍ")
-
-
-def _clean(text: str) -> str:
-    text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|>~])", r"\1", text).replace("**", "")
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
-
-
-@dataclass(frozen=True)
-class Statute:
-    title: str
-    path: Path
-    articles: dict[str, Article]
-    supplementary: list[tuple[str, dict[str, Article]]]  # (amendment, articles), oldest first
-
-
-@cache
-def statutes(folder: Path = STATUTES) -> dict[str, Statute]:
-    """The pack's statutes by normalised title."""
-    out = {}
-    for path in sorted(folder.glob("*.md")):
-        text = unicodedata.normalize("NFC", path.read_text(encoding="utf-8"))
-        match = re.search(r"^제목:\s*(.+)$", text, re.MULTILINE)
-        title = match.group(1).strip().strip("'\"") if match else path.stem
-        main, _, supp = text.partition("\n## 부칙")
-        articles = {}
-        for m in re.finditer(r"^##### (제\d+조(?:의\d+)?)[ \t]*(?:\(([^)\n]*)\))?[^\n]*\n(.*?)"
-                             r"(?=^#|\Z)", main, re.MULTILINE | re.DOTALL):
-            articles[m.group(1)] = Article(title, m.group(1), (m.group(2) or "").strip(),
-                                           _clean(m.group(3)))
-        parts = []
-        for block in re.split(r"^(?=부칙\s*[<(（])", supp, flags=re.MULTILINE):
-            head = re.match(r"부칙\s*(?:[(（][^)）\n]*[)）]\s*)?<([^>\n]*)>", block)
-            if not head:
-                continue
-            found = {}
-            for m in re.finditer(r"^(제\d+조(?:의\d+)?)\s*(?:\(([^)\n]*)\))?(.*?)(?=^제\d+조|\Z)",
-                                 block[head.end():], re.MULTILINE | re.DOTALL):
-                found[m.group(1)] = Article(title, m.group(1), (m.group(2) or "").strip(),
-                                            _clean(m.group(3)), head.group(1).strip())
-            parts.append((head.group(1).strip(), found))
-        out[_norm(title)] = Statute(title, path, articles, parts)
-    return out
-
-
-def _find_statute(name: str) -> Statute | None:
-    table = statutes()
-    key = _norm(name)
-    key = _norm(ALIASES.get(key, key))
-    if key in table:
-        return table[key]
-    for alias, title in ALIASES.items():
-        if _norm(alias) == key:
-            return table.get(_norm(title))
-    candidates = [s for k, s in table.items() if k.startswith(key) or key.startswith(k)]
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _paragraph(text: str, number: int) -> str | None:
-    if number > len(CIRCLED):
-        return None
-    marker = CIRCLED[number - 1]
-    start = text.find(marker)
-    if start == -1:
-        return None
-    end = text.find(CIRCLED[number], start) if number < len(CIRCLED) else -1
-    return text[start:end if end != -1 else len(text)].strip()
-
-
-def _item(text: str, item: str) -> str | None:
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if re.match(rf"^{re.escape(item)}\.\s", line):
-            out = [line]
-            for follow in lines[i + 1:]:
-                if re.match(r"^\d+(?:의\d+)?\.\s", follow) or follow[:1] in CIRCLED:
-                    break
-                out.append(follow)
-            return "\n".join(out)
-    return None
+def statutes() -> dict[str, Statute]:
+    """The pack's statutes by `title_key` of their title."""
+    return read_statutes(STATUTES)
 
 
 def lookup_article(
@@ -443,51 +353,7 @@ def lookup_article(
 ) -> dict[str, Any]:
     """조문 찾기: 인용("근로기준법 제26조", "형법 제347조제1항", "부칙 제2조")으로 이 팩의 법령에서
     조문(또는 항·호) 본문을 돌려준다. 부칙은 가장 최근 개정의 부칙에서 찾는다 (부칙 <제N호>로 지정 가능)."""
-    match = CITATION.match(unicodedata.normalize("NFC", citation).strip())
-    if not match:
-        raise ValueError(f"조문 인용을 읽을 수 없습니다 / cannot read citation {citation!r} "
-                         "(e.g. '근로기준법 제26조', '형법 제347조제1항')")
-    name = match.group("law").strip() or (law or "")
-    if not name:
-        raise ValueError("법령명을 주세요 / name the law (citation or `law`)")
-    statute = _find_statute(name)
-    if statute is None:
-        known = ", ".join(s.title for s in statutes().values())
-        raise ValueError(f"이 팩에 없는 법령입니다 / no statute {name!r} in the pack ({known})")
-    number = f"제{match.group('art')}조" + (f"의{match.group('sub')}" if match.group("sub") else "")
-    article: Article | None
-    if match.group("supp"):
-        amend = match.group("amend")
-        parts = statute.supplementary
-        if amend:
-            wanted = _norm(amend)
-            parts = [p for p in parts if _norm(p[0]).startswith(wanted) or wanted in _norm(p[0])]
-        article = next((arts[number] for _, arts in reversed(parts) if number in arts), None)
-        label = f"부칙 {number}"
-    else:
-        article = statute.articles.get(number)
-        label = number
-    if article is None:
-        raise ValueError(f"{statute.title}에 {label}가 없습니다 / no {label} in {statute.title}")
-    text = article.text
-    cite = f"{statute.title} {label}"
-    if match.group("para"):
-        paragraph = _paragraph(text, int(match.group("para")))
-        if paragraph is None:
-            raise ValueError(f"{cite}에 제{match.group('para')}항이 없습니다 / no such paragraph")
-        text = paragraph
-        cite += f"제{match.group('para')}항"
-    if match.group("item"):
-        item = _item(text, match.group("item"))
-        if item is None:
-            raise ValueError(f"{cite}에 제{match.group('item')}호가 없습니다 / no such item")
-        text = item
-        cite += f"제{match.group('item')}호"
-    result = {"law": statute.title, "article": label, "title": article.title, "text": text,
-              "file": statute.path.name}
-    if article.amendment:
-        result["amendment"] = f"부칙 <{article.amendment}>"
-    return {"result": result, "articles": [cite], "notes": []}
+    return article_lookup(citation, law, STATUTES, ALIASES)
 
 
 TOOLS: list[Callable[..., dict[str, Any]]] = [
