@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from jaju.korean.analyzer import Analyzer, bigrams
-from jaju.packs.law.tools import legal_period_end
+from jaju.packs.law.tools import legal_period_end, parse_date
 
 DATA = Path(__file__).parent / "data"
 CATALOGUE = DATA / "samples" / "catalogue.csv"
@@ -169,13 +169,8 @@ RULES: dict[str, tuple[int, str, str]] = {
 
 
 def _date(value: str | None, what: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as e:
-        raise ValueError(f"{what} 날짜 형식은 YYYY-MM-DD입니다 / {what} must be YYYY-MM-DD: "
-                         f"{value!r}") from e
+    """An optional date: None when not given."""
+    return parse_date(value, what) if value else None
 
 
 def withdrawal_deadline(

@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from jaju.packs import statutes as shared
-from jaju.packs.law.tools import non_working_reason
+from jaju.packs.law.tools import non_working_reason, parse_date
 from jaju.packs.statutes import Found, Statute
 
 DATA = Path(__file__).parent / "data"
@@ -89,22 +89,14 @@ def lookup_article(
 # --- 학사 calendar (초ㆍ중등교육법 제24조, 시행령 제44조·제45조·제47조) ---------------------------
 
 
-def _date(value: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"{name}: 날짜는 YYYY-MM-DD로 주세요 / give {name} as YYYY-MM-DD, "
-                         f"not {value!r}") from None
-
-
 def _closure_days(closures: list[str], within: tuple[dt.date, dt.date]) -> set[dt.date]:
     """'2026-05-04' or a range '2026-07-22~2026-08-18' (both ends included), the days `within`
     the period counted only (a range of ten thousand years must not become a set of them)."""
     out: set[dt.date] = set()
     for item in closures:
         first, _, last = item.partition("~")
-        start = _date(first, "closures")
-        end = _date(last, "closures") if last else start
+        start = parse_date(first, "closures")
+        end = parse_date(last, "closures") if last else start
         if end < start:
             raise ValueError(f"closures: 끝이 시작보다 빠릅니다 / range ends before it starts: {item}")
         start, end = max(start, within[0]), min(end, within[1])
@@ -124,7 +116,7 @@ def school_days(
     """수업일수 세기: 두 날짜 사이(양 끝 포함)에서 토요일·일요일·관공서의 공휴일(음력·대체공휴일 포함,
     시행령 제47조①)과 학교가 정한 휴업일(방학·재량휴업일)을 뺀 날수, 그리고 매 학년 법정 수업일수
     (시행령 제45조①: 초ㆍ중ㆍ고 190일 이상, 공민학교 170일 이상)와의 비교."""
-    first, last = _date(start, "start"), _date(end, "end")
+    first, last = parse_date(start, "start"), parse_date(end, "end")
     if last < first:
         raise ValueError("end가 start보다 빠릅니다 / end is before start")
     if (last - first).days > 366:
@@ -182,7 +174,7 @@ def school_year(
     notes = ["1학기 종료일은 학교의 장이 수업일수·휴업일·교육과정 운영을 고려하여 정합니다 (시행령 제44조①). "
              "자율학교등은 학기를 달리 정할 수 있습니다 (제44조②)."]
     if first_semester_end is not None:
-        cut = _date(first_semester_end, "first_semester_end")
+        cut = parse_date(first_semester_end, "first_semester_end")
         if not begin <= cut < last:
             raise ValueError(f"1학기 종료일은 {begin}부터 {last} 전이어야 합니다 / first_semester_end "
                              "must fall inside the school year")
