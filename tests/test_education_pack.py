@@ -420,9 +420,11 @@ def test_student_tenant_blocks_what_an_adult_tenant_only_flags(make_client, inst
     assert r["citations"][0]["label"] == "03-급식"
     r = ask(pupil, "education", HARMFUL)
     assert r.status_code == 400 and r.json()["error"]["code"] == "content_blocked"
+    assert "1388" in r.json()["error"]["message"]  # a pupil is pointed to help, not a policy
     # the student assistant holds the policy for anyone who calls it
     r = ask(adult, "student", HARMFUL)
     assert r.status_code == 400 and r.json()["error"]["code"] == "content_blocked"
+    assert "117" in r.json()["error"]["message"]
     # a pupil's plain, informal question still gets its answer and its source
     r = ask(pupil, "student", "현장체험학습 가는 날이 언제야?")
     assert r.status_code == 200, r.text

@@ -178,6 +178,9 @@ class ContentSettings(_Section):
     """Per category (profanity, hate, sexual, violence: lexicon 0/1; offensive: probability)."""
     categories: list[str] = Field(
         default_factory=lambda: ["profanity", "hate", "sexual", "violence", "offensive"])
+    message: str | None = Field(default=None, max_length=1000)
+    """What a refused request and a withheld answer say, instead of the generic bilingual
+    policy message (e.g. a pupils' tenant names the help lines 117 and 1388)."""
 
 
 class GuardSettings(_Section):

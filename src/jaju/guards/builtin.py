@@ -273,7 +273,8 @@ class ContentSafetyGuard(Guard):
         categories = self.flagged(text) if text else []
         if categories and self.settings.action == "block":
             self._audit("inbound", categories, "blocked")
-            raise Blocked(f"콘텐츠 안전 정책에 맞지 않는 요청입니다 ({', '.join(categories)}) / "
+            raise Blocked(self.settings.message or
+                          f"콘텐츠 안전 정책에 맞지 않는 요청입니다 ({', '.join(categories)}) / "
                           "the request violates the content policy", code="content_blocked")
         if categories:
             self._audit("inbound", categories, "flagged")
@@ -287,7 +288,7 @@ class ContentSafetyGuard(Guard):
                 continue
             categories = self.flagged(text)
             if categories and self.settings.action == "block":
-                message["content"] = self.REFUSAL
+                message["content"] = self.settings.message or self.REFUSAL
                 choice["finish_reason"] = "content_filter"
                 self._audit("outbound", categories, "blocked")
             elif categories:
