@@ -44,7 +44,7 @@ def copy(
     then compare counts and verify the copied chain."""
     from jaju.errors import ConfigError
     from jaju.knowledge.index import KnowledgeIndex
-    from jaju.store import open_store
+    from jaju.store import is_postgres, open_store
 
     def shown(name: str, n: object) -> None:
         typer.echo(f"  {name}: {n}", err=True)
@@ -52,7 +52,7 @@ def copy(
     try:
         src, dst = open_store(source), open_store(target)
         src.copy_to(dst, progress=shown)
-        if knowledge and target.startswith(("postgresql://", "postgres://")):
+        if knowledge and is_postgres(target):
             here, there = KnowledgeIndex(source), KnowledgeIndex(target)
             try:
                 here.copy_to(there, progress=shown)

@@ -30,6 +30,7 @@ from jaju.knowledge.embed import Embedder, make_embedder
 from jaju.knowledge.storage import KnowledgeStorage, SqliteKnowledge, dumps
 from jaju.korean.analyzer import Analyzer, bigrams
 from jaju.protocol import MAX_NAME
+from jaju.store import is_postgres
 
 SHARED_TENANT = "*"
 CANDIDATES = 100
@@ -125,7 +126,7 @@ def knowledge_location(settings: Any) -> Path | str:
     one (replicas share it), else the SQLite file under JAJU_HOME (also when the store is on
     another SQLite file: the knowledge index has always lived in JAJU_HOME/jaju.db)."""
     url = settings.store.url or ""
-    if url.startswith(("postgresql://", "postgres://")):
+    if is_postgres(url):
         return str(url)
     return Path(settings.db_path)
 
@@ -133,7 +134,7 @@ def knowledge_location(settings: Any) -> Path | str:
 def open_storage(where: Path | str, **options: Any) -> KnowledgeStorage:
     """`postgresql://…` → PostgreSQL (options: `vectors`); a path or `sqlite:///path` → SQLite."""
     text = str(where)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres(text):
         from jaju.knowledge.postgres import PostgresKnowledge
 
         return PostgresKnowledge(text, **options)

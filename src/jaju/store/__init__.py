@@ -9,14 +9,20 @@ from jaju.errors import ConfigError
 from jaju.store.base import ApiKey, AuditEvent, AuditProblem, UsageRecord
 from jaju.store.sql import COMMIT_TIMEOUT, Store
 
-__all__ = ["ApiKey", "AuditEvent", "AuditProblem", "Store", "UsageRecord", "open_store"]
+__all__ = ["ApiKey", "AuditEvent", "AuditProblem", "Store", "UsageRecord", "is_postgres",
+           "open_store"]
+
+
+def is_postgres(url: str | Path) -> bool:
+    """Whether a store URL names PostgreSQL (the knowledge index then lives there too)."""
+    return str(url).startswith(("postgresql://", "postgres://"))
 
 
 def open_store(url: str | Path, commit_timeout: float = COMMIT_TIMEOUT) -> Store:
     """`sqlite:///path` (or a plain path) or `postgresql://user@host/db`; a request's record
     waits at most `commit_timeout` seconds for a busy or unreachable database."""
     text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres(text):
         from jaju.store.postgres import open_postgres
 
         return open_postgres(text, commit_timeout)
