@@ -14,7 +14,7 @@ import pytest
 SRC = Path(__file__).parent.parent / "src" / "jaju"
 
 LAYERS: list[set[str]] = [
-    {"protocol", "errors", "caller"},  # the bottom: imports nothing of jaju's
+    {"protocol", "errors", "caller", "jsonio"},  # the bottom: imports nothing of jaju's
     {"__init__", "config", "hookspecs", "korean"},
     {"store", "limits", "plugins"},
     {"guards"},

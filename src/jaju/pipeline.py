@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from jaju import jsonio
 from jaju.assistants import Assistant, Turn
 from jaju.assistants.toolloop import ToolUse
 from jaju.caller import Caller
@@ -83,7 +84,7 @@ def parse(body: bytes | str | dict[str, Any] | T, model: type[T]) -> T:
         if not body:
             raise InvalidRequest("요청 본문이 없습니다 / request body is required")
         try:
-            data = json.loads(body)
+            data = jsonio.loads(body)
             if _SURROGATE.search(body if isinstance(body, bytes) else body.encode()):
                 json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone one fails here
         except (ValueError, UnicodeError, RecursionError) as e:

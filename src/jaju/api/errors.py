@@ -3,16 +3,15 @@ and status come from `jaju.errors.error_body`, the one place they are made)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from jaju import jsonio
 from jaju.errors import ApiError, InvalidRequest, NotFound, RateLimited, ValidationFailed, error_body
 
 log = logging.getLogger("jaju")
@@ -26,13 +25,8 @@ def error_response(error: BaseException) -> JSONResponse:
 
 def sse_event(data: dict[str, Any]) -> bytes:
     """One server-sent event: `data: {...}` (a chunk, or an error as the stream's last event).
-    orjson for each chunk (compact, UTF-8, NaN as null); what it refuses (integers past 64
-    bits, keys that are not strings) is written by `json` as before."""
-    try:
-        body = orjson.dumps(data)
-    except orjson.JSONEncodeError:
-        body = json.dumps(data, ensure_ascii=False).encode()
-    return b"data: " + body + b"\n\n"
+    Compact UTF-8 JSON by `jaju.jsonio.dumps` (orjson; `json` for what orjson refuses)."""
+    return b"data: " + jsonio.dumps(data) + b"\n\n"
 
 
 def validation_error(exc: RequestValidationError) -> ApiError:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from jaju import jsonio
 from jaju.api.auth import authenticate, get_state
 from jaju.api.errors import sse_event
 from jaju.pipeline import ChatStream
@@ -53,7 +54,7 @@ async def chat_completions(request: Request) -> Response:
     caller = await authenticate(request)
     result = await get_state(request).gateway.chat(caller, await request.body())
     if isinstance(result, dict):
-        return JSONResponse(result)
+        return FastJSONResponse(result)
     return EventStream(coalesced(_events(result)), media_type="text/event-stream",
                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -141,7 +142,14 @@ async def _events(stream: ChatStream) -> AsyncIterator[bytes]:
         await stream.aclose()  # a client that went away stops generation
 
 
+class FastJSONResponse(JSONResponse):
+    """Starlette's JSONResponse, written by `jaju.jsonio.dumps` (orjson)."""
+
+    def render(self, content: Any) -> bytes:
+        return jsonio.dumps(content)
+
+
 @router.post("/embeddings")
 async def embeddings(request: Request) -> Response:
     caller = await authenticate(request)
-    return JSONResponse(await get_state(request).gateway.embed(caller, await request.body()))
+    return FastJSONResponse(await get_state(request).gateway.embed(caller, await request.body()))

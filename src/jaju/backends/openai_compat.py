@@ -24,14 +24,15 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
-import orjson
 
+from jaju import jsonio
 from jaju.backends.base import Capabilities
 from jaju.config import OpenAIBackend as OpenAISettings
 from jaju.errors import ApiError, InvalidRequest, UpstreamError, UpstreamUnavailable
 from jaju.protocol import ChatRequest
 
 RETRY_STATUSES = {502, 503, 504}
+JSON_HEADERS = {"Content-Type": "application/json"}
 COOLDOWN_SECONDS = 5.0
 DRAIN_SECONDS = 1.0
 """After `[DONE]`, how long the rest of an upstream's body is read for before the connection
@@ -100,10 +101,11 @@ class OpenAICompatBackend:
             order = list(itertools.islice(itertools.cycle(order), self.settings.retries + 1))
             attempts = len(order)
         last_error = ""
+        payload = jsonio.dumps(body)
         for replica in order[:attempts]:
             try:
-                response = await self._client.post(replica.url + path, json=body,
-                                                   proxy=replica.proxy)
+                response = await self._client.post(replica.url + path, data=payload,
+                                                   headers=JSON_HEADERS, proxy=replica.proxy)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
                     aiohttp.ServerDisconnectedError) as e:
                 replica.mark_down()
@@ -164,7 +166,7 @@ class OpenAICompatBackend:
                                 f"({self.name}): {type(e).__name__}") from e
         finally:
             response.release()
-        return _loads(raw)
+        return jsonio.loads(raw)
 
     async def complete(self, request: ChatRequest, *, evidence: Any = None) -> dict[str, Any]:
         try:
@@ -193,7 +195,7 @@ class OpenAICompatBackend:
                     done = True
                     break
                 try:
-                    data = _loads(payload)
+                    data = jsonio.loads(payload)
                     if not isinstance(data, dict):
                         raise ValueError("not an object")
                 except ValueError as e:
@@ -244,17 +246,6 @@ class OpenAICompatBackend:
                                 ) from e
         tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
         return vectors, tokens
-
-
-def _loads(raw: bytes) -> Any:
-    """JSON from the upstream: orjson (a fraction of the standard library's time, per
-    stream chunk), and what it refuses (NaN, lone surrogates) read by `json` as before, so
-    that the same answers are accepted; a ValueError for what neither reads. (orjson reads
-    an integer past 64 bits as a float.)"""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
 
 
 MAX_LINE = 2 * 2**20

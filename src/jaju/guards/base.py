@@ -259,6 +259,10 @@ def _flush(steps: list[TextStream]) -> str:
     return text
 
 
+PLANS_HELD = 4096
+"""Most (tenant, model) guard plans held; past it the cache starts empty again."""
+
+
 class GuardSet:
     """The guards one jaju has (registered by plugins) and the settings that choose them. Built
     once per app; `chain` makes the guards of one request."""
@@ -266,6 +270,7 @@ class GuardSet:
     def __init__(self, types: dict[str, type[Guard]], settings: Settings) -> None:
         self.types, self.settings = types, settings
         self._check_settings()
+        self._plans: dict[tuple[str, str], list[tuple[type[Guard], Any]]] = {}
 
     def _levels(self) -> list[tuple[str, GuardSettings]]:
         s = self.settings
@@ -312,17 +317,27 @@ class GuardSet:
                   and any(self._value(level, n) is not None for level in levels)]
         return names
 
+    def plan(self, tenant: str, model: str) -> list[tuple[type[Guard], Any]]:
+        """The guards that run for `tenant` calling `model`, in order, each with its merged
+        settings. Settings do not change while jaju runs, so each pair's plan is made once
+        (ordering and merging was a twentieth of a chat request's time)."""
+        plan = self._plans.get((tenant, model))
+        if plan is None:
+            levels = self.settings.guard_levels(tenant, model)
+            plan = [(self.types[name], self.types[name].merge(
+                        [self._value(level, name) for level in levels]))
+                    for name in self.order(levels)]
+            if len(self._plans) >= PLANS_HELD:
+                self._plans.clear()
+            self._plans[(tenant, model)] = plan
+        return plan
+
     def chain(self, caller: Caller, model: str,
               audit: Callable[[str, str, str | None, dict[str, Any]], None]) -> GuardChain:
         """The guards of one request by `caller` to `model`, each with its merged settings."""
-        levels = self.settings.guard_levels(caller.tenant, model)
         context = GuardContext(caller, model, audit)
-        guards = []
-        for name in self.order(levels):
-            kind = self.types[name]
-            guards.append(kind(kind.merge([self._value(level, name) for level in levels]),
-                               context))
-        return GuardChain(guards)
+        return GuardChain([kind(settings, context)
+                           for kind, settings in self.plan(caller.tenant, model)])
 
     def check(self, text: str) -> dict[str, Any]:
         """Every guard's report on `text` (`POST /v1/guard/check`)."""
