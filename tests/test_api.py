@@ -66,6 +66,27 @@ def test_max_tokens_cuts_answer(make_client):
     assert r.json()["choices"][0]["finish_reason"] == "length"
 
 
+def test_a_bug_on_the_chat_path_is_a_500_in_openai_shape_and_logged(make_client, caplog):
+    """The chat and embeddings endpoints are served before the framework's stack (jaju.app.Jaju):
+    an unexpected exception there still answers as the app's handlers do, and is logged."""
+    client = make_client({"server": {"max_body_bytes": 2000}})
+    gateway = client.app.state.jaju.gateway
+
+    async def broken(*_, **__):
+        raise RuntimeError("a bug")
+
+    gateway.chat = gateway.embed = broken
+    for path in ("/v1/chat/completions", "/v1/embeddings"):
+        r = client.post(path, json=CHAT)
+        assert r.status_code == 500, r.text
+        assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+        assert "a bug" not in r.text  # the exception's text stays in the log
+    assert "unexpected error" in caplog.text and "RuntimeError: a bug" in caplog.text
+    r = client.post("/v1/chat/completions", content=b"x" * 3000,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["type"]  # the body limit applies
+
+
 def test_error_shapes(make_client):
     client = make_client({"server": {"max_body_bytes": 2000}})
     post = client.post

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jaju import __version__
 from jaju.config import Settings
 from jaju.state import AppState
+
+log = logging.getLogger("jaju")
 
 
 def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -> FastAPI:
@@ -35,9 +41,11 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
         finally:
             await state.aclose()
 
-    # /docs and /redoc would load their scripts from a CDN: off (the schema stays at /openapi.json)
-    app = FastAPI(title="jaju", version=__version__, lifespan=lifespan, docs_url=None,
-                  redoc_url=None)
+    # /docs and /redoc would load their scripts from a CDN: off (the schema stays at /openapi.json).
+    # FastAPI's own OpenTelemetry export is off: nothing leaves the machine unless configured
+    # (and checking for a tracer on every request cost time).
+    app = Jaju(title="jaju", version=__version__, lifespan=lifespan, docs_url=None,
+               redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.jaju = state
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     errors.install(app)
@@ -49,22 +57,47 @@ def create_app(settings: Settings | None = None, *, load_plugins: bool = True) -
     app.include_router(manage.router)
     app.include_router(console.router)
     app.router.routes.append(Route("/mcp", endpoint=mcp, methods=["GET", "POST", "DELETE"]))
-    app.router.routes[:0] = _hot_routes(openai)
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
+    app.hot = {"/v1/chat/completions": openai.chat_completions,
+               "/v1/embeddings": openai.embeddings}
+    app.hot_app = BodyLimit(app.serve_hot, max_bytes=settings.server.max_body_bytes)
     return app
 
 
-def _hot_routes(openai: Any) -> list[Any]:
-    """The gateway's busiest endpoints again, as plain Starlette routes matched first. Their
-    handlers take the `Request` and read the raw body themselves, so FastAPI's per-request
-    work around them (walking the included routers, solving dependencies) buys nothing; it was
-    a tenth of jaju's time per chat request (docs/benchmarks.md, second round). Errors,
-    middleware and the exception handlers are the app's as before; the FastAPI routes stay,
-    for /openapi.json."""
-    from starlette.routing import Route
+class Jaju(FastAPI):
+    """The app. `POST /v1/chat/completions` and `/v1/embeddings`, the gateway's busiest
+    endpoints, go straight to their handlers: they take the `Request`, read the raw body
+    themselves and answer errors as the app's exception handlers would (`error_response`), so
+    the framework's stack around them — five middleware layers, the walk through every route,
+    dependency solving — bought nothing and cost about a fifth of a chat request's time
+    (docs/benchmarks.md, second and third rounds). The body limit applies as to every route.
+    Their FastAPI routes stay, for /openapi.json and the schema."""
 
-    return [Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
-            Route("/v1/embeddings", openai.embeddings, methods=["POST"])]
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.hot: dict[str, Callable[[Request], Awaitable[Response]]] = {}
+        self.hot_app: ASGIApp | None = None
+        """`serve_hot` behind the body limit."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.hot
+                and self.hot_app is not None):
+            scope["app"] = self
+            await self.hot_app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def serve_hot(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from jaju.api.errors import error_response
+        from jaju.errors import ApiError
+
+        try:
+            response = await self.hot[scope["path"]](Request(scope, receive))
+        except Exception as e:
+            if not isinstance(e, ApiError):
+                log.exception("unexpected error")
+            response = error_response(e)
+        await response(scope, receive, send)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
