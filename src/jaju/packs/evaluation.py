@@ -17,10 +17,14 @@ the answer:
   ignored) found nowhere the answer may take them from: the question, the cited labels and
   snippets, the results of the tools that ran, the case's `allowed_figures`. An assistant
   that quotes a price, a rate or a deadline it did not read is caught here;
+- **tone**, for cases with `"tone": "plain"` (a pupil's assistant): the answer's own words —
+  quoted passages and numbered citation lines left out — in short sentences that end in 해요체
+  or 반말, without statute diction (`tone_problems` says what fails);
 - **latency** per question.
 
 A set's line: `{"id", "question", "gold": ["근로기준법 제60조"], "gold_passages": [...]?,
-"tool": {"name", "arguments", "result"}?, "answer_phrases": [...]?, "allowed_figures": [...]?}`.
+"tool": {"name", "arguments", "result"}?, "answer_phrases": [...]?, "allowed_figures": [...]?,
+"tone": "plain"?}`.
 
 Multiple-choice benchmarks (KMMLU, HAE-RAE, KoBEST file formats) are read by `load_mc` and run
 by `run_mc`: by constrained choice (`response_format` json_schema with an enum of the choice
@@ -62,11 +66,13 @@ class Case:
     answer_phrases: tuple[str, ...] = ()
     gold_passages: tuple[str, ...] = ()
     allowed_figures: tuple[str, ...] = ()
+    tone: str | None = None
 
 
 MAX_LINE = 1_000_000
 """Bytes in one line of a set: a case is a question and a few lists, never a megabyte."""
 TEXT_LISTS = ("gold", "answer_phrases", "gold_passages")
+TONES = ("plain",)
 
 
 def _case(row: Any, number: int) -> Case:
@@ -94,7 +100,11 @@ def _case(row: Any, number: int) -> Case:
         raise ValueError("'tool'은 name(문자열)과 arguments·result(객체)를 가진 객체여야 합니다 / "
                          "field 'tool' must be an object with a string 'name' and object "
                          "'arguments' and 'result'")
-    return Case(id=str(row.get("id") or number), question=question,
+    tone = row.get("tone")
+    if tone is not None and tone not in TONES:
+        raise ValueError(f"'tone'은 {', '.join(TONES)} 중 하나여야 합니다 / field 'tone' must be "
+                         f"one of: {', '.join(TONES)}")
+    return Case(id=str(row.get("id") or number), question=question, tone=tone,
                 gold=tuple(row.get("gold") or ()), tool=tool,
                 answer_phrases=tuple(row.get("answer_phrases") or ()),
                 gold_passages=tuple(row.get("gold_passages") or ()),
@@ -218,6 +228,48 @@ def _result_in_answer(expected: dict[str, Any], answer: str) -> bool:
     return True
 
 
+QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|「[^」]*」|『[^』]*』|‘[^’]*’")
+CITATION_LINE = re.compile(r"^\s*(>|\[\d+\]\s*\S[^:]*:)")
+"""A quoted line, or a numbered citation line ("[1] 근로기준법 제60조: …")."""
+PLAIN_ENDING = re.compile(r"(요|야|어|아|지|해|돼|래|네|자|니|까|렴|게|거든|잖아|봐)[\s.!?~…)\]]*$")
+STIFF_WORDS = ("의거", "소정의", "준용", "당해", "동법", "동조", "그러하지 아니하", "하여야 한다",
+               "아니 된다", "자는 ", "에 관하여")
+"""Statute diction a pupil should not have to read in the assistant's own words."""
+PLAIN_SENTENCE_CHARS = 60
+PLAIN_SHARE = 0.8
+
+
+def own_sentences(answer: str) -> list[str]:
+    """The sentences the assistant wrote itself: quoted passages and citation lines left out."""
+    kept = [QUOTED.sub(" ", line) for line in answer.splitlines()
+            if not CITATION_LINE.match(line)]
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", "\n".join(kept))
+    return [s.strip() for s in sentences if len(re.findall(r"[가-힣]", s)) >= 2]
+
+
+def tone_problems(answer: str, tone: str = "plain") -> list[str]:
+    """Why `answer` is not in `tone`; empty when it is. "plain": most of its own sentences
+    (PLAIN_SHARE) end in 해요체 or 반말, they average at most PLAIN_SENTENCE_CHARS characters,
+    and none uses statute diction (STIFF_WORDS). A rough, explainable measure, the same for
+    every backend; an answer with no words of its own (only quotes) is not plain."""
+    sentences = own_sentences(answer)
+    if not sentences:
+        return ["no sentence of its own (only quotes)"]
+    problems = []
+    plain = sum(bool(PLAIN_ENDING.search(s)) for s in sentences)
+    if plain < PLAIN_SHARE * len(sentences):
+        stiff = next(s for s in sentences if not PLAIN_ENDING.search(s))
+        problems.append(f"{len(sentences) - plain} of {len(sentences)} sentences are not "
+                        f"해요체/반말 (e.g. '{stiff[-20:]}')")
+    mean = sum(len(s) for s in sentences) / len(sentences)
+    if mean > PLAIN_SENTENCE_CHARS:
+        problems.append(f"sentences average {mean:.0f} characters (> {PLAIN_SENTENCE_CHARS})")
+    words = sorted({w.strip() for w in STIFF_WORDS if any(w in s for s in sentences)})
+    if words:
+        problems.append("statute diction: " + ", ".join(words))
+    return problems
+
+
 @dataclass
 class CaseResult:
     case: Case
@@ -229,6 +281,8 @@ class CaseResult:
     tool_result: bool | None = None
     phrases_hit: int = 0
     invented: list[str] = field(default_factory=list)
+    tone: list[str] | None = None
+    """For a case with a `tone`: what is wrong with the answer's tone (empty: right)."""
     seconds: float = 0.0
     error: str = ""
 
@@ -246,6 +300,8 @@ def score(case: Case, result: dict[str, Any], seconds: float) -> CaseResult:
         out.tool_result = _result_in_answer(case.tool, answer)
     out.phrases_hit = sum(p in answer for p in case.answer_phrases)
     out.invented = invented_figures(case, answer, citations, result.get("tool_runs") or [])
+    if case.tone:
+        out.tone = tone_problems(answer, case.tone)
     return out
 
 
@@ -261,6 +317,7 @@ class Report:
         n = len(retrieval)
         cited = sum(len(r.citations) for r in rs)
         tools = [r for r in rs if r.tool_called is not None]
+        toned = [r for r in rs if r.tone is not None]
         phrases = sum(len(r.case.answer_phrases) for r in rs)
         seconds = sorted(r.seconds for r in rs if not r.error)
 
@@ -280,6 +337,7 @@ class Report:
             "phrases": share(sum(r.phrases_hit for r in rs), phrases),
             "invented_figures": share(sum(bool(r.invented) for r in rs if not r.error),
                                       sum(not r.error for r in rs)),
+            "tone": share(sum(not r.tone for r in toned), len(toned)),
             "latency_p50": statistics.median(seconds) if seconds else None,
             "latency_p95": seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]
             if seconds else None,
@@ -490,6 +548,7 @@ async def run_mc(chat: Chat, model: str, items: Sequence[McItem], *, constrained
 SHOWN = [("R@1", "R@1"), ("R@5", "R@5"), ("MRR@10", "MRR@10"), ("title_only", "title-only"),
          ("tool_calls", "tool calls"), ("tool_results", "tool results"),
          ("phrases", "answer phrases"), ("invented_figures", "invented figures"),
+         ("tone", "plain tone"),
          ("latency_p50", "latency p50 (s)"),
          ("latency_p95", "latency p95 (s)")]
 
