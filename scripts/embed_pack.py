@@ -48,6 +48,7 @@ class RecordingIndex(KnowledgeIndex):
         vectors = super().embed_passages(spec, texts)
         self.embed_seconds += time.perf_counter() - started
         self.seen.update(zip(map(passage_key, texts), vectors, strict=True))
+        self.precomputed[spec] = {**known, **self.seen}  # a text met again is not embedded again
         return vectors
 
 
