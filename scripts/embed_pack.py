@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaju.knowledge.embed import model_identity
 from jaju.knowledge.index import KnowledgeIndex, passage_key
 from jaju.packs.base import install_knowledge, read_vectors, write_vectors
 from jaju.plugins import get_plugin_manager, packs, parsers
@@ -73,9 +74,11 @@ def main(argv: list[str]) -> int:
         index = RecordingIndex(Path(tmp) / "jaju.db")
         if out.exists() and not args.fresh:
             old = read_vectors(out)
-            if old.embedder == args.embedder:
+            if (old.embedder, old.model) == (args.embedder, model_identity(args.embedder)):
                 index.precomputed[args.embedder] = old.vectors
                 print(f"reusing {len(old.vectors)} vectors from {out} ({old.model})")
+            else:
+                print(f"{out} was made by {old.model}: embedding every chunk")
         done = install_knowledge(pack, index, parsers(get_plugin_manager()),
                                  embedder=args.embedder)
         index.close()
