@@ -42,7 +42,7 @@ class CountingEmbedder:
     @staticmethod
     def vector(text: str) -> np.ndarray:
         seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-        v = np.random.default_rng(seed).standard_normal(8).astype(np.float32)
+        v = np.random.default_rng(seed).standard_normal(384).astype(np.float32)  # e5's dim
         return v / np.linalg.norm(v)
 
 
