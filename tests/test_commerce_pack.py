@@ -232,7 +232,7 @@ def test_eval_sets_cite_articles_that_exist_and_expect_what_the_tools_return():
 
     functions = {"orders.get_order_status": order_status, "search_products": top_item,
                  "withdrawal_deadline": tools.withdrawal_deadline}
-    for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 20)):
+    for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 20), ("dev2.jsonl", 60)):
         rows = _rows(name)
         assert len(rows) >= least and len({r["id"] for r in rows}) == len(rows)
         for row in rows:
@@ -240,6 +240,12 @@ def test_eval_sets_cite_articles_that_exist_and_expect_what_the_tools_return():
             assert_gold_articles_exist(row, DATA / "statutes")
             if "tool" in row:
                 assert_tool_result(row, functions[row["tool"]["name"]])
+    # no dev question is asked in another set (failures name dev ids, never frozen questions)
+    seen = {r["question"] for r in _rows("frozen.jsonl")}
+    for name in ("dev.jsonl", "dev2.jsonl"):
+        rows = _rows(name)
+        assert [r["id"] for r in rows if r["question"] in seen] == []
+        seen |= {r["question"] for r in rows}
 
 
 def test_dictionary_keys_do_not_fire_on_unrelated_questions(analyzer, tmp_path):

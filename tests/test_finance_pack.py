@@ -62,7 +62,7 @@ def test_pack_description_is_complete():
     assert assistant["guards"]["investment_advice"] == {"action": "refuse"}
     assert all(Path(s).exists() for s in pack.knowledge[0].sources)
     assert Path(pack.knowledge[0].synonyms or "").name == "synonyms.tsv"
-    assert {e.name: e.frozen for e in pack.evals} == {"frozen": True, "dev": False}
+    assert {e.name: e.frozen for e in pack.evals} == {"frozen": True, "dev": False, "dev2": False}
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
@@ -73,7 +73,7 @@ def test_eval_sets_cite_articles_that_exist_and_their_tool_results_are_right():
     """Every gold article is in the pack's statutes; every expected tool call, run, gives the
     expected result (the results were computed by hand when the set was written)."""
     functions = {f.__name__: f for f in tools.TOOLS}
-    for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 15)):
+    for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 15), ("dev2.jsonl", 60)):
         rows = _rows(name)
         assert len(rows) >= least and len({r["id"] for r in rows}) == len(rows)
         for row in rows:
@@ -83,6 +83,12 @@ def test_eval_sets_cite_articles_that_exist_and_their_tool_results_are_right():
             assert_gold_articles_exist(row, STATUTES)
             if "tool" in row:
                 assert_tool_result(row, functions[row["tool"]["name"]])
+    # no dev question is asked in another set (failures name dev ids, never frozen questions)
+    seen = {r["question"] for r in _rows("frozen.jsonl")}
+    for name in ("dev.jsonl", "dev2.jsonl"):
+        rows = _rows(name)
+        assert [r["id"] for r in rows if r["question"] in seen] == []
+        seen |= {r["question"] for r in rows}
 
 
 def test_the_sample_terms_are_regenerated_byte_for_byte(tmp_path):
@@ -307,7 +313,7 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
 def test_advice_patterns_catch_the_refusal_cases_and_nothing_else():
     """Every `refuse` question of both sets asks for advice; no other question does (the
     finance-law questions about 펀드, 코인 or 투자성 상품 must pass)."""
-    for name in ("frozen.jsonl", "dev.jsonl"):
+    for name in ("frozen.jsonl", "dev.jsonl", "dev2.jsonl"):
         for row in _rows(name):
             found = asks_for_advice(row["question"])
             assert bool(found) == bool(row.get("refuse")), (row["id"], found)
