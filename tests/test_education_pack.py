@@ -316,6 +316,48 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
     assert not dictionary_hijacks(DATA / "synonyms.tsv", analyzer, tmp_path)
 
 
+# --- reranking: notices compete with articles ----------------------------------------------------
+
+
+def test_notices_keep_their_place_among_reranked_articles(analyzer):
+    """Article reranking adds title and statute bonuses to articles only; the education
+    assistant (`rerank_weights.passages = 1`) gives a notice the same on its document's title,
+    so a question about a notice is not handed to an article of equal chunk score."""
+    from jaju.knowledge.index import Hit
+    from jaju.knowledge.rerank import Weights, rerank
+
+    spec = education.pack().assistants[0]
+    assert spec["rerank"] == "articles" and spec["rerank_weights"]["passages"] == 1.0
+    hits = [Hit("제47조 (휴업일 등)\n① 학교의 장은 매 학년도 학교의 휴업일을 정하여야 한다.", 10.0,
+                {"title": DECREE, "article": "제47조", "path": "decree.md"}),
+            Hit("겨울방학 생활 및 돌봄교실 안내\n돌봄교실 간식비는 하루 1,500원입니다.", 10.0,
+                {"title": "12-겨울방학", "path": "12-겨울방학.hwpx"})]
+    question = "겨울방학 돌봄교실 간식비는 얼마예요?"
+    law_weights = rerank(question, hits, analyzer, {})
+    assert law_weights[0].source["title"] == DECREE  # the statute bonus alone wins
+    ours = rerank(question, hits, analyzer, {}, weights=Weights(**spec["rerank_weights"]))
+    assert ours[0].source["title"] == "12-겨울방학"
+    assert [h.text for h in ours] == [hits[1].text, hits[0].text]  # both kept, once each
+
+
+def test_rerank_weights_are_checked_and_reach_the_assistant():
+    from jaju.assistants.assistant import Assistant
+    from jaju.backends.extractive import ExtractiveBackend
+    from jaju.config import AssistantSettings
+    from jaju.knowledge.rerank import DEFAULT
+
+    spec = AssistantSettings(backend="extractive", rerank="articles",
+                             rerank_weights={"title": 0.4, "passages": 1.0})
+    made = Assistant.from_settings("e", spec, ExtractiveBackend("extractive"), None)
+    assert (made.rerank_weights.title, made.rerank_weights.passages) == (0.4, 1.0)
+    assert made.rerank_weights.statute == DEFAULT.statute  # the rest stay the law pack's
+    plain = Assistant.from_settings("p", AssistantSettings(backend="extractive"),
+                                    ExtractiveBackend("extractive"), None)
+    assert plain.rerank_weights == DEFAULT and DEFAULT.passages == 0.0
+    with pytest.raises(ValueError, match="bogus"):
+        AssistantSettings(backend="extractive", rerank_weights={"bogus": 1.0})
+
+
 # --- installed: search, the frozen set, the scripted upstream, the student policy --------------
 
 

@@ -311,6 +311,20 @@ class AssistantSettings(_Section):
     rerank: Literal["none", "articles"] = "none"
     """`articles`: rank statute articles, not chunks (`jaju.knowledge.rerank`): one passage per
     article, the article's title and statute count, general articles (목적, 벌칙, 양벌규정) less."""
+    rerank_weights: dict[str, float] = Field(default_factory=dict)
+    """Overrides of the reranking weights (`jaju.knowledge.rerank.Weights`: chunk, extra_chunk,
+    title, statute, general, passages); the defaults are the law pack's."""
+
+    @model_validator(mode="after")
+    def _known_weights(self) -> AssistantSettings:
+        from dataclasses import fields
+
+        from jaju.knowledge.rerank import Weights
+
+        unknown = set(self.rerank_weights) - {f.name for f in fields(Weights)}
+        if unknown:
+            raise ValueError(f"unknown rerank_weights: {', '.join(sorted(unknown))}")
+        return self
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     """Overrides the tenant's and the global guard settings for this assistant."""
     tools: list[str] = Field(default_factory=list)
