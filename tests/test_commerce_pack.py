@@ -277,6 +277,33 @@ def installed(tmp_path_factory, analyzer, parser_table) -> Path:
     return home
 
 
+@pytest.mark.parametrize(("question", "statute"), [
+    ("방문판매원한테 산 화장품을 취소하고 싶어요", B),
+    ("인터넷으로 산 옷을 반품하고 싶어요", E),
+    ("할부로 산 냉장고 청약을 철회하고 싶어요", H),
+])
+def test_the_shopping_assistant_finds_the_right_statutes_withdrawal_article(installed, analyzer,
+                                                                           question, statute):
+    """Three statutes word their 청약철회 articles alike (전자상거래법 제17조, 방문판매법 제8조,
+    할부거래법 제8조). The assistant, reranking articles with its pack.toml weights, puts the
+    statute the question is about first and its withdrawal article among its five passages,
+    each article once."""
+    from jaju.assistants.assistant import Assistant
+    from jaju.backends.extractive import ExtractiveBackend
+    from jaju.config import AssistantSettings
+
+    spec = {k: v for k, v in pack().assistants[0].items() if k != "name"}
+    assert spec["rerank"] == "articles"
+    settings = AssistantSettings.model_validate({**spec, "backend": "extractive"})
+    index = KnowledgeIndex(installed / "jaju.db", analyzer)
+    shopping = Assistant.from_settings("shopping", settings, ExtractiveBackend("extractive"), index)
+    found = [(h.source["title"], h.source["article"]) for h in shopping._search(question, "local")]
+    index.close()
+    withdrawal = "제17조" if statute == E else "제8조"
+    assert found[0][0] == statute and (statute, withdrawal) in found
+    assert len(found) == len(set(found)) == 5
+
+
 def _run(settings: Settings, cases: list, rewrite=None, seen: dict | None = None
          ) -> evaluation.Report:
     """The harness on `cases` through the shopping assistant, which runs the figures guard (its
