@@ -6,8 +6,11 @@ the pack's dictionary, as `jaju packs install commerce` does it (the same `inges
 `KnowledgeIndex.search`, lexical signals, default weights). Only questions with gold articles
 count (the catalogue and order questions are tool cases: tests/test_commerce_pack.py).
 
-Run: .venv/bin/python bench/commerce_pack.py [--set frozen|dev|all] [--synonyms PATH|''] [--misses]
-The frozen set is measured, never tuned on (see docs/benchmarks.md).
+Run: .venv/bin/python bench/commerce_pack.py [--set frozen|dev|dev2|all] [--synonyms PATH|'']
+                                            [--rerank] [--misses]
+With --rerank, the hits are the `shopping` assistant's: 50 chunks reranked to articles as its
+`rerank = "articles"` does (jaju.knowledge.rerank, its pack.toml weights). The frozen set is
+measured, never tuned on (see docs/benchmarks.md).
 
 With --end-to-end, the set is asked of the pack's `shopping` assistant through the Gateway
 instead (as `jaju packs eval commerce` does, guards and tools included), twice: on the
@@ -42,12 +45,14 @@ from pack_kit import (  # first: this tree's src
 from jaju.knowledge import KnowledgeIndex
 from jaju.knowledge import synonyms as synonym_dicts
 from jaju.knowledge.ingest import ingest
+from jaju.knowledge.rerank import CANDIDATES, Weights, rerank
 from jaju.korean import Analyzer
 from jaju.packs.commerce import pack
 from jaju.plugins import get_plugin_manager, parsers
 
 DATA = ROOT / "src" / "jaju" / "packs" / "commerce" / "data"
-SETS = {"frozen": DATA / "eval" / "frozen.jsonl", "dev": DATA / "eval" / "dev.jsonl"}
+SETS = {"frozen": DATA / "eval" / "frozen.jsonl", "dev": DATA / "eval" / "dev.jsonl",
+        "dev2": DATA / "eval" / "dev2.jsonl"}
 
 
 def main() -> None:
@@ -56,6 +61,8 @@ def main() -> None:
     ap.add_argument("--synonyms", default=None,
                     help="a dictionary name or TSV path; '' for none (default: the pack's)")
     ap.add_argument("--misses", action="store_true", help="print the questions missed at R@5")
+    ap.add_argument("--rerank", action="store_true",
+                    help="rank articles as the shopping assistant does (rerank = \"articles\")")
     ap.add_argument("--end-to-end", action="store_true",
                     help="through the assistant: extractive, and a scripted upstream with tools")
     args = ap.parse_args()
@@ -63,6 +70,7 @@ def main() -> None:
         end_to_end("frozen" if args.set == "all" else args.set)
         return
     synonyms = pack().knowledge[0].synonyms if args.synonyms is None else args.synonyms
+    weights = Weights(**pack().assistants[0].get("rerank_weights", {}))
     analyzer = Analyzer()
     with tempfile.TemporaryDirectory() as tmp:
         index = KnowledgeIndex(Path(tmp) / "commerce.db", analyzer)
@@ -79,7 +87,12 @@ def main() -> None:
             ranks = []
             began = time.perf_counter()
             for case in cases:
-                hits = [h.to_dict(signals=False) for h in index.search(kb, case["question"], 30)]
+                if args.rerank:
+                    found = rerank(case["question"], index.search(kb, case["question"], CANDIDATES),
+                                   analyzer, kb.synonyms, weights=weights)
+                else:
+                    found = index.search(kb, case["question"], 30)
+                hits = [h.to_dict(signals=False) for h in found]
                 r = rank_of(hits, gold_keys(case["gold"]))
                 ranks.append(r)
                 if args.misses and (r is None or r > 5):

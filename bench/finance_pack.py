@@ -3,7 +3,7 @@ and the misses (no gold article or passage among the first five citations); for 
 dev set and for reading the frozen set's figures (docs/benchmarks.md, "finance pack").
 
     JAJU_HOME=/tmp/fin jaju packs install finance
-    JAJU_HOME=/tmp/fin python bench/finance_pack.py [dev|frozen]          # extractive answers
+    JAJU_HOME=/tmp/fin python bench/finance_pack.py [dev|dev2|frozen] [--misses]  # extractive
     JAJU_HOME=/tmp/fin python bench/finance_pack.py frozen --tools        # tool cases
 
 `--tools` asks the set's tool cases through the scripted OpenAI-compatible upstream of the tests
@@ -17,7 +17,14 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from pack_kit import TESTS, run_eval, start, upstream_settings, with_call  # first: this tree's src
+from pack_kit import (  # first: this tree's src
+    TESTS,
+    print_report,
+    run_eval,
+    start,
+    upstream_settings,
+    with_call,
+)
 
 # isort: split
 from jaju.cli.common import load_settings
@@ -43,18 +50,7 @@ def main() -> None:
     finally:
         if proc is not None:
             proc.kill()
-    for r in report.results:
-        if r.case.tool:
-            print(f"tool {r.case.id} called={r.tool_called} result_in_answer={r.tool_result}")
-        if r.invented:
-            print(f"invented {r.case.id}: {r.invented}")
-        if not (r.case.gold or r.case.gold_passages):
-            continue
-        gold = (r.case.gold or r.case.gold_passages)[0]
-        mark = "ok " if r.rank is not None and r.rank <= 5 else "MISS"
-        print(f"{mark} {r.case.id} rank={r.rank} {r.case.question[:40]} | gold={gold} "
-              f"| cited={r.citations[:5]}")
-    print({k: round(v, 3) if isinstance(v, float) else v for k, v in report.metrics().items()})
+    print_report(report, misses_only="--misses" in sys.argv)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """What the packs' benchmarks share (bench/law_pack.py, bench/finance_pack.py,
-bench/commerce_pack.py): reading an evaluation set, the retrieval ranks and metrics over
-distinct statute articles, a helper server on a free port, the scripted upstream's `CALL` for
-a tool case, and a set asked through the Gateway as `jaju packs eval` asks it.
+bench/commerce_pack.py, bench/education_pack.py): reading an evaluation set, the retrieval ranks
+and metrics over distinct statute articles, a helper server on a free port, the scripted
+upstream's `CALL` for a tool case, a set asked through the Gateway as `jaju packs eval` asks it,
+and its report question by question.
 
 Importing it puts the tree's `src` first on the path, so a benchmark runs on this checkout.
 """
@@ -121,3 +122,23 @@ def run_eval(settings: Any, assistant: str, cases: list, *, title: str = "",
         return await evaluation.run(ask, assistant, cases, title=title)
 
     return with_gateway(settings, "local", job)
+
+
+def print_report(report: Any, misses_only: bool = False) -> None:
+    """Each question with a gold article or passage: `ok`/`MISS` (a gold one among the first
+    five citations or not), its rank, what the answer cited first; tool runs and invented
+    figures; then the harness's metrics."""
+    for r in report.results:
+        if r.case.tool:
+            print(f"tool {r.case.id} called={r.tool_called} result_in_answer={r.tool_result}")
+        if r.invented:
+            print(f"invented {r.case.id}: {r.invented}")
+        if not (r.case.gold or r.case.gold_passages):
+            continue
+        hit = r.rank is not None and r.rank <= 5
+        if misses_only and hit:
+            continue
+        gold = (r.case.gold or r.case.gold_passages)[0]
+        print(f"{'ok ' if hit else 'MISS'} {r.case.id} rank={r.rank} {r.case.question[:40]} | "
+              f"gold={gold} | cited={r.citations[:5]}")
+    print({k: round(v, 3) if isinstance(v, float) else v for k, v in report.metrics().items()})

@@ -116,9 +116,14 @@ def test_sample_notice_weekdays_are_right():
 def test_eval_sets_point_at_real_articles_passages_and_results():
     notices = " ".join(p for _, _, body in samples.NOTICES for p in body)
     frozen = _rows("frozen.jsonl")
-    assert len(frozen) >= 60 and len(_rows("dev.jsonl")) >= 20
-    assert not {r["question"] for r in frozen} & {r["question"] for r in _rows("dev.jsonl")}
-    for name in ("frozen.jsonl", "dev.jsonl", "student.jsonl"):
+    assert len(frozen) >= 60 and len(_rows("dev.jsonl")) >= 20 and len(_rows("dev2.jsonl")) >= 60
+    # no dev question is asked in another set (failures name dev ids, never frozen questions)
+    seen = {r["question"] for r in frozen}
+    for name in ("dev.jsonl", "dev2.jsonl"):
+        rows = _rows(name)
+        assert [r["id"] for r in rows if r["question"] in seen] == []
+        seen |= {r["question"] for r in rows}
+    for name in ("frozen.jsonl", "dev.jsonl", "dev2.jsonl", "student.jsonl"):
         for row in _rows(name):
             assert row["question"] and (row["gold"] or row.get("gold_passages")
                                         or row.get("refuse")), row["id"]
@@ -311,6 +316,48 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
     assert not dictionary_hijacks(DATA / "synonyms.tsv", analyzer, tmp_path)
 
 
+# --- reranking: notices compete with articles ----------------------------------------------------
+
+
+def test_notices_keep_their_place_among_reranked_articles(analyzer):
+    """Article reranking adds title and statute bonuses to articles only; the education
+    assistant (`rerank_weights.passages = 1`) gives a notice the same on its document's title,
+    so a question about a notice is not handed to an article of equal chunk score."""
+    from jaju.knowledge.index import Hit
+    from jaju.knowledge.rerank import Weights, rerank
+
+    spec = education.pack().assistants[0]
+    assert spec["rerank"] == "articles" and spec["rerank_weights"]["passages"] == 1.0
+    hits = [Hit("제47조 (휴업일 등)\n① 학교의 장은 매 학년도 학교의 휴업일을 정하여야 한다.", 10.0,
+                {"title": DECREE, "article": "제47조", "path": "decree.md"}),
+            Hit("겨울방학 생활 및 돌봄교실 안내\n돌봄교실 간식비는 하루 1,500원입니다.", 10.0,
+                {"title": "12-겨울방학", "path": "12-겨울방학.hwpx"})]
+    question = "겨울방학 돌봄교실 간식비는 얼마예요?"
+    law_weights = rerank(question, hits, analyzer, {})
+    assert law_weights[0].source["title"] == DECREE  # the statute bonus alone wins
+    ours = rerank(question, hits, analyzer, {}, weights=Weights(**spec["rerank_weights"]))
+    assert ours[0].source["title"] == "12-겨울방학"
+    assert [h.text for h in ours] == [hits[1].text, hits[0].text]  # both kept, once each
+
+
+def test_rerank_weights_are_checked_and_reach_the_assistant():
+    from jaju.assistants.assistant import Assistant
+    from jaju.backends.extractive import ExtractiveBackend
+    from jaju.config import AssistantSettings
+    from jaju.knowledge.rerank import DEFAULT
+
+    spec = AssistantSettings(backend="extractive", rerank="articles",
+                             rerank_weights={"title": 0.4, "passages": 1.0})
+    made = Assistant.from_settings("e", spec, ExtractiveBackend("extractive"), None)
+    assert (made.rerank_weights.title, made.rerank_weights.passages) == (0.4, 1.0)
+    assert made.rerank_weights.statute == DEFAULT.statute  # the rest stay the law pack's
+    plain = Assistant.from_settings("p", AssistantSettings(backend="extractive"),
+                                    ExtractiveBackend("extractive"), None)
+    assert plain.rerank_weights == DEFAULT and DEFAULT.passages == 0.0
+    with pytest.raises(ValueError, match="bogus"):
+        AssistantSettings(backend="extractive", rerank_weights={"bogus": 1.0})
+
+
 # --- installed: search, the frozen set, the scripted upstream, the student policy --------------
 
 
@@ -342,8 +389,8 @@ def test_install_and_search(installed, analyzer):
 def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path):
     """The frozen set as `jaju packs eval education` runs it: no errors, no title-only
     citation, and every figure the answers hold comes from the documents. R@5 (gold articles
-    and gold passages) must not fall below the figure measured at commit (0.784,
-    docs/benchmarks.md, "The education pack")."""
+    and gold passages) must not fall more than one question below the figure last measured
+    (0.886, docs/benchmarks.md, "The education pack")."""
     from jaju.config import Settings
     from jaju.packs import evaluation
 
@@ -351,7 +398,7 @@ def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path)
     report = run_eval(Settings.model_validate({"home": installed}), "education", cases)
     metrics = report.metrics()
     assert metrics["errors"] == 0 and metrics["title_only"] == 0
-    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.78
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.87
     # The extractive backend only quotes, so a number the harness flags (absent from the
     # question, the snippets and the tool results) must still be in the quoted documents: an
     # amendment date such as <개정 2020.2.28> quoted past the end of the citation's snippet.

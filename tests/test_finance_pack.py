@@ -62,7 +62,7 @@ def test_pack_description_is_complete():
     assert assistant["guards"]["investment_advice"] == {"action": "refuse"}
     assert all(Path(s).exists() for s in pack.knowledge[0].sources)
     assert Path(pack.knowledge[0].synonyms or "").name == "synonyms.tsv"
-    assert {e.name: e.frozen for e in pack.evals} == {"frozen": True, "dev": False}
+    assert {e.name: e.frozen for e in pack.evals} == {"frozen": True, "dev": False, "dev2": False}
 
 
 def test_every_statute_is_listed_in_source_md_with_its_checksum():
@@ -73,7 +73,7 @@ def test_eval_sets_cite_articles_that_exist_and_their_tool_results_are_right():
     """Every gold article is in the pack's statutes; every expected tool call, run, gives the
     expected result (the results were computed by hand when the set was written)."""
     functions = {f.__name__: f for f in tools.TOOLS}
-    for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 15)):
+    for name, least in (("frozen.jsonl", 60), ("dev.jsonl", 15), ("dev2.jsonl", 60)):
         rows = _rows(name)
         assert len(rows) >= least and len({r["id"] for r in rows}) == len(rows)
         for row in rows:
@@ -83,6 +83,12 @@ def test_eval_sets_cite_articles_that_exist_and_their_tool_results_are_right():
             assert_gold_articles_exist(row, STATUTES)
             if "tool" in row:
                 assert_tool_result(row, functions[row["tool"]["name"]])
+    # no dev question is asked in another set (failures name dev ids, never frozen questions)
+    seen = {r["question"] for r in _rows("frozen.jsonl")}
+    for name in ("dev.jsonl", "dev2.jsonl"):
+        rows = _rows(name)
+        assert [r["id"] for r in rows if r["question"] in seen] == []
+        seen |= {r["question"] for r in rows}
 
 
 def test_the_sample_terms_are_regenerated_byte_for_byte(tmp_path):
@@ -307,7 +313,7 @@ def test_no_dictionary_key_hijacks_unrelated_questions(analyzer, tmp_path):
 def test_advice_patterns_catch_the_refusal_cases_and_nothing_else():
     """Every `refuse` question of both sets asks for advice; no other question does (the
     finance-law questions about 펀드, 코인 or 투자성 상품 must pass)."""
-    for name in ("frozen.jsonl", "dev.jsonl"):
+    for name in ("frozen.jsonl", "dev.jsonl", "dev2.jsonl"):
         for row in _rows(name):
             found = asks_for_advice(row["question"])
             assert bool(found) == bool(row.get("refuse")), (row["id"], found)
@@ -345,8 +351,8 @@ def test_install_then_search_and_ask(installed):
 def test_frozen_set_through_the_extractive_backend(installed):
     """The frozen set, as `jaju packs eval finance` runs it: no errors, no title-only citation,
     no invented figure, every refusal case answered with jaju's refusal. R@5 must not fall
-    below the figure measured when the pack was committed (0.716, docs/benchmarks.md,
-    "finance pack")."""
+    more than one question below the figure last measured (0.878 with article reranking,
+    docs/benchmarks.md, "finance pack")."""
     from jaju.config import Settings
 
     cases = evaluation.load_cases(EVAL / "frozen.jsonl")
@@ -358,7 +364,7 @@ def test_frozen_set_through_the_extractive_backend(installed):
     assert refusals and all(r.answer.startswith(REFUSAL[:20]) for r in refusals)
     assert all(not r.answer.startswith(REFUSAL[:20]) for r in report.results
                if not r.case.id.startswith("R"))
-    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.71
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.86
 
 
 # --- through an OpenAI-compatible upstream ---------------------------------------------------------

@@ -311,6 +311,9 @@ class AssistantSettings(_Section):
     rerank: Literal["none", "articles"] = "none"
     """`articles`: rank statute articles, not chunks (`jaju.knowledge.rerank`): one passage per
     article, the article's title and statute count, general articles (목적, 벌칙, 양벌규정) less."""
+    rerank_weights: dict[str, float] = Field(default_factory=dict)
+    """Overrides of the reranking weights (`jaju.knowledge.rerank.Weights`: chunk, extra_chunk,
+    title, statute, general, passages); the defaults are the law pack's."""
     guards: GuardSettings = Field(default_factory=lambda: GuardSettings())
     """Overrides the tenant's and the global guard settings for this assistant."""
     tools: list[str] = Field(default_factory=list)
@@ -318,6 +321,18 @@ class AssistantSettings(_Section):
     tool_choice: Literal["auto", "required"] = "auto"
     """`required`: the model must call a tool in the first round (look something up first)."""
     max_tool_rounds: int = Field(4, ge=1, le=16)
+
+    @model_validator(mode="after")
+    def _known_weights(self) -> AssistantSettings:
+        """A misspelt weight is an error, not a silent default."""
+        from dataclasses import fields
+
+        from jaju.knowledge.rerank import Weights  # here: it loads the knowledge index (0.6 s)
+
+        unknown = set(self.rerank_weights) - {f.name for f in fields(Weights)}
+        if unknown:
+            raise ValueError(f"unknown rerank_weights: {', '.join(sorted(unknown))}")
+        return self
 
 
 class PacksSettings(_Section):

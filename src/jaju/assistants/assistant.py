@@ -26,7 +26,8 @@ from jaju.guards.base import GuardChain
 from jaju.knowledge.answer import Evidence, evidence_prompt
 from jaju.knowledge.index import Hit, KnowledgeIndex
 from jaju.knowledge.rerank import CANDIDATES as RERANK_CANDIDATES
-from jaju.knowledge.rerank import rerank
+from jaju.knowledge.rerank import DEFAULT as RERANK_DEFAULT
+from jaju.knowledge.rerank import Weights, rerank
 from jaju.protocol import ChatRequest, Message
 
 if TYPE_CHECKING:
@@ -89,6 +90,8 @@ class Assistant:
     """Retrieve only passages whose source matches (e.g. {"title": ["근로기준법"]})."""
     rerank: str = "none"
     """"articles": rank statute articles from the chunks found (`jaju.knowledge.rerank`)."""
+    rerank_weights: Weights = RERANK_DEFAULT
+    """The reranking's weights (the law pack's unless the assistant sets `rerank_weights`)."""
     tools: list[str] = field(default_factory=list)
     """Tool-name globs this assistant offers the model and runs itself (the tool loop)."""
     tool_choice: str = "auto"
@@ -108,6 +111,7 @@ class Assistant:
                    knowledge=list(spec.knowledge), index=index if spec.knowledge else None,
                    top_k=spec.top_k, knowledge_filter=dict(spec.knowledge_filter),
                    rerank=spec.rerank,
+                   rerank_weights=replace(RERANK_DEFAULT, **spec.rerank_weights),
                    tools=list(spec.tools), tool_choice=spec.tool_choice,
                    max_tool_rounds=spec.max_tool_rounds)
 
@@ -163,7 +167,8 @@ class Assistant:
             if self.rerank == "articles":  # articles from a few dozen chunk candidates
                 found = self.index.search(kb, query, RERANK_CANDIDATES,
                                           filters=self.knowledge_filter or None)
-                hits += rerank(query, found, self.index.analyzer, kb.synonyms, k=self.top_k)
+                hits += rerank(query, found, self.index.analyzer, kb.synonyms, k=self.top_k,
+                               weights=self.rerank_weights)
                 continue
             hits += self.index.search(kb, query, self.top_k,
                                       filters=self.knowledge_filter or None)

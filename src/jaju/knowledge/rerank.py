@@ -20,8 +20,13 @@ chunks `search` returned (a few dozen candidates) and ranks *articles*, one hit 
   the definitions article is where the acts are described, and the dev sets lost questions
   when it was.)
 
-Plain functions over `Hit`s, no state: `rerank(query, hits, analyzer, synonyms)`. The weights
-were tuned on the law pack's dev sets only (dev.jsonl, dev2.jsonl; docs/benchmarks.md).
+A passage that is no article (a school notice, a page of product terms) competes on its chunk
+score alone, unless `Weights.passages` gives it the title and statute bonuses on its document's
+title and evidence (the education pack sets it: its notices share one index with the statutes).
+
+Plain functions over `Hit`s, no state: `rerank(query, hits, analyzer, synonyms)`. The default
+weights were tuned on the law pack's dev sets only (dev.jsonl, dev2.jsonl; docs/benchmarks.md);
+an assistant may override them (`rerank_weights` in its settings or pack.toml).
 """
 
 from __future__ import annotations
@@ -54,12 +59,23 @@ class Weights:
     statute: float = 0.2
     general: float = 0.6
     """Multiplier for a general article the question does not ask about."""
+    passages: float = 0.0
+    """Share of the title and statute terms a passage that is no article gets, on its
+    document's title ("12-겨울방학", "자주은행 예금·대출 상품약관") and its document's share of
+    the evidence. 0 (the law pack's value: all its passages are articles) leaves such a passage
+    its chunk score alone; a pack whose notices or product terms compete with statute articles
+    sets 1, or the articles' title and statute bonuses push every notice down."""
 
 
 DEFAULT = Weights()
 CANDIDATES = 50
 """Chunks `search` is asked for before reranking (the gold article is among the first 50
 chunks for ~0.9 of the dev questions)."""
+
+
+def document_title(hit: Hit) -> str:
+    """A passage's document title without its file-order prefix: "12-겨울방학" -> "겨울방학"."""
+    return re.sub(r"^[\d\s._-]+", "", str(hit.source.get("title") or ""))
 
 
 def article_key(hit: Hit) -> tuple[str, str] | None:
@@ -104,6 +120,13 @@ def title_match(title: str, own: set[str], expanded: set[str], analyzer: Analyze
     return hit / len(terms)
 
 
+def _document(hit: Hit, weights: Weights) -> str:
+    """The statute-prior group of a passage that is no article: its document when passages
+    compete (weights.passages), else none ("")."""
+    return "#" + str(hit.source.get("path") or hit.source.get("title") or "") \
+        if weights.passages else ""
+
+
 def _general_kind(title: str) -> str | None:
     return GENERAL_TITLES.get(title.replace(" ", "")) or GENERAL_TITLES.get(title)
 
@@ -123,7 +146,7 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
 
     groups: dict[tuple[str, str], list[Hit]] = defaultdict(list)
     for index, hit in enumerate(hits):  # a passage that is no article stays on its own
-        groups[article_key(hit) or ("", f"#{index}")].append(hit)
+        groups[article_key(hit) or (_document(hit, weights), f"#{index}")].append(hit)
     statute_mass: dict[str, float] = defaultdict(float)
     for (statute, _), members in groups.items():
         statute_mass[statute] += max(h.score for h in members) / best
@@ -146,6 +169,10 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
             score += weights.statute * statute_mass[key[0]] / total_mass
             if kind not in (None, "definition") and not asked:
                 score *= weights.general
+        elif weights.passages:  # a notice or a page of terms, on its document's title
+            match = title_match(document_title(top), own, expanded, analyzer)
+            score += weights.passages * (weights.title * match
+                                         + weights.statute * statute_mass[key[0]] / total_mass)
         scored.append((score, top))
     scored.sort(key=lambda item: -item[0])
     out = [replace(hit, score=score) for score, hit in scored]

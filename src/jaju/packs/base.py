@@ -40,7 +40,7 @@ from jaju.tools.model import Permissions, Tool, from_function
 
 ASSISTANT_KEYS = {"name", "description", "system_prompt", "knowledge", "knowledge_filter",
                   "top_k", "tools", "guards", "tool_choice", "max_tool_rounds", "temperature",
-                  "top_p", "max_tokens", "rerank"}
+                  "top_p", "max_tokens", "rerank", "rerank_weights"}
 
 
 @dataclass(frozen=True)
