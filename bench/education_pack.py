@@ -26,7 +26,9 @@ from jaju.packs.education import pack
 def main() -> None:
     args = sys.argv[1:]
     assistant = args[args.index("--assistant") + 1] if "--assistant" in args else "education"
-    name = next((a for a in args if not a.startswith("-") and a != assistant), "dev")
+    values = {i + 1 for i, a in enumerate(args) if a == "--assistant"}
+    name = next((a for i, a in enumerate(args) if not a.startswith("-") and i not in values),
+                "dev")
     cases = evaluation.load_cases(pack().eval_set(name).path)
     report = run_eval(load_settings(None, None), assistant, cases)
     print_report(report, misses_only="--misses" in args)
