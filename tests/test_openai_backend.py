@@ -184,3 +184,43 @@ async def test_stream_lines_split_anywhere_by_the_network():
     assert await lines(reader(b"x\n\ny\n")) == [b"x", b"", b"y"]
     with pytest.raises(ValueError, match="longer than"):
         await lines(reader(b"data: " + b"x" * (MAX_LINE + 1)))
+
+
+async def test_streams_and_answers_reuse_one_upstream_connection(tmp_path):
+    """After `[DONE]` the backend leaves the upstream connection in the pool: ten streamed and
+    plain answers in a row open one connection, not ten (a new TCP connection per request was
+    a tenth of a streamed request's cost)."""
+    import aiohttp
+
+    from jaju.backends.openai_compat import OpenAICompatBackend
+    from jaju.config import OpenAIBackend
+    from jaju.protocol import ChatRequest
+
+    proc, port = start_script("echo_upstream.py", str(tmp_path / "record.jsonl"))
+    try:
+        backend = OpenAICompatBackend("echo", OpenAIBackend.model_validate(
+            {"type": "openai", "urls": [f"http://127.0.0.1:{port}/v1"], "model": "echo"}))
+        await backend.start()
+        opened = []
+        trace = aiohttp.TraceConfig()
+
+        async def on_create(*_):
+            opened.append(1)
+
+        trace.on_connection_create_end.append(on_create)
+        assert backend._client is not None
+        backend._client.trace_configs.append(trace)
+        trace.freeze()
+        request = ChatRequest.model_validate({"model": "echo", "messages": MSGS})
+        for i in range(10):
+            if i % 2:
+                await backend.complete(request)
+            else:
+                chunks = [c async for c in backend.stream(request)]
+                assert "".join(c["choices"][0]["delta"].get("content") or ""
+                               for c in chunks if c.get("choices")) == "들은 내용: 안녕하세요"
+        assert len(opened) == 1
+        await backend.aclose()
+    finally:
+        proc.kill()
+        proc.wait()

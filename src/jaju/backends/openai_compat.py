@@ -219,9 +219,11 @@ class OpenAICompatBackend:
                 f"{type(e).__name__}"
             ) from e
         finally:
-            if done:  # read the body's end, so that the connection goes back to the pool
-                with contextlib.suppress(Exception):  # (releasing it unread would drop it)
-                    await asyncio.wait_for(response.content.read(), DRAIN_SECONDS)
+            if done:  # the body's end must be in, so that the connection goes back to the
+                # pool (released before it, it would be dropped); it usually came with [DONE]
+                if not response.content.is_eof():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(response.content.read(), DRAIN_SECONDS)
                 response.release()
             else:
                 response.close()
