@@ -75,3 +75,12 @@ def test_missing_file():
 def test_loopback():
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.0.10")
+
+
+def test_the_rerank_weight_names_config_checks_are_the_rerankers():
+    from dataclasses import fields
+
+    from jaju.config import RERANK_WEIGHTS
+    from jaju.knowledge.rerank import Weights
+
+    assert set(RERANK_WEIGHTS) == {f.name for f in fields(Weights)}

@@ -294,6 +294,11 @@ class OpenApiSettings(ToolSourceSettings):
     """bearer, basic, header:NAME or query:NAME."""
 
 
+RERANK_WEIGHTS = ("chunk", "extra_chunk", "title", "statute", "general", "passages")
+"""The names of `jaju.knowledge.rerank.Weights` (config sits below knowledge, so it names them;
+tests/test_config.py checks that the two agree)."""
+
+
 class AssistantSettings(_Section):
     backend: str
     description: str = ""
@@ -325,11 +330,7 @@ class AssistantSettings(_Section):
     @model_validator(mode="after")
     def _known_weights(self) -> AssistantSettings:
         """A misspelt weight is an error, not a silent default."""
-        from dataclasses import fields
-
-        from jaju.knowledge.rerank import Weights  # here: it loads the knowledge index (0.6 s)
-
-        unknown = set(self.rerank_weights) - {f.name for f in fields(Weights)}
+        unknown = set(self.rerank_weights) - set(RERANK_WEIGHTS)
         if unknown:
             raise ValueError(f"unknown rerank_weights: {', '.join(sorted(unknown))}")
         return self
