@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,9 +200,9 @@ class KnowledgeIndex:
             rows = self.storage.unembedded(kb.id)
             for start in range(0, len(rows), 256):
                 part = rows[start:start + 256]
-                # the text as ingest embeds it (`_index_text`; headings are stored " > "-joined)
+                # the text as ingest embeds it (headings are stored " > "-joined)
                 vectors = self.embed_passages(spec, [
-                    (" ".join(h.split(" > ")) + "\n" + t) if h else t for _, t, h in part])
+                    passage_text(h.split(" > ") if h else [], t) for _, t, h in part])
                 self.storage.put_vectors(kb.id, [(cid, v) for (cid, _, _), v
                                                  in zip(part, vectors, strict=True)])
         return kb
@@ -445,7 +445,12 @@ def passage_key(text: str) -> bytes:
 
 def _index_text(chunk: Chunk) -> str:
     """What gets tokenised: the heading path (a chapter title helps) and the chunk text."""
-    return (" ".join(chunk.heading) + "\n" + chunk.text) if chunk.heading else chunk.text
+    return passage_text(chunk.heading, chunk.text)
+
+
+def passage_text(heading: Sequence[str], text: str) -> str:
+    """A chunk's text as indexed and embedded: its heading path, a newline, its text."""
+    return (" ".join(heading) + "\n" + text) if heading else text
 
 
 def _matches(source: dict[str, Any], filters: dict[str, Any]) -> bool:
