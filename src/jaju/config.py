@@ -294,7 +294,7 @@ class OpenApiSettings(ToolSourceSettings):
     """bearer, basic, header:NAME or query:NAME."""
 
 
-RERANK_WEIGHTS = ("chunk", "extra_chunk", "title", "statute", "general", "passages")
+RERANK_WEIGHTS = ("chunk", "extra_chunk", "title", "statute", "general", "gloss", "passages")
 """The names of `jaju.knowledge.rerank.Weights` (config sits below knowledge, so it names them;
 tests/test_config.py checks that the two agree)."""
 

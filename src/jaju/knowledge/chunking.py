@@ -41,6 +41,10 @@ class Chunk:
     page: int | None = None
     article: str | None = None
     heading: tuple[str, ...] = ()
+    keywords: str = ""
+    """Index-only text: words a reader searches by that the text itself lacks (a pack's
+    everyday gloss of a statute article: "월급 밀림 / 알바비 안 줌"). Indexed and embedded with
+    the chunk, stored beside it, never shown as its text."""
 
 
 @dataclass

@@ -63,6 +63,8 @@ class Hit:
     source: dict[str, Any]
     chunk_id: int = 0
     signals: dict[str, float] = field(default_factory=dict)
+    keywords: str = ""
+    """The chunk's index-only keywords (`Chunk.keywords`): for reranking, never shown."""
 
     def to_dict(self, signals: bool = True) -> dict[str, Any]:
         """`signals`: each signal's raw score behind `score` (the console's search tester)."""
@@ -202,8 +204,8 @@ class KnowledgeIndex:
                 part = rows[start:start + 256]
                 # the text as ingest embeds it (headings are stored " > "-joined)
                 vectors = self.embed_passages(spec, [
-                    passage_text(h.split(" > ") if h else [], t) for _, t, h in part])
-                self.storage.put_vectors(kb.id, [(cid, v) for (cid, _, _), v
+                    passage_text(h.split(" > ") if h else [], t, k) for _, t, h, k in part])
+                self.storage.put_vectors(kb.id, [(cid, v) for (cid, *_), v
                                                  in zip(part, vectors, strict=True)])
         return kb
 
@@ -267,7 +269,7 @@ class KnowledgeIndex:
 
     def chunks(self, kb: KnowledgeBase, doc_id: int) -> list[dict[str, Any]]:
         """One document's chunks in order (empty when the document is not in `kb`)."""
-        keys = ("id", "seq", "text", "start", "end", "page", "article", "heading")
+        keys = ("id", "seq", "text", "start", "end", "page", "article", "heading", "keywords")
         return [dict(zip(keys, r, strict=True)) for r in self.storage.chunks(kb.id, doc_id)]
 
     def document_hash(self, kb: KnowledgeBase, path: str) -> str | None:
@@ -324,7 +326,7 @@ class KnowledgeIndex:
                 rows = self.chunks(kb, doc.id)
                 chunks = [Chunk(storable(r["text"]), r["start"], r["end"], r["page"],
                                 r["article"], tuple(storable(r["heading"]).split(" > "))
-                                if r["heading"] else ())
+                                if r["heading"] else (), r["keywords"])
                           for r in rows]  # text ingested before NUL was cleaned: clean it
                 vectors = None
                 if kb.embedder and rows and all(r["id"] in vector_of for r in rows):
@@ -421,7 +423,7 @@ class KnowledgeIndex:
                 row = rows.get(rowid)
                 if row is None or (document and document not in (row[6], Path(row[6]).name)):
                     continue
-                text, begin, end, page, article, heading, path, title, fmt = row
+                text, begin, end, page, article, heading, path, title, fmt, keywords = row
                 source: dict[str, Any] = {"path": path, "title": title, "format": fmt,
                                           "start": begin, "end": end}
                 if page is not None:
@@ -432,7 +434,7 @@ class KnowledgeIndex:
                     source["heading"] = heading
                 if not _matches(source, filters):
                     continue
-                hits.append(Hit(text, score, source, rowid, parts.get(rowid, {})))
+                hits.append(Hit(text, score, source, rowid, parts.get(rowid, {}), keywords))
                 if len(hits) >= k:
                     return hits
         return hits
@@ -444,13 +446,16 @@ def passage_key(text: str) -> bytes:
 
 
 def _index_text(chunk: Chunk) -> str:
-    """What gets tokenised: the heading path (a chapter title helps) and the chunk text."""
-    return passage_text(chunk.heading, chunk.text)
+    """What gets tokenised: the heading path (a chapter title helps), the chunk text and its
+    keywords."""
+    return passage_text(chunk.heading, chunk.text, chunk.keywords)
 
 
-def passage_text(heading: Sequence[str], text: str) -> str:
-    """A chunk's text as indexed and embedded: its heading path, a newline, its text."""
-    return (" ".join(heading) + "\n" + text) if heading else text
+def passage_text(heading: Sequence[str], text: str, keywords: str = "") -> str:
+    """A chunk's text as indexed and embedded: its heading path, a newline, its text, and its
+    keywords (`Chunk.keywords`) on a last line."""
+    text = (" ".join(heading) + "\n" + text) if heading else text
+    return text + "\n" + keywords if keywords else text
 
 
 def _matches(source: dict[str, Any], filters: dict[str, Any]) -> bool:

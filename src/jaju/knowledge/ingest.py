@@ -225,8 +225,23 @@ BATCH_CHARS = 300_000
 characters, then written one transaction per document."""
 
 
+Keywords = Callable[[Path], dict[str, str]]
+"""A file's index-only keywords by article label ("제60조" -> "연차 며칠 / 1년 일하면 휴가"):
+a pack's everyday glosses of its statutes (see `Chunk.keywords`)."""
+
+
+def _with_keywords(digest: str, table: dict[str, str]) -> str:
+    """The document's hash when keywords are added to it: it changes when they do, so that an
+    edited gloss re-indexes its statute."""
+    if not table:
+        return digest
+    listed = "\n".join(f"{k}\t{v}" for k, v in sorted(table.items()))
+    return hashlib.sha256(f"{digest}\n{listed}".encode()).hexdigest()
+
+
 def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
-             parsers: dict[str, Parser], limits: Limits | None = None) -> _Prepared | FileResult:
+             parsers: dict[str, Parser], limits: Limits | None = None,
+             keywords: Keywords | None = None) -> _Prepared | FileResult:
     key = str(path.resolve())
     parser = parsers.get(path.suffix.lower())
     if parser is None:
@@ -240,6 +255,8 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
         digest, blank = _digest(path)
     except OSError as e:
         return FileResult(key, "failed", reason=f"읽을 수 없음 / cannot read: {e.strerror}")
+    table = keywords(path) if keywords else {}
+    digest = _with_keywords(digest, table)
     previous = index.document_hash(kb, key)
     if previous == digest:
         return FileResult(key, "unchanged")
@@ -262,6 +279,9 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
         return [(s.start, s.end) for s in analyzer.sentences(text)]
 
     chunks = chunk_blocks(blocks, split_sentences=split)
+    if table:
+        chunks = [replace(c, keywords=storable(table[c.article])) if c.article in table else c
+                  for c in chunks]
     text = document_text(blocks)
     pii = Counter(f.type for f in detect(text))  # a report only: documents are indexed as they are
     title = storable(document.title) if document.title else document.title
@@ -279,10 +299,11 @@ def ingest_file(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
 def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
            parsers: dict[str, Parser],
            on_file: Callable[[Path, FileResult], None] | None = None, *,
-           follow_symlinks: bool = False, limits: Limits | None = None) -> IngestReport:
+           follow_symlinks: bool = False, limits: Limits | None = None,
+           keywords: Keywords | None = None) -> IngestReport:
     """Ingest files and folders. `limits` caps how far a document may inflate (default:
     proportionate to each file, see `Limits`); `follow_symlinks` follows symlinks that lead out
-    of a folder being walked."""
+    of a folder being walked; `keywords` gives a file's articles index-only keywords."""
     started = time.perf_counter()
     report = IngestReport()
     pending: list[_Prepared] = []
@@ -316,7 +337,7 @@ def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
     for result in collected.skipped:
         done(Path(os.fsdecode(result.path)), result)
     for path in collected.files:
-        prepared = _prepare(index, kb, path, parsers, limits)
+        prepared = _prepare(index, kb, path, parsers, limits, keywords)
         if isinstance(prepared, FileResult):
             done(path, prepared)
             continue

@@ -216,7 +216,7 @@ class PostgresKnowledge(KnowledgeStorage):
                          (kb_id,))
 
     def chunks(self, kb_id: int, doc_id: int) -> list[tuple[Any, ...]]:
-        return self._all('SELECT id, seq, text, start, "end", page, article, heading '
+        return self._all('SELECT id, seq, text, start, "end", page, article, heading, keywords '
                          "FROM kb_chunks WHERE kb_id=%s AND doc_id=%s ORDER BY seq",
                          (kb_id, doc_id))
 
@@ -271,10 +271,10 @@ class PostgresKnowledge(KnowledgeStorage):
             with conn.cursor() as cur:
                 cur.executemany(
                     'INSERT INTO kb_chunks (id, kb_id, doc_id, seq, text, start, "end", page, '
-                    "article, heading, morph_len, gram_len) "
-                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                    "article, heading, keywords, morph_len, gram_len) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                     [(cid, kb_id, doc_id, seq, c.text, c.start, c.end, c.page, c.article,
-                      " > ".join(c.heading), m[1], g[1])
+                      " > ".join(c.heading), c.keywords, m[1], g[1])
                      for seq, (cid, c, (m, g)) in enumerate(zip(ids, chunks, indexed,
                                                                 strict=True))])
                 with cur.copy("COPY kb_terms (kb_id, kind, term, chunk_id, tf, dl) "
@@ -338,16 +338,18 @@ class PostgresKnowledge(KnowledgeStorage):
 
     def sources(self, ids: list[int]) -> dict[int, tuple[Any, ...]]:
         rows = self._all('SELECT c.id, c.text, c.start, c."end", c.page, c.article, c.heading, '
-                         "d.path, d.title, d.format FROM kb_chunks c JOIN kb_documents d "
+                         "d.path, d.title, d.format, c.keywords FROM kb_chunks c "
+                         "JOIN kb_documents d "
                          "ON d.id = c.doc_id WHERE c.id = ANY(%s)", (ids,))
         return {int(r[0]): tuple(r[1:]) for r in rows}
 
     # --- vectors --------------------------------------------------------------------------------
 
-    def unembedded(self, kb_id: int) -> list[tuple[int, str, str]]:
-        return [(int(r[0]), r[1], r[2]) for r in self._all(
-            "SELECT c.id, c.text, c.heading FROM kb_chunks c LEFT JOIN kb_vectors v "
-            "ON v.chunk_id = c.id WHERE c.kb_id=%s AND v.chunk_id IS NULL ORDER BY c.id",
+    def unembedded(self, kb_id: int) -> list[tuple[int, str, str, str]]:
+        return [(int(r[0]), r[1], r[2], r[3]) for r in self._all(
+            "SELECT c.id, c.text, c.heading, c.keywords FROM kb_chunks c "
+            "LEFT JOIN kb_vectors v ON v.chunk_id = c.id "
+            "WHERE c.kb_id=%s AND v.chunk_id IS NULL ORDER BY c.id",
             (kb_id,))]
 
     def put_vectors(self, kb_id: int, items: list[tuple[int, np.ndarray]]) -> None:

@@ -59,6 +59,9 @@ class Weights:
     statute: float = 0.2
     general: float = 0.6
     """Multiplier for a general article the question does not ask about."""
+    gloss: float = 0.0
+    """Weight of the best-matching phrase of the article's gloss (`Hit.keywords`), matched as
+    the title is."""
     passages: float = 0.0
     """Share of the title and statute terms a passage that is no article gets, on its
     document's title ("12-겨울방학", "자주은행 예금·대출 상품약관") and its document's share of
@@ -166,6 +169,9 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
             # what a term means the 정의 title
             match = 1.0 if asked else title_match(title, own, expanded, analyzer)
             score += weights.title * match
+            if weights.gloss and top.keywords:
+                score += weights.gloss * max(title_match(phrase, own, expanded, analyzer)
+                                             for phrase in top.keywords.split(" / "))
             score += weights.statute * statute_mass[key[0]] / total_mass
             if kind not in (None, "definition") and not asked:
                 score *= weights.general

@@ -32,9 +32,9 @@ from jaju.store.migrations import KNOWLEDGE, migrate
 
 KB_COLUMNS = "id, tenant, name, description, synonyms, embedder"
 DOC_COLUMNS = "id, path, title, format, chars, chunks, sha256, ingested_at, meta"
-CHUNK_COLUMNS = ("id", "seq", "text", "start", "end", "page", "article", "heading")
 SOURCE_SQL = ('SELECT c.id, c.text, c.start, c."end", c.page, c.article, c.heading, d.path, '
-              "d.title, d.format FROM kb_chunks c JOIN kb_documents d ON d.id = c.doc_id "
+              "d.title, d.format, c.keywords FROM kb_chunks c "
+              "JOIN kb_documents d ON d.id = c.doc_id "
               "WHERE c.id IN ({marks})")
 """A chunk with its document's path, title and format, for a hit."""
 SUPPLEMENTARY_SQL = ("SELECT id FROM kb_chunks WHERE id IN ({marks}) "
@@ -104,8 +104,8 @@ class KnowledgeStorage:
         raise NotImplementedError
 
     # vectors
-    def unembedded(self, kb_id: int) -> list[tuple[int, str, str]]:
-        """(chunk id, text, heading) of chunks without a vector."""
+    def unembedded(self, kb_id: int) -> list[tuple[int, str, str, str]]:
+        """(chunk id, text, heading, keywords) of chunks without a vector."""
         raise NotImplementedError
 
     def put_vectors(self, kb_id: int, items: list[tuple[int, np.ndarray]]) -> None:
@@ -225,7 +225,7 @@ class SqliteKnowledge(KnowledgeStorage):
                          (kb_id,))
 
     def chunks(self, kb_id: int, doc_id: int) -> list[tuple[Any, ...]]:
-        return self._all('SELECT id, seq, text, start, "end", page, article, heading '
+        return self._all('SELECT id, seq, text, start, "end", page, article, heading, keywords '
                          "FROM kb_chunks WHERE kb_id=? AND doc_id=? ORDER BY seq", (kb_id, doc_id))
 
     def document_hash(self, kb_id: int, path: str) -> str | None:
@@ -263,9 +263,9 @@ class SqliteKnowledge(KnowledgeStorage):
             for seq, (chunk, morph, gram) in enumerate(zip(chunks, morphs, grams, strict=True)):
                 cur = db.execute(
                     'INSERT INTO kb_chunks (kb_id, doc_id, seq, text, start, "end", page, '
-                    "article, heading) VALUES (?,?,?,?,?,?,?,?,?)",
+                    "article, heading, keywords) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (kb_id, doc_id, seq, chunk.text, chunk.start, chunk.end, chunk.page,
-                     chunk.article, " > ".join(chunk.heading)))
+                     chunk.article, " > ".join(chunk.heading), chunk.keywords))
                 rowid = cur.lastrowid
                 db.execute(f"INSERT INTO kb_{kb_id}_morph (rowid, tokens) VALUES (?, ?)",
                            (rowid, " ".join(morph)))
@@ -305,10 +305,11 @@ class SqliteKnowledge(KnowledgeStorage):
 
     # --- vectors --------------------------------------------------------------------------------
 
-    def unembedded(self, kb_id: int) -> list[tuple[int, str, str]]:
-        return [(int(r[0]), r[1], r[2]) for r in self._all(
-            "SELECT c.id, c.text, c.heading FROM kb_chunks c LEFT JOIN kb_vectors v "
-            "ON v.chunk_id = c.id WHERE c.kb_id=? AND v.chunk_id IS NULL", (kb_id,))]
+    def unembedded(self, kb_id: int) -> list[tuple[int, str, str, str]]:
+        return [(int(r[0]), r[1], r[2], r[3]) for r in self._all(
+            "SELECT c.id, c.text, c.heading, c.keywords FROM kb_chunks c "
+            "LEFT JOIN kb_vectors v ON v.chunk_id = c.id "
+            "WHERE c.kb_id=? AND v.chunk_id IS NULL", (kb_id,))]
 
     def put_vectors(self, kb_id: int, items: list[tuple[int, np.ndarray]]) -> None:
         with self._tx() as db:

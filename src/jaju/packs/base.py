@@ -17,11 +17,17 @@ A knowledge source may ship its passages' vectors for an embedder, precomputed
 (`vectors = { e5 = "data/vectors/e5.npz" }`, made by `scripts/embed_pack.py`): installing with
 that embedder then takes a chunk's vector from the file when the file has its exact text, and
 embeds the rest (`read_vectors`, `write_vectors`).
+
+A knowledge source may also ship everyday glosses of its statutes' articles
+(`glosses = "data/glosses"`: one `<statute file stem>.tsv` each, `제60조<TAB>연차 며칠 / …`): the
+words people ask with that the article's legal text lacks. They are indexed and embedded with
+their article (`Chunk.keywords`) and never shown (`read_glosses`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,6 +63,9 @@ class KnowledgeSource:
     """An embedder spec for the dense signal (see jaju.knowledge.embed), or None."""
     vectors: dict[str, Path] = field(default_factory=dict)
     """Precomputed passage vectors shipped with the pack: embedder spec -> .npz file."""
+    glosses: Path | None = None
+    """A folder of everyday glosses, one `<document file stem>.tsv` per source document
+    (`read_glosses`): indexed with their articles as `Chunk.keywords`."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +168,8 @@ def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
         KnowledgeSource(name=k["name"], sources=tuple(root / s for s in k.get("sources", [])),
                         description=k.get("description", ""), shared=k.get("shared", True),
                         synonyms=_synonyms(root, k.get("synonyms")), embedder=k.get("embedder"),
-                        vectors={spec: root / file for spec, file in k.get("vectors", {}).items()})
+                        vectors={spec: root / file for spec, file in k.get("vectors", {}).items()},
+                        glosses=root / k["glosses"] if k.get("glosses") else None)
         for k in raw.get("knowledge", []))
     evals = tuple(EvalSet(e["name"], root / e["path"], bool(e.get("frozen", False)),
                           e.get("note", "")) for e in raw.get("evals", []))
@@ -242,10 +252,43 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
                     raise
                 notes.append(f"{source.name}: 의미 검색 없이 설치합니다 / installed without the "
                              f"dense signal ({e})")
-        report = ingest(index, kb, collect_files(source.sources), parsers, on_file=on_file)
+        glosses = read_glosses(source.glosses) if source.glosses else {}
+        report = ingest(index, kb, collect_files(source.sources), parsers, on_file=on_file,
+                        keywords=lambda path: glosses.get(path.stem, {}))
         out.append(InstalledSource(
             kb, len(report.results), sum(r.chunks for r in report.results),
             [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"], notes))
+    return out
+
+
+# --- glosses -----------------------------------------------------------------------------------------
+
+GLOSS_LABEL = re.compile(r"^제\d+조(?:의\d+)?$")
+MAX_GLOSS = 300
+
+
+def read_glosses(folder: Path) -> dict[str, dict[str, str]]:
+    """A pack's glosses: `<stem>.tsv` files of `제60조<TAB>연차 며칠 / 1년 일하면 휴가` lines
+    (`#` comments and blank lines skipped), as {document file stem: {article: gloss}}. A
+    malformed line is a ConfigError naming its file and line."""
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(folder.glob("*.tsv")):
+        table: dict[str, str] = {}
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            label, _, gloss = line.partition("\t")
+            label, gloss = label.strip(), gloss.strip()
+            problem = ("조 번호가 아닙니다 / not an article label" if not GLOSS_LABEL.match(label)
+                       else "설명이 없습니다 / no gloss" if not gloss
+                       else f"{MAX_GLOSS}자를 넘습니다 / longer than {MAX_GLOSS}"
+                       if len(gloss) > MAX_GLOSS
+                       else "같은 조가 두 번 나옵니다 / article given twice" if label in table
+                       else None)
+            if problem:
+                raise ConfigError(f"{path}:{number}: {problem}: {line[:60]!r}")
+            table[label] = gloss
+        out[path.stem] = table
     return out
 
 

@@ -257,5 +257,12 @@ def m006_knowledge_terms(db: Any, engine: str = "sqlite") -> None:
     )
 
 
+@migration
+def m007_chunk_keywords(db: Any, engine: str = "sqlite") -> None:
+    """A chunk's index-only keywords (`Chunk.keywords`: a pack's everyday gloss of an article),
+    kept so that re-embedding and `jaju store copy` index the chunk as ingest did."""
+    _script(db, engine, "ALTER TABLE kb_chunks ADD COLUMN keywords TEXT NOT NULL DEFAULT ''")
+
+
 KNOWLEDGE = {fn.__name__ for fn in MIGRATIONS} - STORE
 """The knowledge index's migrations (in JAJU_HOME/jaju.db, or on PostgreSQL with the store)."""
