@@ -46,6 +46,7 @@ XSS = ("보안 점검 안내문입니다. <script>window.__xss = 1; alert('xss')
        "<img src=x onerror=\"window.__xss = 2\"> <b>굵은 글씨</b> 비밀번호는 분기마다 바꿉니다. "
        "담당자 주민등록번호는 900101-1234568 입니다.")
 SECRET_B = "B사 내부 감사 결과 보고서: 이 문장은 테넌트 b만 볼 수 있습니다."
+GLOSS = "입사 일주년 기념 휴가 며칠"
 CONFIG = """
 [guards]
 pii = {{ RRN = "block" }}
@@ -105,7 +106,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     docs.mkdir()
     (docs / "xss.txt").write_text(XSS, encoding="utf-8")
     (docs / "b-secret.txt").write_text(SECRET_B, encoding="utf-8")
-    for args in (["--kb", "statutes", "--shared", str(STATUTES / "근로기준법.md")],
+    glosses = tmp / "glosses"  # the law pack's kind: indexed with 제60조, never shown
+    glosses.mkdir()
+    (glosses / "근로기준법.tsv").write_text(f"제60조\t{GLOSS}\n", encoding="utf-8")
+    for args in (["--kb", "statutes", "--shared", "--glosses", str(glosses),
+                  str(STATUTES / "근로기준법.md")],
                  ["--kb", "a-docs", "--tenant", "a", str(docs / "xss.txt")],
                  ["--kb", "b-secret", "--tenant", "b", str(docs / "b-secret.txt")]):
         out = run_jaju("ingest", *args, home=home)
@@ -362,6 +367,27 @@ def test_search_tester_shows_scores_and_signals(site: Site, page: Any) -> None:
     assert "morph" in first and "gram" in first
     assert "제60조" in page.inner_text("#hits")
     shot(page, "search")
+
+
+def test_a_gloss_finds_its_article_and_shows_only_in_the_chunk_view(site: Site,
+                                                                   page: Any) -> None:
+    """A question in the gloss's words finds 제60조 in the search tester, whose passage is the
+    article's text alone; the admin's chunk view shows the gloss, labelled as search-only."""
+    sign_in(page, site, "admin", "#/knowledge/statutes")
+    page.fill("#query", "입사 일주년 기념으로 휴가 며칠 받아요?")
+    page.press("#query", "Enter")
+    page.wait_for_selector("#hits .hit")
+    first = page.inner_text("#hits .hit >> nth=0")
+    assert "제60조" in first and "일주년" not in page.inner_text("#hits")
+    page.click("#documents a:has-text('근로기준법.md')")
+    page.wait_for_selector("#chunks .chunk")
+    glossed = page.locator("#chunks .chunk", has_text="제60조 (연차 유급휴가)").first
+    assert f"검색용 풀이(표시 안 됨): {GLOSS}" in glossed.inner_text()
+    # only 제60조's chunks carry it (a long article is cut into pieces; each piece has it)
+    with_gloss = page.locator("#chunks .chunk:has(.keywords)")
+    assert with_gloss.count() >= 1
+    assert all("제60조 (연차 유급휴가)" in with_gloss.nth(i).inner_text()
+               for i in range(with_gloss.count()))
 
 
 def test_keys_create_and_revoke(site: Site, page: Any) -> None:

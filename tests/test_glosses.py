@@ -15,8 +15,8 @@ from jaju.errors import ConfigError
 from jaju.knowledge import SHARED_TENANT, KnowledgeIndex
 from jaju.knowledge.chunking import is_supplementary
 from jaju.knowledge.index import _index_text
-from jaju.packs.base import GLOSS_LABEL, MAX_GLOSS, KnowledgeSource, Pack, install_knowledge, \
-    read_glosses
+from jaju.knowledge.ingest import GLOSS_LABEL, MAX_GLOSS, read_glosses
+from jaju.packs.base import KnowledgeSource, Pack, install_knowledge
 from jaju.plugins import get_plugin_manager, packs
 
 PACKS = packs(get_plugin_manager(load_entrypoints=False))
@@ -176,3 +176,29 @@ def test_a_gloss_is_indexed_but_not_the_articles_text():
                   heading=("취업규칙",), keywords="알바비 밀림")
     assert _index_text(chunk) == "취업규칙\n제2조 (임금의 지급) 임금을 지급한다.\n알바비 밀림"
     assert "알바비" not in chunk.text
+
+
+# --- `jaju ingest --glosses` and the console's chunk view ----------------------------------------------
+
+
+def test_ingest_cli_takes_glosses_and_refuses_a_bad_file(tmp_path):
+    from conftest import run_jaju
+
+    home, docs, glosses = tmp_path / "home", tmp_path / "docs", tmp_path / "glosses"
+    docs.mkdir()
+    glosses.mkdir()
+    (docs / "rules.md").write_text(RULES, encoding="utf-8")
+    (glosses / "rules.tsv").write_text("제3조\t점심시간 없이 일함\n", encoding="utf-8")
+    out = run_jaju("ingest", "--kb", "rules", "--glosses", str(glosses), str(docs), home=home)
+    assert out.returncode == 0, out.stderr
+    index = KnowledgeIndex(home / "jaju.db")
+    kb = index.get("local", "rules")
+    assert _articles(index, kb, "점심시간 없이 일해요")[0] == "제3조"
+    index.close()
+
+    (glosses / "rules.tsv").write_text("3조\t점심시간\n", encoding="utf-8")
+    out = run_jaju("ingest", "--kb", "rules", "--glosses", str(glosses), str(docs), home=home)
+    assert out.returncode != 0 and "rules.tsv:1" in out.stderr and "not an article label" in out.stderr
+    out = run_jaju("ingest", "--kb", "rules", "--glosses", str(tmp_path / "nope"), str(docs),
+                   home=home)
+    assert out.returncode != 0 and "no such glosses folder" in out.stderr

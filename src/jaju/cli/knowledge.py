@@ -46,6 +46,9 @@ def ingest(
              "'openai:BASE_URL#MODEL'.")] = None,
     follow_symlinks: Annotated[bool, typer.Option(
         "--follow-symlinks", help="Follow symlinks that lead out of a folder.")] = False,
+    glosses: Annotated[Path | None, typer.Option(
+        help="Folder of <file stem>.tsv glosses (제N조<TAB>everyday words), indexed with "
+             "their articles, never shown.")] = None,
     config: ConfigOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -54,13 +57,19 @@ def ingest(
     In folders, files of other formats, README/SOURCE/LICENSE files, dotfiles and symlinks
     leading out of the folder are skipped and listed (not failures)."""
     from jaju.knowledge import synonyms as synonym_dicts
-    from jaju.knowledge.ingest import FileResult, collect, display
+    from jaju.knowledge.ingest import FileResult, collect, display, read_glosses
     from jaju.knowledge.ingest import ingest as run_ingest
     from jaju.plugins import get_plugin_manager, parsers
 
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"경로가 없습니다 / no such file or folder: {', '.join(map(display, missing))}")
+    if glosses is not None and not glosses.is_dir():
+        fail(f"풀이 폴더가 없습니다 / no such glosses folder: {display(glosses)}")
+    try:
+        gloss_table = read_glosses(glosses) if glosses is not None else {}
+    except ConfigError as e:
+        fail(str(e))
     limits = load_settings(config, home).limits
     index = _index(config, home)
     owner = _tenant(tenant, shared)
@@ -92,7 +101,8 @@ def ingest(
             progress.update(task, advance=1, name=display(path.name))
 
         run_ingest(index, base, paths, table, on_file=advance, follow_symlinks=follow_symlinks,
-                   limits=Limits(limits.max_member_bytes, limits.max_document_bytes))
+                   limits=Limits(limits.max_member_bytes, limits.max_document_bytes),
+                   keywords=lambda path: gloss_table.get(path.stem, {}))
         seconds = time.perf_counter() - started
     index.close()
     counts = {s: sum(1 for r in results if r.status == s)

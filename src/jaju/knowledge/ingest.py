@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from jaju.errors import InvalidRequest
+from jaju.errors import ConfigError, InvalidRequest
 from jaju.guards.pii import detect
 from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
 from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex, storable
@@ -228,6 +228,41 @@ characters, then written one transaction per document."""
 Keywords = Callable[[Path], dict[str, str]]
 """A file's index-only keywords by article label ("제60조" -> "연차 며칠 / 1년 일하면 휴가"):
 a pack's everyday glosses of its statutes (see `Chunk.keywords`)."""
+
+
+GLOSS_LABEL = re.compile(r"^제\d+조(?:의\d+)?$")
+MAX_GLOSS = 300
+
+
+def read_glosses(folder: Path) -> dict[str, dict[str, str]]:
+    """Everyday glosses of articles, for `Keywords` (a pack's `glosses = "data/glosses"`,
+    `jaju ingest --glosses DIR`): `<document file stem>.tsv` files of
+    `제60조<TAB>연차 며칠 / 1년 일하면 휴가` lines (`#` comments and blank lines skipped), as
+    {stem: {article: gloss}}. A malformed line is a ConfigError naming its file and line."""
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(folder.glob("*.tsv")):
+        table: dict[str, str] = {}
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: 풀이 파일을 읽을 수 없습니다 / cannot read the glosses "
+                              f"(UTF-8 TSV expected): {e}") from e
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            label, _, gloss = line.partition("\t")
+            label, gloss = label.strip(), gloss.strip()
+            problem = ("조 번호가 아닙니다 / not an article label" if not GLOSS_LABEL.match(label)
+                       else "설명이 없습니다 / no gloss" if not gloss
+                       else f"{MAX_GLOSS}자를 넘습니다 / longer than {MAX_GLOSS}"
+                       if len(gloss) > MAX_GLOSS
+                       else "같은 조가 두 번 나옵니다 / article given twice" if label in table
+                       else None)
+            if problem:
+                raise ConfigError(f"{path}:{number}: {problem}: {line[:60]!r}")
+            table[label] = gloss
+        out[path.stem] = table
+    return out
 
 
 def _with_keywords(digest: str, table: dict[str, str]) -> str:

@@ -26,8 +26,8 @@ their article (`Chunk.keywords`) and never shown (`read_glosses`).
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -231,7 +231,7 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
     installed), the knowledge base stays lexical and a note says so; an `embedder` asked for
     explicitly must load. A source that ships vectors for that embedder (`vectors`) gives each
     chunk whose exact text is in the file its shipped vector; the others are embedded."""
-    from jaju.knowledge.ingest import collect_files, ingest
+    from jaju.knowledge.ingest import collect_files, ingest, read_glosses
 
     out = []
     for source in pack.knowledge:
@@ -254,42 +254,16 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
                              f"dense signal ({e})")
         glosses = read_glosses(source.glosses) if source.glosses else {}
         report = ingest(index, kb, collect_files(source.sources), parsers, on_file=on_file,
-                        keywords=lambda path: glosses.get(path.stem, {}))
+                        keywords=functools.partial(_glosses_of, glosses))
         out.append(InstalledSource(
             kb, len(report.results), sum(r.chunks for r in report.results),
             [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"], notes))
     return out
 
 
-# --- glosses -----------------------------------------------------------------------------------------
-
-GLOSS_LABEL = re.compile(r"^제\d+조(?:의\d+)?$")
-MAX_GLOSS = 300
-
-
-def read_glosses(folder: Path) -> dict[str, dict[str, str]]:
-    """A pack's glosses: `<stem>.tsv` files of `제60조<TAB>연차 며칠 / 1년 일하면 휴가` lines
-    (`#` comments and blank lines skipped), as {document file stem: {article: gloss}}. A
-    malformed line is a ConfigError naming its file and line."""
-    out: dict[str, dict[str, str]] = {}
-    for path in sorted(folder.glob("*.tsv")):
-        table: dict[str, str] = {}
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            label, _, gloss = line.partition("\t")
-            label, gloss = label.strip(), gloss.strip()
-            problem = ("조 번호가 아닙니다 / not an article label" if not GLOSS_LABEL.match(label)
-                       else "설명이 없습니다 / no gloss" if not gloss
-                       else f"{MAX_GLOSS}자를 넘습니다 / longer than {MAX_GLOSS}"
-                       if len(gloss) > MAX_GLOSS
-                       else "같은 조가 두 번 나옵니다 / article given twice" if label in table
-                       else None)
-            if problem:
-                raise ConfigError(f"{path}:{number}: {problem}: {line[:60]!r}")
-            table[label] = gloss
-        out[path.stem] = table
-    return out
+def _glosses_of(glosses: dict[str, dict[str, str]], path: Path) -> dict[str, str]:
+    """A document's glosses: those of the TSV named after its file."""
+    return glosses.get(path.stem, {})
 
 
 # --- shipped vectors ---------------------------------------------------------------------------------

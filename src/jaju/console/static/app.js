@@ -410,7 +410,8 @@ async function renderDocument(ref, id, show) {
     h("section", { class: "card", id: "chunks" }, h("h2", {}, `${t("chunk_list")} (${res.data.length})`),
       res.data.map((c) => h("div", { class: "chunk" },
         h("div", { class: "muted" }, `#${c.seq + 1}`, c.article ? ` · ${c.article}` : "", c.page ? ` · ${c.page}${t("page")}` : "", c.heading ? ` · ${c.heading}` : ""),
-        textWithMarks(c.text)))));
+        textWithMarks(c.text),
+        c.keywords ? h("div", { class: "muted keywords" }, `${t("keywords")}: ${c.keywords}`) : null))));
 }
 
 // --- tools & plugins (admin) -------------------------------------------------------------------
