@@ -382,7 +382,7 @@ def test_a_gloss_finds_its_article_and_shows_only_in_the_chunk_view(site: Site,
     page.click("#documents a:has-text('근로기준법.md')")
     page.wait_for_selector("#chunks .chunk")
     glossed = page.locator("#chunks .chunk", has_text="제60조 (연차 유급휴가)").first
-    assert f"검색용 풀이(표시 안 됨): {GLOSS}" in glossed.inner_text()
+    assert f"검색용 풀이 (답변에 인용되지 않음): {GLOSS}" in glossed.inner_text()
     # only 제60조's chunks carry it (a long article is cut into pieces; each piece has it)
     with_gloss = page.locator("#chunks .chunk:has(.keywords)")
     assert with_gloss.count() >= 1

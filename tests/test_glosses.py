@@ -126,7 +126,11 @@ def test_reembedding_and_copy_index_a_chunk_as_ingest_did(tmp_path, analyzer, pa
     ("2조\t알바비", "not an article label"),
     ("제2조 (임금)\t알바비", "not an article label"),
     ("부칙 제1조\t시행일", "not an article label"),     # 부칙 take no glosses
+    ("제２조\t알바비", "not an article label"),         # full-width digits never match 제2조
+    ("제2조\u200b\t알바비", "not an article label"),
     ("제2조\t", "no gloss"),
+    ("제2조\t\u200b", "no gloss"),
+    ("제2조\t알바\x00비", "contains NUL"),
     ("제2조\t" + "가" * (MAX_GLOSS + 1), f"longer than {MAX_GLOSS}"),
     ("제2조\t알바비\n제2조\t월급", "article given twice"),
 ])
@@ -135,6 +139,61 @@ def test_a_malformed_gloss_file_names_its_file_and_line(tmp_path, line, problem)
     with pytest.raises(ConfigError, match=re.escape(problem)) as raised:
         read_glosses(tmp_path)
     assert "rules.tsv:" in str(raised.value)
+
+
+def test_gloss_files_as_editors_write_them(tmp_path):
+    """A byte-order mark, CRLF, an indented comment, a decomposed (NFD) label and file name,
+    and a line separator inside a gloss (one gloss, not two lines)."""
+    import unicodedata
+
+    name = unicodedata.normalize("NFD", "규정") + ".tsv"
+    (tmp_path / name).write_bytes(
+        "\ufeff  # 규정\r\n".encode() + unicodedata.normalize("NFD", "제2조\t월급\u2028알바비\r\n")
+        .encode())
+    assert read_glosses(tmp_path) == {"규정": {"제2조": "월급\u2028알바비"}}
+
+
+def test_a_gloss_folder_entry_that_is_no_regular_file_is_refused(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.tsv")  # reading it would wait forever
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_glosses(tmp_path)
+    with pytest.raises(ConfigError, match="no such glosses folder"):
+        read_glosses(tmp_path / "nope")
+
+
+def test_glosses_that_fit_no_document_or_several_are_reported(tmp_path):
+    from jaju.knowledge.ingest import gloss_keywords
+
+    glosses = {"rules": {"제2조": "알바비"}, "other": {"제1조": "목적"}}
+    keywords, notes = gloss_keywords(glosses, [tmp_path / "a" / "rules.md"])
+    assert keywords(tmp_path / "a" / "rules.md") == {"제2조": "알바비"}
+    assert notes == ["'other.tsv'에 맞는 문서가 없습니다 / 'other.tsv' names no document being "
+                     "ingested"]
+    with pytest.raises(ConfigError, match="could describe any of 2 documents"):
+        gloss_keywords(glosses, [tmp_path / "a" / "rules.md", tmp_path / "b" / "rules.pdf"])
+    # two documents of one name are fine when no gloss names them
+    gloss_keywords({}, [tmp_path / "a" / "rules.md", tmp_path / "b" / "rules.pdf"])
+
+
+def test_a_packs_bad_glosses_stop_install_before_its_knowledge_base_exists(tmp_path, analyzer,
+                                                                         parser_table):
+    from jaju.packs.base import load_pack
+
+    index = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
+    pack = _pack(tmp_path, "알바비")
+    (tmp_path / "glosses" / "rules.tsv").write_text("2조\t알바비\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="rules.tsv:1"):
+        install_knowledge(pack, index, parser_table)
+    assert index.bases() == []
+    index.close()
+    for value in ("5", "[\"data\"]", "\"\""):
+        toml = tmp_path / "pack.toml"
+        toml.write_text(f'[pack]\nname = "p"\ntitle = "t"\nversion = "1"\n\n[[knowledge]]\n'
+                        f'name = "k"\nsources = ["docs"]\nglosses = {value}\n', encoding="utf-8")
+        with pytest.raises(ConfigError, match="must be a folder path"):
+            load_pack(toml)
 
 
 # --- the shipped glosses ---------------------------------------------------------------------------
@@ -189,8 +248,11 @@ def test_ingest_cli_takes_glosses_and_refuses_a_bad_file(tmp_path):
     glosses.mkdir()
     (docs / "rules.md").write_text(RULES, encoding="utf-8")
     (glosses / "rules.tsv").write_text("제3조\t점심시간 없이 일함\n", encoding="utf-8")
+    (glosses / "other.tsv").write_text("제1조\t목적\n", encoding="utf-8")
     out = run_jaju("ingest", "--kb", "rules", "--glosses", str(glosses), str(docs), home=home)
     assert out.returncode == 0, out.stderr
+    assert "'other.tsv' names no document" in out.stderr
+    assert re.search(r"glossed chunks\s*│\s*1\b", out.stderr)
     index = KnowledgeIndex(home / "jaju.db")
     kb = index.get("local", "rules")
     assert _articles(index, kb, "점심시간 없이 일해요")[0] == "제3조"

@@ -56,20 +56,25 @@ def ingest(
 
     In folders, files of other formats, README/SOURCE/LICENSE files, dotfiles and symlinks
     leading out of the folder are skipped and listed (not failures)."""
+    from rich.markup import escape
+
     from jaju.knowledge import synonyms as synonym_dicts
-    from jaju.knowledge.ingest import FileResult, collect, display, read_glosses
+    from jaju.knowledge.ingest import FileResult, collect, display, gloss_keywords, read_glosses
     from jaju.knowledge.ingest import ingest as run_ingest
     from jaju.plugins import get_plugin_manager, parsers
 
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"경로가 없습니다 / no such file or folder: {', '.join(map(display, missing))}")
-    if glosses is not None and not glosses.is_dir():
-        fail(f"풀이 폴더가 없습니다 / no such glosses folder: {display(glosses)}")
+    table = parsers(get_plugin_manager())
+    collected = collect(paths, follow_symlinks=follow_symlinks, suffixes=table)
     try:
-        gloss_table = read_glosses(glosses) if glosses is not None else {}
+        keywords, notes = gloss_keywords(read_glosses(glosses) if glosses else {},
+                                         collected.files)
     except ConfigError as e:
         fail(str(e))
+    for note in notes:
+        err.print(f"[yellow]{escape(note)}[/]", highlight=False)
     limits = load_settings(config, home).limits
     index = _index(config, home)
     owner = _tenant(tenant, shared)
@@ -84,8 +89,6 @@ def ingest(
             base = index.set_embedder(base, embedder or None)
         except JajuError as e:
             fail(str(e))
-    table = parsers(get_plugin_manager())
-    collected = collect(paths, follow_symlinks=follow_symlinks, suffixes=table)
     total = len(collected.files) + len(collected.skipped)
     results = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -102,7 +105,7 @@ def ingest(
 
         run_ingest(index, base, paths, table, on_file=advance, follow_symlinks=follow_symlinks,
                    limits=Limits(limits.max_member_bytes, limits.max_document_bytes),
-                   keywords=lambda path: gloss_table.get(path.stem, {}))
+                   keywords=keywords)
         seconds = time.perf_counter() - started
     index.close()
     counts = {s: sum(1 for r in results if r.status == s)
@@ -114,14 +117,14 @@ def ingest(
     summary.add_column(justify="left")
     summary.add_column(justify="right")
     rows = [("files", str(len(results))), *((s, str(n)) for s, n in counts.items()),
-            ("chunks", str(sum(r.chunks for r in results))), ("characters", f"{chars:,}"),
+            ("chunks", str(sum(r.chunks for r in results))),
+            *([("glossed chunks", str(sum(r.glossed for r in results)))] if glosses else []),
+            ("characters", f"{chars:,}"),
             ("seconds", f"{seconds:.1f}"),
             ("characters/s", f"{chars / seconds:,.0f}" if seconds > 0 else "-")]
     for key, value in rows:
         summary.add_row(key, value)
     err.print(summary)
-    from rich.markup import escape
-
     for r in results:
         if r.status == "skipped":
             err.print(f"[yellow]건너뜀 / skipped[/] {escape(r.path)}: {escape(r.reason)}",

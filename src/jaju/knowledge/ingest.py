@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ class FileResult:
     chunks: int = 0
     chars: int = 0
     reason: str = ""
+    glossed: int = 0
+    """Chunks that took a gloss (`keywords`)."""
 
 
 @dataclass
@@ -230,39 +233,83 @@ Keywords = Callable[[Path], dict[str, str]]
 a pack's everyday glosses of its statutes (see `Chunk.keywords`)."""
 
 
-GLOSS_LABEL = re.compile(r"^제\d+조(?:의\d+)?$")
+GLOSS_LABEL = re.compile(r"^제[0-9]+조(?:의[0-9]+)?$")
 MAX_GLOSS = 300
+MAX_GLOSS_FILE = 10 * 1024 * 1024
+"""Largest gloss file read (a statute's glosses take tens of kilobytes)."""
+
+
+def _gloss_problem(label: str, gloss: str, table: dict[str, str]) -> str | None:
+    if not GLOSS_LABEL.match(label):
+        return "조 번호가 아닙니다 / not an article label (제60조, 제18조의2)"
+    if not any(ch.isalnum() for ch in gloss):
+        return "설명이 없습니다 / no gloss"
+    if "\x00" in gloss:
+        return "NUL 문자가 있습니다 / contains NUL"
+    if len(gloss) > MAX_GLOSS:
+        return f"{MAX_GLOSS}자를 넘습니다 / longer than {MAX_GLOSS}"
+    if label in table:
+        return "같은 조가 두 번 나옵니다 / article given twice"
+    return None
 
 
 def read_glosses(folder: Path) -> dict[str, dict[str, str]]:
-    """Everyday glosses of articles, for `Keywords` (a pack's `glosses = "data/glosses"`,
+    """Everyday glosses of articles (`Chunk.keywords`; a pack's `glosses = "data/glosses"`,
     `jaju ingest --glosses DIR`): `<document file stem>.tsv` files of
-    `제60조<TAB>연차 며칠 / 1년 일하면 휴가` lines (`#` comments and blank lines skipped), as
-    {stem: {article: gloss}}. A malformed line is a ConfigError naming its file and line."""
+    `제60조<TAB>연차 며칠 / 1년 일하면 휴가` lines (`#` comments and blank lines skipped; a
+    byte-order mark allowed), as {stem: {article: gloss}}, stems and labels in Unicode NFC.
+    A missing folder, a `.tsv` that is not a regular file or is over MAX_GLOSS_FILE, or a
+    malformed line is a ConfigError naming the file (and line)."""
+    if not folder.is_dir():
+        raise ConfigError(f"풀이 폴더가 없습니다 / no such glosses folder: {folder}")
     out: dict[str, dict[str, str]] = {}
     for path in sorted(folder.glob("*.tsv")):
-        table: dict[str, str] = {}
+        if not path.is_file():  # a FIFO or a device would block or never end
+            raise ConfigError(f"{path}: 일반 파일이 아닙니다 / not a regular file")
         try:
-            text = path.read_text(encoding="utf-8")
+            if path.stat().st_size > MAX_GLOSS_FILE:
+                raise ConfigError(f"{path}: {MAX_GLOSS_FILE // 2**20} MB를 넘습니다 / larger "
+                                  f"than {MAX_GLOSS_FILE // 2**20} MB")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: 풀이 파일을 읽을 수 없습니다 / cannot read the glosses "
                               f"(UTF-8 TSV expected): {e}") from e
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip() or line.startswith("#"):
+        table: dict[str, str] = {}
+        # lines end at \n (and \r\n) only: U+2028 and the like are characters of a gloss
+        for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            label, _, gloss = line.partition("\t")
+            label, _, gloss = unicodedata.normalize("NFC", line).partition("\t")
             label, gloss = label.strip(), gloss.strip()
-            problem = ("조 번호가 아닙니다 / not an article label" if not GLOSS_LABEL.match(label)
-                       else "설명이 없습니다 / no gloss" if not gloss
-                       else f"{MAX_GLOSS}자를 넘습니다 / longer than {MAX_GLOSS}"
-                       if len(gloss) > MAX_GLOSS
-                       else "같은 조가 두 번 나옵니다 / article given twice" if label in table
-                       else None)
-            if problem:
+            if problem := _gloss_problem(label, gloss, table):
                 raise ConfigError(f"{path}:{number}: {problem}: {line[:60]!r}")
             table[label] = gloss
-        out[path.stem] = table
+        out[unicodedata.normalize("NFC", path.stem)] = table
     return out
+
+
+def gloss_keywords(glosses: dict[str, dict[str, str]], files: Iterable[Path]
+                   ) -> tuple[Keywords, list[str]]:
+    """The `Keywords` that give each of `files` the glosses named after it, and notes on gloss
+    files that name none of them (a typo, another folder's document). Two of `files` with the
+    same name and a gloss file for it is a ConfigError: which one the glosses describe cannot
+    be told."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in files:
+        by_stem.setdefault(unicodedata.normalize("NFC", path.stem), []).append(path)
+    for stem, paths in by_stem.items():
+        if stem in glosses and len(paths) > 1:
+            raise ConfigError(f"'{stem}.tsv'의 풀이가 어느 문서의 것인지 알 수 없습니다 / "
+                              f"'{stem}.tsv' could describe any of {len(paths)} documents of "
+                              f"that name ({', '.join(display(p) for p in paths[:3])}): "
+                              "rename them or ingest them separately")
+    notes = [f"'{stem}.tsv'에 맞는 문서가 없습니다 / '{stem}.tsv' names no document being "
+             "ingested" for stem in sorted(set(glosses) - set(by_stem))]
+
+    def keywords(path: Path) -> dict[str, str]:
+        return glosses.get(unicodedata.normalize("NFC", path.stem), {})
+
+    return keywords, notes
 
 
 def _with_keywords(digest: str, table: dict[str, str]) -> str:
@@ -365,7 +412,8 @@ def ingest(index: KnowledgeIndex, kb: KnowledgeBase, paths: Iterable[Path],
                 done(p.path, FileResult(p.key, "failed", reason=e.message))  # the batch goes on
                 continue
             done(p.path, FileResult(p.key, "replaced" if p.replaces else "added",
-                                    len(p.chunks), p.chars))
+                                    len(p.chunks), p.chars,
+                                    glossed=sum(bool(c.keywords) for c in p.chunks)))
         pending.clear()
 
     collected = collect(paths, follow_symlinks=follow_symlinks, suffixes=parsers)

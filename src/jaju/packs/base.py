@@ -26,7 +26,6 @@ their article (`Chunk.keywords`) and never shown (`read_glosses`).
 
 from __future__ import annotations
 
-import functools
 import json
 import tomllib
 from collections.abc import Callable, Iterable
@@ -169,7 +168,7 @@ def load_pack(path: Path, tools: Iterable[Callable[..., Any]] = ()) -> Pack:
                         description=k.get("description", ""), shared=k.get("shared", True),
                         synonyms=_synonyms(root, k.get("synonyms")), embedder=k.get("embedder"),
                         vectors={spec: root / file for spec, file in k.get("vectors", {}).items()},
-                        glosses=root / k["glosses"] if k.get("glosses") else None)
+                        glosses=_glosses_folder(path, root, k.get("glosses")))
         for k in raw.get("knowledge", []))
     evals = tuple(EvalSet(e["name"], root / e["path"], bool(e.get("frozen", False)),
                           e.get("note", "")) for e in raw.get("evals", []))
@@ -203,6 +202,15 @@ def pack_hooks(pack: Pack | Callable[[], Pack]
     return register_packs, register_tools
 
 
+def _glosses_folder(path: Path, root: Path, value: Any) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: knowledge.glosses 는 폴더 경로여야 합니다 / knowledge.glosses "
+                          f"must be a folder path, not {value!r}")
+    return root / value
+
+
 def _synonyms(root: Path, value: str | None) -> str | None:
     """A shipped dictionary's name stays a name; a file is resolved beside pack.toml."""
     if not value:
@@ -231,13 +239,16 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
     installed), the knowledge base stays lexical and a note says so; an `embedder` asked for
     explicitly must load. A source that ships vectors for that embedder (`vectors`) gives each
     chunk whose exact text is in the file its shipped vector; the others are embedded."""
-    from jaju.knowledge.ingest import collect_files, ingest, read_glosses
+    from jaju.knowledge.ingest import collect_files, gloss_keywords, ingest, read_glosses
 
     out = []
     for source in pack.knowledge:
+        files = collect_files(source.sources)
+        # glosses first: a bad gloss file stops the install before its knowledge base exists
+        glosses = read_glosses(source.glosses) if source.glosses else {}
+        keywords, notes = gloss_keywords(glosses, files)
         owner = tenant or (SHARED_TENANT if source.shared else "local")
         kb = index.create(owner, source.name, source.description)
-        notes: list[str] = []
         if source.synonyms:
             kb = index.set_synonyms(kb, synonym_dicts.load(source.synonyms, index.analyzer))
         spec = embedder if embedder is not None else source.embedder
@@ -252,18 +263,11 @@ def install_knowledge(pack: Pack, index: KnowledgeIndex, parsers: dict[str, Any]
                     raise
                 notes.append(f"{source.name}: 의미 검색 없이 설치합니다 / installed without the "
                              f"dense signal ({e})")
-        glosses = read_glosses(source.glosses) if source.glosses else {}
-        report = ingest(index, kb, collect_files(source.sources), parsers, on_file=on_file,
-                        keywords=functools.partial(_glosses_of, glosses))
+        report = ingest(index, kb, files, parsers, on_file=on_file, keywords=keywords)
         out.append(InstalledSource(
             kb, len(report.results), sum(r.chunks for r in report.results),
             [f"{r.path}: {r.reason}" for r in report.results if r.status == "failed"], notes))
     return out
-
-
-def _glosses_of(glosses: dict[str, dict[str, str]], path: Path) -> dict[str, str]:
-    """A document's glosses: those of the TSV named after its file."""
-    return glosses.get(path.stem, {})
 
 
 # --- shipped vectors ---------------------------------------------------------------------------------
