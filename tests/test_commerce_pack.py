@@ -324,8 +324,9 @@ def test_frozen_set_through_the_extractive_assistant(installed):
     assert m["errors"] == 0 and m["title_only"] == 0
     # quotes of the statutes state only the statutes' numbers: the guard flags none of them
     assert not [r.case.id for r in report.results if "확인되지 않은 숫자" in r.answer]
-    # measured 0.908 (docs/benchmarks.md, "The commerce pack"); at most one question below
-    assert m["R@5"] is not None and m["R@5"] >= 0.89
+    # #16's 0.90 for gold in the first five (measured 0.969 with e5 and the glosses,
+    # docs/benchmarks.md, "Glosses"; 0.923 before them)
+    assert m["R@5"] is not None and m["R@5"] >= 0.90
 
 
 def test_tool_cases_through_a_scripted_upstream_and_the_orders_service(installed, tool_upstream):

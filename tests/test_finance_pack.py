@@ -350,9 +350,9 @@ def test_install_then_search_and_ask(installed):
 
 def test_frozen_set_through_the_extractive_backend(installed):
     """The frozen set, as `jaju packs eval finance` runs it: no errors, no title-only citation,
-    no invented figure, every refusal case answered with jaju's refusal. R@5 must not fall
-    more than one question below the figure last measured (0.878 with article reranking,
-    docs/benchmarks.md, "finance pack")."""
+    no invented figure, every refusal case answered with jaju's refusal, and #16's 0.90 for
+    gold in the first five (measured 0.946 with e5 and the glosses, docs/benchmarks.md,
+    "Glosses"; 0.919 before them)."""
     from jaju.config import Settings
 
     cases = evaluation.load_cases(EVAL / "frozen.jsonl")
@@ -364,7 +364,7 @@ def test_frozen_set_through_the_extractive_backend(installed):
     assert refusals and all(r.answer.startswith(REFUSAL[:20]) for r in refusals)
     assert all(not r.answer.startswith(REFUSAL[:20]) for r in report.results
                if not r.case.id.startswith("R"))
-    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.86
+    assert metrics["R@5"] is not None and metrics["R@5"] >= 0.90
 
 
 # --- through an OpenAI-compatible upstream ---------------------------------------------------------

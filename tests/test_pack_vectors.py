@@ -103,7 +103,7 @@ def test_shipped_e5_vectors_equal_live_embeddings(pack_name, tmp_path, analyzer,
     """A few chunks of the pack's smallest document, embedded live by e5, against the file."""
     _e5_or_skip()
     from jaju.knowledge.embed import E5Embedder, model_identity
-    from jaju.knowledge.ingest import collect_files, ingest
+    from jaju.knowledge.ingest import collect_files, gloss_keywords, ingest, read_glosses
 
     source = next(s for s in PACKS[pack_name].knowledge if "e5" in s.vectors)
     shipped = read_vectors(source.vectors["e5"])
@@ -111,7 +111,9 @@ def test_shipped_e5_vectors_equal_live_embeddings(pack_name, tmp_path, analyzer,
     files = sorted(collect_files(source.sources), key=lambda f: f.stat().st_size)
     index = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
     kb = index.set_embedder(index.create(SHARED_TENANT, "one"), "e5")  # the counting stand-in
-    ingest(index, kb, [files[0]], parser_table)
+    glosses = read_glosses(source.glosses) if source.glosses else {}
+    ingest(index, kb, [files[0]], parser_table,  # with its glosses, as install does
+           keywords=gloss_keywords(glosses, [files[0]])[0])
     index.close()
     texts = counting.passages[:6]  # the exact texts ingest embeds for those chunks
     assert texts and all(passage_key(t) in shipped.vectors for t in texts)
