@@ -184,7 +184,7 @@ def test_a_packs_bad_glosses_stop_install_before_its_knowledge_base_exists(tmp_p
     index = KnowledgeIndex(tmp_path / "jaju.db", analyzer)
     pack = _pack(tmp_path, "알바비")
     (tmp_path / "glosses" / "rules.tsv").write_text("2조\t알바비\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="rules.tsv:1"):
+    with pytest.raises(ConfigError, match=re.escape("rules.tsv:1")):
         install_knowledge(pack, index, parser_table)
     assert index.bases() == []
     index.close()
