@@ -399,6 +399,11 @@ def test_sample_pack_installs_and_evaluates_through_the_cli(tmp_path):
                  "--tenant", "acme", "--json")
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["citations"][0]["label"] == "샘플상점 이용약관 제3조"
+    # no word of this question is in the terms: the pack's gloss of 제3조 finds it
+    asked = jaju("ask", "마음이 바뀌어서 반품하고 싶어요", "--assistant", "shop",
+                 "--tenant", "acme", "--json")
+    [first, *_] = json.loads(asked.stdout)["citations"]
+    assert first["label"] == "샘플상점 이용약관 제3조" and "반품" not in first["snippet"]
     # jaju eval on any assistant and set, two side by side; and a multiple-choice file
     sample = source / "jaju_pack_sample" / "data" / "eval.jsonl"
     both = jaju("eval", "--compare", "shop", "extractive", "--set", str(sample),
