@@ -405,3 +405,27 @@ def test_extractive_answer_cites_each_of_the_top_five_passages(analyzer):
     for c in citations:  # each quote carries body text, not only "제N조 (제목)"
         assert "사용자" in c["snippet"], c
     assert "[5] 근로기준법 제55조" in text and "제2조" not in text
+
+
+def test_extractive_answer_quotes_a_listed_item_under_the_line_it_hangs_from(analyzer):
+    """A 호 quoted alone reads as its own statement; under its 항 it may be an exclusion
+    (a new-user trial read "1. 임차인이 … 보증금의 전액 반환이 가능한 경우" as the rule)."""
+    from jaju.backends.extractive import quote
+    from jaju.knowledge.answer import Evidence
+    from jaju.knowledge.index import Hit
+
+    text = ("제3조 (전세사기피해자의 요건)\n"
+            "① 전세사기피해자로 결정받고자 하는 임차인은 다음 각 호의 요건을 모두 갖추어야 한다.\n"
+            "1. 대항력을 갖출 것\n"
+            "② 다음 각 호의 어느 하나에 해당하는 경우는 전세사기피해자에서 제외한다.\n"
+            "1. 임차인이 임차보증금의 전액 반환이 가능한 경우\n"
+            "2. 임차인의 보증금 중 상당액이 보험으로 보호되는 경우")
+    hit = Hit(text, 1.0, {"title": "전세사기피해자법", "article": "제3조", "path": "a.md"})
+    answer, [cited] = quote(Evidence("집주인이 보증금 전액 반환을 안 해줘요", [hit], analyzer))
+    item = answer.index("1. 임차인이 임차보증금의 전액 반환이 가능한 경우")
+    lead = answer.index("② 다음 각 호의 어느 하나에 해당하는 경우는 전세사기피해자에서 제외한다.")
+    assert lead < item and "제외한다" in cited["snippet"]
+    # a line that is no item needs no lead-in, and a passage that is no article is left alone
+    plain = Hit("1. 준비물: 도시락\n2. 집합: 오전 9시", 1.0, {"title": "안내문", "path": "b.md"})
+    answer, _ = quote(Evidence("준비물 도시락", [plain], analyzer))
+    assert "집합" not in answer or answer.index("1. 준비물") < answer.index("2. 집합")

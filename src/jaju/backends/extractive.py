@@ -183,6 +183,30 @@ def _body_lines(chosen: list[tuple[float, int, int, str]],
     return extra
 
 
+ITEM = re.compile(r"^(?:\d+\.|[가-하]\.)\s")
+"""A statute's 호 ("1. …") or 목 ("가. …") line."""
+
+
+def _lead_ins(chosen: list[tuple[float, int, int, str]], hits: list[Any],
+              analyzer: Analyzer) -> list[tuple[float, int, int, str]]:
+    """For each quoted 호 or 목, the line it hangs from, when not quoted already: "1. 임차인이
+    보증금의 전액 반환이 가능한 경우" alone reads as a statement, and under "② 다음 각 호의
+    어느 하나에 해당하는 경우는 제외한다" it is an exclusion."""
+    have = {(c[1], c[2]) for c in chosen}
+    extra = []
+    for _, h_index, u_index, unit in chosen:
+        if not ITEM.match(unit) or not hits[h_index].source.get("article"):
+            continue
+        units = _units(hits[h_index].text, analyzer)
+        lead = u_index - 1
+        while lead >= 0 and ITEM.match(units[lead]):
+            lead -= 1
+        if lead >= 0 and (h_index, lead) not in have:
+            have.add((h_index, lead))
+            extra.append((0.0, h_index, lead, units[lead]))
+    return extra
+
+
 def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     """The best sentences of the top evidence, each with its citation number."""
     query, hits, analyzer = evidence.query, evidence.hits, evidence.analyzer
@@ -210,6 +234,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
     chosen += _see_also(chosen, candidates)
     chosen += _body_lines(chosen, candidates, hits, analyzer)
+    chosen += _lead_ins(chosen, hits, analyzer)
     chosen.sort(key=lambda c: (c[1], c[2]))
     used: dict[int, list[str]] = {}
     for _, h_index, _, unit in chosen:
