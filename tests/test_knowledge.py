@@ -407,6 +407,45 @@ def test_extractive_answer_cites_each_of_the_top_five_passages(analyzer):
     assert "[5] 근로기준법 제55조" in text and "제2조" not in text
 
 
+def test_extractive_answer_quotes_the_penalty_line_naming_the_evidence_article(analyzer):
+    """A 벌칙 article quoted beside 제60조 quotes its line that names 제60조 (with the lead-in
+    it hangs from), not only its lead-in or an unrelated 항; another statute's 제60조
+    (「…」 제60조) or 제60조의2 does not count (a new-user trial got 제107조② on a penalty
+    question)."""
+    from jaju.backends.extractive import quote
+    from jaju.knowledge.answer import Evidence
+    from jaju.knowledge.index import Hit
+
+    def article(n: str, text: str, score: float, title: str = "근로기준법") -> Hit:
+        return Hit(text, score, {"title": title, "article": n, "path": f"{title}.md"})
+
+    leave = article("제60조", "제60조 (연차 유급휴가)\n① 사용자는 1년간 80퍼센트 이상 출근한 "
+                    "근로자에게 15일의 유급휴가를 주어야 한다.", 1.0)
+    penalty = article("제110조", "제110조 (벌칙) 다음 각 호의 어느 하나에 해당하는 자는 2년 이하의 "
+                      "징역 또는 2천만원 이하의 벌금에 처한다.\n"
+                      "1. 제10조, 제26조, 제60조제1항ㆍ제2항, 제64조제1항을 위반한 자\n"
+                      "2. 제53조제3항 단서에 따른 명령을 위반한 자", 0.9)
+    answer, citations = quote(Evidence("연차를 안 주면 처벌되나요?", [leave, penalty], analyzer))
+    assert [c["label"] for c in citations] == ["근로기준법 제60조", "근로기준법 제110조"]
+    assert "1. 제10조, 제26조, 제60조제1항" in citations[1]["snippet"]
+    assert "다음 각 호의 어느 하나에 해당하는 자는" in citations[1]["snippet"]
+    assert "2. 제53조제3항" not in answer
+    # the 항 naming the evidence article wins over one the question's words match better
+    assault = article("제8조", "제8조 (폭행의 금지) 사용자는 근로자에게 폭행을 하지 못한다.", 1.0)
+    sanction = article("제107조", "제107조 (벌칙)\n① 제7조, 제8조, 제9조를 위반한 자는 5년 이하의 "
+                       "징역 또는 5천만원 이하의 벌금에 처한다.\n② 제36조 또는 제43조를 위반한 "
+                       "자에 대하여는 피해자의 명시적인 의사와 다르게 공소를 제기할 수 없다.", 0.9)
+    _, citations = quote(Evidence("사장이 때리면 피해자가 처벌을 원해야 하나요?",
+                                  [assault, sanction], analyzer))
+    assert "① 제7조, 제8조" in citations[1]["snippet"]
+    # another statute's 제8조, and 제8조의2, name nothing here
+    other = article("제107조", "제107조 (벌칙)\n① 「형법」 제8조 또는 제8조의2를 위반한 자는 "
+                    "1년 이하의 징역에 처한다.\n② 피해자의 의사와 다르게 공소를 제기할 수 없다.", 0.9)
+    _, citations = quote(Evidence("사장이 때리면 피해자가 처벌을 원해야 하나요?",
+                                  [assault, other], analyzer))
+    assert "①" not in citations[1]["snippet"]
+
+
 def test_extractive_answer_quotes_a_listed_item_under_the_line_it_hangs_from(analyzer):
     """A 호 quoted alone reads as its own statement; under its 항 it may be an exclusion
     (a new-user trial read "1. 임차인이 … 보증금의 전액 반환이 가능한 경우" as the rule)."""

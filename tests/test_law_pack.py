@@ -507,6 +507,26 @@ def test_frozen_set_through_the_extractive_backend(installed):
     assert metrics["R@5"] is not None and metrics["R@5"] >= least[1]
 
 
+def test_a_penalty_article_is_quoted_by_the_line_naming_the_question_article(installed):
+    """Asked whether an employer is punished, the extractive answer quotes the 벌칙 article's
+    line that lists the article the question is about, under the lead-in it hangs from (a
+    new-user trial got 제107조②, a rule on prosecution, for "때리면 처벌받나요?")."""
+    from jaju.config import Settings
+    from jaju.packs import evaluation
+
+    asked = {"사장이 직원을 때리면 처벌받나요?": ("제8조", "제107조", "① 제7조, 제8조"),
+             "연차를 안 주면 처벌되나요?": ("제60조", "제110조", "제60조제1항"),
+             "해고 예고 안 하면 벌금 있나요?": ("제26조", "제110조", "제26조")}
+    cases = [evaluation.Case(id=str(n), question=q) for n, q in enumerate(asked)]
+    seen: dict = {}
+    run_eval(Settings.model_validate({"home": installed}), "law", cases, seen=seen)
+    for question, (rule, penalty, named) in asked.items():
+        snippets = {c["label"]: c["snippet"] for c in seen[question]["citations"]}
+        assert f"근로기준법 {rule}" in snippets, (question, list(snippets))
+        quoted = snippets[f"근로기준법 {penalty}"]
+        assert named in quoted and "에 처한다" in quoted, (question, quoted)
+
+
 def test_every_tool_case_through_a_scripted_upstream(make_client, installed, tmp_path,
                                                      tool_upstream):
     """Every tool case of the frozen set: the upstream proposes the expected call, jaju runs

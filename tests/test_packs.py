@@ -411,6 +411,17 @@ def test_sample_pack_installs_and_evaluates_through_the_cli(tmp_path):
     assert both.returncode == 0, both.stderr
     assert "shop" in both.stdout and "extractive" in both.stdout
     assert (tmp_path / "both.html").read_text(encoding="utf-8").count("<svg") == 2
+    # a set with a tool case, on an assistant whose backend cannot call tools: its 0 is explained
+    tooled = tmp_path / "tool.jsonl"
+    tooled.write_text(json.dumps({
+        "id": "T1", "question": "5월 1일에 받은 물건은 언제까지 환불돼요?",
+        "gold": ["샘플상점 이용약관 제3조"], "tool": {
+            "name": "shop.refund_deadline", "arguments": {"delivered": "2026-05-01"},
+            "result": {"deadline": "2026-05-08"}}}, ensure_ascii=False) + "\n", encoding="utf-8")
+    noted = jaju("eval", "--assistant", "shop", "--set", str(tooled), "--tenant", "acme")
+    assert noted.returncode == 0, noted.stderr
+    assert "cannot call tools" in noted.stderr and "도구를 호출할 수 없어" in noted.stderr
+    assert "cannot call tools" not in both.stderr  # no tool case in that set: nothing to explain
     mc = _mc_files(tmp_path)["kmmlu"]
     chosen = jaju("eval", "--assistant", "extractive", "--mc", str(mc), "--format", "kmmlu")
     assert chosen.returncode == 0, chosen.stderr

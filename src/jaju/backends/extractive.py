@@ -9,6 +9,7 @@ one.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import re
 from collections.abc import AsyncGenerator
@@ -207,6 +208,40 @@ def _lead_ins(chosen: list[tuple[float, int, int, str]], hits: list[Any],
     return extra
 
 
+REFERENCE = re.compile(r"(?<!」)(?<!」 )제(\d+)조(의\d+)?")
+"""An article named in a statute's text ("제60조제1항", "제43조의2"); one named after a quoted
+law's name ("「근로기준법」 제43조의2") is another statute's and does not count."""
+REFERENCE_BONUS = 0.5
+"""What naming another evidence article of the same statute adds to a line's score: the
+line of 제110조 (벌칙) that lists 제60조 is the one to quote when 제60조 is evidence too."""
+
+
+def _references(unit: str, hit: Any, evidence: set[tuple[str, str]]) -> bool:
+    """Whether `unit`, a line of `hit`, names another article of its own statute that is
+    also evidence."""
+    title, own = hit.source.get("title"), hit.source.get("article")
+    if not own or "조" not in unit:
+        return False
+    return any((title, f"제{m.group(1)}조{m.group(2) or ''}") in evidence
+               and f"제{m.group(1)}조{m.group(2) or ''}" != own
+               for m in REFERENCE.finditer(unit))
+
+
+def _referring(chosen: list[tuple[float, int, int, str]],
+               candidates: list[tuple[float, int, int, str, bool]]
+               ) -> list[tuple[float, int, int, str]]:
+    """For each quoted passage, its best line naming another evidence article, when none of
+    its quoted lines does: a penalty article's lead-in alone does not say which violation
+    the question's article is."""
+    have = {(c[1], c[2]) for c in chosen}
+    extra = []
+    for h_index in sorted({c[1] for c in chosen}):
+        naming = [c for c in candidates if c[1] == h_index and c[4]]
+        if naming and not any((c[1], c[2]) in have for c in naming):
+            extra.append(max(naming, key=lambda c: c[0]))
+    return [c[:4] for c in extra]
+
+
 def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     """The best sentences of the top evidence, each with its citation number."""
     query, hits, analyzer = evidence.query, evidence.hits, evidence.analyzer
@@ -217,22 +252,28 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     terms += synonyms.expand(analyzer.morphemes(query, keep_stopwords=True), mapping or {})
     wanted = set(terms)
     best = hits[0].score or 1.0
-    candidates: list[tuple[float, int, int, str]] = []
-    for h_index, hit in enumerate(hits[:MAX_PASSAGES]):
-        if hit.score < 0.5 * best:
-            break
+    quoted = list(itertools.takewhile(lambda h: h.score >= 0.5 * best, hits[:MAX_PASSAGES]))
+    articles = {(h.source.get("title"), h.source["article"]) for h in quoted
+                if h.source.get("article")}
+    scored: list[tuple[float, int, int, str, bool]] = []
+    for h_index, hit in enumerate(quoted):
         units = _units(hit.text, analyzer)
         for u_index, unit in enumerate(units):
             morphs = analyzer.morphemes(unit)
             overlap = len(wanted.intersection(morphs))
-            if not overlap and u_index > 0:
+            naming = u_index > 0 and _references(unit, hit, articles)
+            if not overlap and not naming and u_index > 0:
                 continue
             score = overlap / math.sqrt(1 + len(morphs)) + hit.score / best
             if u_index == 0 and hit.source.get("article"):
                 score += 0.5  # the article's title line says what the article is about
-            candidates.append((score, h_index, u_index, unit))
+            if naming:
+                score += REFERENCE_BONUS
+            scored.append((score, h_index, u_index, unit, naming))
+    candidates = [c[:4] for c in scored]
     chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
     chosen += _see_also(chosen, candidates)
+    chosen += _referring(chosen, scored)
     chosen += _body_lines(chosen, candidates, hits, analyzer)
     chosen += _lead_ins(chosen, hits, analyzer)
     chosen.sort(key=lambda c: (c[1], c[2]))

@@ -59,10 +59,13 @@ def run_set(settings: Any, models: list[str], path: Path, tenant: str,
     except JajuError as e:
         fail(str(e))
 
+    notes: list[str] = []
+
     async def job(chat: Any, state: Any) -> list[Any]:
         for model in models:
             if model not in state.models:
                 fail(f"모델이 없습니다 / no model {model!r} (have: {', '.join(state.models)})")
+        notes.extend(cannot_call_tools(state, models, cases))
         reports = []
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), console=err, transient=True) as progress:
@@ -78,11 +81,32 @@ def run_set(settings: Any, models: list[str], path: Path, tenant: str,
 
     reports = with_gateway(settings, tenant, job)
     Console().print(evaluation.table(reports))
+    for note in notes:
+        err.print(note, highlight=False)
     if html is not None:
         html.write_text(evaluation.html_report(reports, title or f"jaju eval: {path.name}"),
                         encoding="utf-8")
         err.print(f"report: {html}", highlight=False)
     return reports
+
+
+def cannot_call_tools(state: Any, models: list[str], cases: list[Any]) -> list[str]:
+    """Notes for the models whose backend cannot call tools, when the set has tool cases:
+    their "tool calls" figure is 0 because of the backend, not the assistant."""
+    if not any(case.tool for case in cases):
+        return []
+    notes = []
+    for model in models:
+        assistant = state.models.get(model)
+        if assistant is not None and not assistant.backend.capabilities.tools:
+            notes.append(
+                f"참고: '{model}'의 백엔드 '{assistant.backend.name}'은(는) 도구를 호출할 수 없어 "
+                "tool calls / tool results가 0입니다. 생성 모델 백엔드(llamacpp, openai)를 "
+                f"연결하면 측정됩니다 / note: the backend '{assistant.backend.name}' of "
+                f"'{model}' cannot call tools, so its tool calls and tool results are 0 by "
+                "construction; serve the assistant from a generative backend (llamacpp or "
+                "openai) to measure them (docs/packs.md)")
+    return notes
 
 
 def eval_(

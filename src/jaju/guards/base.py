@@ -219,12 +219,16 @@ class GuardChain:
         steps = [s for g in self._with("stream", reverse=True) if (s := g.stream()) is not None]
         try:
             async for data in chunks:
+                held = 0  # choices whose text is all held back, with nothing else to say
                 for choice in data.get("choices") or ():
                     if not isinstance(choice.get("delta"), dict):
                         choice["delta"] = {}
                     delta = choice["delta"]
                     if isinstance(delta.get("content"), str):
-                        delta["content"] = _feed(steps, delta["content"])
+                        text = delta["content"]
+                        delta["content"] = _feed(steps, text)
+                        held += bool(text) and delta == {"content": ""} and not choice.get(
+                            "finish_reason")
                     if choice.get("finish_reason"):
                         rest = _flush(steps)
                         if rest:
@@ -234,6 +238,8 @@ class GuardChain:
                         if isinstance(fn.get("arguments"), str):
                             for step in steps:
                                 fn["arguments"] = step.arguments(fn["arguments"])
+                if held and held == len(data["choices"]) and data.keys() <= CHUNK_KEYS:
+                    continue  # a chunk that would say nothing (its text comes later)
                 yield data
             rest = _flush(steps)
             if rest:
@@ -243,6 +249,11 @@ class GuardChain:
             await chunks.aclose()
             for step in steps:
                 step.close()
+
+
+CHUNK_KEYS = {"id", "object", "created", "model", "choices", "system_fingerprint",
+              "service_tier"}
+"""A chunk's fields when it carries nothing but its choices (no usage, citations, …)."""
 
 
 def _feed(steps: list[TextStream], text: str) -> str:
