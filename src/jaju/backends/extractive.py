@@ -216,7 +216,7 @@ REFERENCE_BONUS = 0.5
 line of 제110조 (벌칙) that lists 제60조 is the one to quote when 제60조 is evidence too."""
 
 
-def _references(unit: str, hit: Any, evidence: set[tuple[str, str]]) -> bool:
+def _references(unit: str, hit: Any, evidence: set[tuple[Any, Any]]) -> bool:
     """Whether `unit`, a line of `hit`, names another article of its own statute that is
     also evidence."""
     title, own = hit.source.get("title"), hit.source.get("article")
