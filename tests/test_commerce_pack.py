@@ -465,6 +465,49 @@ def test_figures_guard_checks_a_streamed_answer_split_inside_numbers():
     assert "확인되지 않은 숫자가 있습니다: 45,000." in flagged
 
 
+def test_held_back_text_sends_no_empty_chunk_but_keeps_everything_else():
+    """While a guard holds text back (a number may go on in the next piece), the chunk that
+    carried it is not sent empty; a chunk with anything else (logprobs, usage, a role, the
+    finish) still is, and the text comes out whole."""
+    chunks_in = [
+        {"id": "c", "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        {"id": "c", "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {"content": "텀블러는 38,"}, "finish_reason": None}]},
+        {"id": "c", "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {"content": "5"}, "finish_reason": None,
+             "logprobs": {"content": [{"token": "5", "logprob": -0.1}]}}]},
+        {"id": "c", "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {"content": "00"}, "finish_reason": None}]},
+        {"id": "c", "object": "chat.completion.chunk", "usage": {"total_tokens": 9},
+         "choices": [{"index": 0, "delta": {"content": "원"}, "finish_reason": None}]},
+        {"id": "c", "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {"content": "이에요."}, "finish_reason": "stop"}]}]
+
+    async def chunks():
+        for data in chunks_in:
+            yield data
+
+    async def main() -> list:
+        chain, _ = _chain("strip")
+        await _turn(chain, "텀블러 가격 알려줘")
+        return [data async for data in chain.outbound_stream(chunks())]
+
+    out = asyncio.run(main())
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in out) == \
+        "텀블러는 38,500원이에요."
+    assert out[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert any(c["choices"][0].get("logprobs") for c in out)  # kept, though its text waits
+    assert any(c.get("usage") for c in out)
+    assert out[-1]["choices"][0]["finish_reason"] == "stop"
+    dropped = [c for c in chunks_in[1:] if c not in out]
+    assert dropped and all(set(c["choices"][0]) == {"index", "delta", "finish_reason"}
+                           and not c.get("usage") for c in dropped)
+    assert all(c["choices"][0]["delta"].get("content") or c["choices"][0].get("logprobs")
+               or c.get("usage") or c["choices"][0]["delta"].get("role")
+               or c["choices"][0]["finish_reason"] for c in out)
+
+
 def test_figures_guard_does_not_take_earlier_answers_as_sources():
     from jaju.protocol import ChatRequest
 

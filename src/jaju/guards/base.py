@@ -227,8 +227,9 @@ class GuardChain:
                     if isinstance(delta.get("content"), str):
                         text = delta["content"]
                         delta["content"] = _feed(steps, text)
-                        held += bool(text) and delta == {"content": ""} and not choice.get(
-                            "finish_reason")
+                        held += (bool(text) and delta == {"content": ""}
+                                 and not any(choice.get(k) for k in choice
+                                             if k not in ("index", "delta")))
                     if choice.get("finish_reason"):
                         rest = _flush(steps)
                         if rest:
