@@ -164,7 +164,7 @@ def _see_also(chosen: list[tuple[float, int, int, str]],
 
 def _body_lines(chosen: list[tuple[float, int, int, str]],
                 candidates: list[tuple[float, int, int, str]], hits: list[Any],
-                analyzer: Analyzer) -> list[tuple[float, int, int, str]]:
+                lines: list[list[str]]) -> list[tuple[float, int, int, str]]:
     """For each quoted article of which only the title line was chosen, its best body line
     (the best-scoring candidate after the title, else its first body line): a citation that
     quotes only "제62조 (유급휴가의 대체)" tells the reader nothing."""
@@ -178,7 +178,7 @@ def _body_lines(chosen: list[tuple[float, int, int, str]],
         if body:
             extra.append(max(body, key=lambda c: c[0]))
             continue
-        units = _units(hits[h_index].text, analyzer)
+        units = lines[h_index]
         if len(units) > 1:
             extra.append((0.0, h_index, 1, units[1]))
     return extra
@@ -189,7 +189,7 @@ ITEM = re.compile(r"^(?:\d+\.|[가-하]\.)\s")
 
 
 def _lead_ins(chosen: list[tuple[float, int, int, str]], hits: list[Any],
-              analyzer: Analyzer) -> list[tuple[float, int, int, str]]:
+              lines: list[list[str]]) -> list[tuple[float, int, int, str]]:
     """For each quoted 호 or 목, the line it hangs from, when not quoted already: "1. 임차인이
     보증금의 전액 반환이 가능한 경우" alone reads as a statement, and under "② 다음 각 호의
     어느 하나에 해당하는 경우는 제외한다" it is an exclusion."""
@@ -198,7 +198,7 @@ def _lead_ins(chosen: list[tuple[float, int, int, str]], hits: list[Any],
     for _, h_index, u_index, unit in chosen:
         if not ITEM.match(unit) or not hits[h_index].source.get("article"):
             continue
-        units = _units(hits[h_index].text, analyzer)
+        units = lines[h_index]
         lead = u_index - 1
         while lead >= 0 and ITEM.match(units[lead]):
             lead -= 1
@@ -255,10 +255,10 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     quoted = list(itertools.takewhile(lambda h: h.score >= 0.5 * best, hits[:MAX_PASSAGES]))
     articles = {(h.source.get("title"), h.source["article"]) for h in quoted
                 if h.source.get("article")}
+    units_of = [_units(hit.text, analyzer) for hit in quoted]
     scored: list[tuple[float, int, int, str, bool]] = []
     for h_index, hit in enumerate(quoted):
-        units = _units(hit.text, analyzer)
-        for u_index, unit in enumerate(units):
+        for u_index, unit in enumerate(units_of[h_index]):
             morphs = analyzer.morphemes(unit)
             overlap = len(wanted.intersection(morphs))
             naming = u_index > 0 and _references(unit, hit, articles)
@@ -274,8 +274,8 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
     chosen += _see_also(chosen, candidates)
     chosen += _referring(chosen, scored)
-    chosen += _body_lines(chosen, candidates, hits, analyzer)
-    chosen += _lead_ins(chosen, hits, analyzer)
+    chosen += _body_lines(chosen, candidates, hits, units_of)
+    chosen += _lead_ins(chosen, hits, units_of)
     chosen.sort(key=lambda c: (c[1], c[2]))
     used: dict[int, list[str]] = {}
     for _, h_index, _, unit in chosen:
