@@ -277,13 +277,14 @@ class Store:
         if not batch:
             return
         digest: str | None = None
+        usage = [item.usage for item in batch if item.usage is not None]
+        audit = [item.audit for item in batch if item.audit is not None]
         try:
             with self.engine.transaction(db):
-                for item in batch:
-                    if item.usage is not None:
-                        self._insert_usage(db, item.usage)
-                    if item.audit is not None:
-                        digest = self._append_audit(db, item.audit)
+                if usage:
+                    self._insert_usage(db, usage)
+                if audit:
+                    digest = self._append_audit(db, *audit)
         except Exception:
             if digest is not None:
                 self._in_doubt = (digest, list(batch))
@@ -341,33 +342,41 @@ class Store:
                 self._writer_db.close()
         self._writer_db = None
 
-    def _insert_usage(self, db: Any, usage: UsageRecord) -> None:
-        db.execute(self._sql(
+    def _insert_usage(self, db: Any, usage: list[UsageRecord]) -> None:
+        """Insert usage rows: one statement for the batch (on PostgreSQL, psycopg pipelines
+        the rows into one round trip)."""
+        now = time.time()
+        db.cursor().executemany(self._sql(
             "INSERT INTO usage (ts, tenant, key_id, model, endpoint, status, stream, "
             "prompt_tokens, completion_tokens, latency_ms, error, prompt, completion) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-            (time.time(), usage.tenant, usage.key_id, usage.model, usage.endpoint,
-             usage.status, int(usage.stream), usage.prompt_tokens, usage.completion_tokens,
-             usage.latency_ms, usage.error, usage.prompt, usage.completion))
+            [(now, u.tenant, u.key_id, u.model, u.endpoint, u.status, int(u.stream),
+              u.prompt_tokens, u.completion_tokens, u.latency_ms, u.error, u.prompt,
+              u.completion) for u in usage])
 
-    def _append_audit(self, db: Any, event: AuditEvent) -> str:
-        """Append inside the caller's transaction, after locking the head row; return the
-        new record's hash."""
+    def _append_audit(self, db: Any, *events: AuditEvent) -> str:
+        """Append `events` in order inside the caller's transaction, after locking the head
+        row (read once for them all); move the head once; return the last record's hash."""
         head = db.execute(self._sql("SELECT seq, hash FROM audit_head WHERE id=1"
                                     + self.engine.lock_head)).fetchone()
-        seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+        seq, prev = (head[0], head[1]) if head else (0, GENESIS)
         ts = time.time()
-        detail = json.dumps(event.detail or {}, ensure_ascii=False, sort_keys=True)
-        digest = record_hash(prev, seq, ts, event.actor, event.action, event.target,
-                             event.outcome, detail)
-        db.execute(self._sql("INSERT INTO audit (seq, ts, actor, action, target, outcome, "
-                             "detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)"),
-                   (seq, ts, event.actor, event.action, event.target, event.outcome, detail,
-                    prev, digest))
+        rows = []
+        for event in events:
+            seq += 1
+            detail = json.dumps(event.detail or {}, ensure_ascii=False, sort_keys=True)
+            digest = record_hash(prev, seq, ts, event.actor, event.action, event.target,
+                                 event.outcome, detail)
+            rows.append((seq, ts, event.actor, event.action, event.target, event.outcome,
+                         detail, prev, digest))
+            prev = digest
+        db.cursor().executemany(self._sql(
+            "INSERT INTO audit (seq, ts, actor, action, target, outcome, detail, prev_hash, "
+            "hash) VALUES (?,?,?,?,?,?,?,?,?)"), rows)
         db.execute(self._sql(
             "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
-            "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"), (seq, digest))
-        return digest
+            "ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"), (seq, prev))
+        return prev
 
     def _write_now(self, fn: Callable[[Any], Any]) -> Any:
         """An administrative write on the main connection, in one transaction."""
