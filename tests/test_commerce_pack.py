@@ -507,6 +507,29 @@ def test_held_back_text_sends_no_empty_chunk_but_keeps_everything_else():
                or c.get("usage") or c["choices"][0]["delta"].get("role")
                or c["choices"][0]["finish_reason"] for c in out)
 
+    # an upstream that repeats the role, sends null fields and never finishes: nothing empty
+    # goes out, and the text it ended on comes in a chunk that still names the completion
+    repeating = [{"id": "r", "object": "chat.completion.chunk", "created": 7, "model": "m",
+                  "usage": None, "choices": [{"index": 0, "delta": {
+                      "role": "assistant", "content": piece, "refusal": None},
+                      "finish_reason": None, "logprobs": None}]}
+                 for piece in ["", "가격은 4", "5,0", "00"]]
+
+    async def unfinished():
+        for data in repeating:
+            yield data
+
+    async def rest() -> list:
+        chain, _ = _chain("flag")
+        await _turn(chain, "텀블러 가격 알려줘")
+        return [data async for data in chain.outbound_stream(unfinished())]
+
+    out = asyncio.run(rest())
+    assert out[0]["choices"][0]["delta"]["content"] == ""  # the role chunk
+    assert all(c["choices"][0]["delta"].get("content") for c in out[1:])
+    assert "45,000" in "".join(c["choices"][0]["delta"]["content"] for c in out)
+    assert all(c["id"] == "r" and c["model"] == "m" and c["created"] == 7 for c in out)
+
 
 def test_figures_guard_does_not_take_earlier_answers_as_sources():
     from jaju.protocol import ChatRequest

@@ -152,14 +152,18 @@ def _units(text: str, analyzer: Analyzer) -> list[str]:
 
 
 def _see_also(chosen: list[tuple[float, int, int, str]],
-              candidates: list[tuple[float, int, int, str]]) -> list[tuple[float, int, int, str]]:
-    """The best line of each candidate passage no chosen sentence quotes."""
+              candidates: list[Candidate]) -> list[tuple[float, int, int, str]]:
+    """The best line of each candidate passage no chosen sentence quotes (a line naming
+    another evidence article counts REFERENCE_BONUS more)."""
     quoted = {c[1] for c in chosen}
-    best: dict[int, tuple[float, int, int, str]] = {}
+    best: dict[int, tuple[float, Candidate]] = {}
     for c in candidates:
-        if c[1] not in quoted and (c[1] not in best or c[0] > best[c[1]][0]):
-            best[c[1]] = c
-    return list(best.values())
+        if c[1] in quoted:
+            continue
+        value = c[0] + (REFERENCE_BONUS if c[4] is not None else 0.0)
+        if c[1] not in best or value > best[c[1]][0]:
+            best[c[1]] = (value, c)
+    return [c[:4] for _, c in best.values()]
 
 
 def _body_lines(chosen: list[tuple[float, int, int, str]],
@@ -208,38 +212,61 @@ def _lead_ins(chosen: list[tuple[float, int, int, str]], hits: list[Any],
     return extra
 
 
-REFERENCE = re.compile(r"(?<!」)(?<!」 )제(\d+)조(의\d+)?")
-"""An article named in a statute's text ("제60조제1항", "제43조의2"); one named after a quoted
-law's name ("「근로기준법」 제43조의2") is another statute's and does not count."""
+REFERENCE = re.compile(r"제\s*(\d+)\s*조(?:\s*의\s*(\d+))?(?:\s*부터\s*제\s*(\d+)\s*조\s*까지)?")
+"""An article named in a statute's text: "제60조제1항", "제43조의2", "제59조부터 제61조까지"."""
+OTHER_LAW = re.compile(
+    r"(?:「[^」]*」|(?<![가-힣])(?<!이 )(?:같은 )?법)\s*"
+    r"(?:제\s*\d+\s*조(?:\s*의\s*\d+)?(?:제\s*\d+\s*[항호])*(?:\s*(?:[,ㆍ·]|및|또는|부터|까지)\s*)*)+")
+"""Articles of another statute: a list after a quoted law's name ("「형법」 제8조, 제9조"), after
+"같은 법", or after a bare "법" (in a 시행령, its parent act); "이 법" is the statute itself."""
 REFERENCE_BONUS = 0.5
-"""What naming another evidence article of the same statute adds to a line's score: the
-line of 제110조 (벌칙) that lists 제60조 is the one to quote when 제60조 is evidence too."""
+"""What naming another evidence article adds when choosing a passage's line: the line of
+제110조 (벌칙) that lists 제60조 is the one to quote when 제60조 is evidence too."""
 
 
-def _references(unit: str, hit: Any, evidence: set[tuple[Any, Any]]) -> bool:
-    """Whether `unit`, a line of `hit`, names another article of its own statute that is
-    also evidence."""
+def _named(unit: str) -> set[str]:
+    """The articles of its own statute that a line names ("제60조", "제43조의2")."""
+    if "조" not in unit:
+        return set()
+    own = OTHER_LAW.sub(" ", unit)
+    named: set[str] = set()
+    for m in REFERENCE.finditer(own):
+        first, sub, last = int(m.group(1)), m.group(2), m.group(3)
+        if last is not None and 0 < int(last) - first <= 100:
+            named.update(f"제{n}조" for n in range(first, int(last) + 1))
+        else:
+            named.add(f"제{first}조" + (f"의{sub}" if sub else ""))
+    return named
+
+
+def _naming_rank(unit: str, hit: Any, ranks: dict[tuple[Any, Any], int]) -> int | None:
+    """The best evidence rank of the other articles of `hit`'s statute that `unit` names
+    (0 for the first passage), or None when it names none."""
     title, own = hit.source.get("title"), hit.source.get("article")
-    if not own or "조" not in unit:
-        return False
-    return any((title, f"제{m.group(1)}조{m.group(2) or ''}") in evidence
-               and f"제{m.group(1)}조{m.group(2) or ''}" != own
-               for m in REFERENCE.finditer(unit))
+    if not own:
+        return None
+    found = [ranks[(title, a)] for a in _named(unit) if a != own and (title, a) in ranks]
+    return min(found) if found else None
+
+
+Candidate = tuple[float, int, int, str, int | None]
+"""A line that may be quoted: score, passage index, line index, text, and the evidence rank
+of the other article it names (None: names none)."""
 
 
 def _referring(chosen: list[tuple[float, int, int, str]],
-               candidates: list[tuple[float, int, int, str, bool]]
-               ) -> list[tuple[float, int, int, str]]:
-    """For each quoted passage, its best line naming another evidence article, when none of
-    its quoted lines does: a penalty article's lead-in alone does not say which violation
-    the question's article is."""
+               candidates: list[Candidate]) -> list[tuple[float, int, int, str]]:
+    """For each quoted passage but the first, its line naming the highest-ranked other
+    evidence article, when none of its quoted lines names one: "다음 각 호의 어느 하나에
+    해당하는 자는 … 처한다" alone does not say that 제60조 is among them."""
     have = {(c[1], c[2]) for c in chosen}
     extra = []
-    for h_index in sorted({c[1] for c in chosen}):
-        naming = [c for c in candidates if c[1] == h_index and c[4]]
+    for h_index in sorted({c[1] for c in chosen} - {0}):
+        naming = [c for c in candidates if c[1] == h_index and c[4] is not None]
         if naming and not any((c[1], c[2]) in have for c in naming):
-            extra.append(max(naming, key=lambda c: c[0]))
-    return [c[:4] for c in extra]
+            best = min(naming, key=lambda c: (c[4], -c[0]))
+            extra.append(best[:4])
+    return extra
 
 
 def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
@@ -253,26 +280,26 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     wanted = set(terms)
     best = hits[0].score or 1.0
     quoted = list(itertools.takewhile(lambda h: h.score >= 0.5 * best, hits[:MAX_PASSAGES]))
-    articles = {(h.source.get("title"), h.source["article"]) for h in quoted
-                if h.source.get("article")}
+    ranks: dict[tuple[Any, Any], int] = {}
+    for rank, h in enumerate(quoted):
+        if h.source.get("article"):
+            ranks.setdefault((h.source.get("title"), h.source["article"]), rank)
     units_of = [_units(hit.text, analyzer) for hit in quoted]
-    scored: list[tuple[float, int, int, str, bool]] = []
+    scored: list[Candidate] = []
     for h_index, hit in enumerate(quoted):
         for u_index, unit in enumerate(units_of[h_index]):
             morphs = analyzer.morphemes(unit)
             overlap = len(wanted.intersection(morphs))
-            naming = u_index > 0 and _references(unit, hit, articles)
-            if not overlap and not naming and u_index > 0:
+            naming = _naming_rank(unit, hit, ranks) if u_index > 0 else None
+            if not overlap and naming is None and u_index > 0:
                 continue
             score = overlap / math.sqrt(1 + len(morphs)) + hit.score / best
             if u_index == 0 and hit.source.get("article"):
                 score += 0.5  # the article's title line says what the article is about
-            if naming:
-                score += REFERENCE_BONUS
             scored.append((score, h_index, u_index, unit, naming))
     candidates = [c[:4] for c in scored]
     chosen = sorted(candidates, key=lambda c: -c[0])[:MAX_SENTENCES]
-    chosen += _see_also(chosen, candidates)
+    chosen += _see_also(chosen, scored)
     chosen += _referring(chosen, scored)
     chosen += _body_lines(chosen, candidates, hits, units_of)
     chosen += _lead_ins(chosen, hits, units_of)

@@ -101,11 +101,12 @@ def cannot_call_tools(state: Any, models: list[str], cases: list[Any]) -> list[s
         if assistant is not None and not assistant.backend.capabilities.tools:
             notes.append(
                 f"참고: '{model}'의 백엔드 '{assistant.backend.name}'은(는) 도구를 호출할 수 없어 "
-                "tool calls / tool results가 0입니다. 생성 모델 백엔드(llamacpp, openai)를 "
-                f"연결하면 측정됩니다 / note: the backend '{assistant.backend.name}' of "
-                f"'{model}' cannot call tools, so its tool calls and tool results are 0 by "
-                "construction; serve the assistant from a generative backend (llamacpp or "
-                "openai) to measure them (docs/packs.md)")
+                "tool calls가 0입니다(tool results는 도구 결과 값이 인용문에 우연히 있는지만 봅니다). "
+                "생성 모델 백엔드(llamacpp, openai)를 연결하면 측정됩니다 / note: the backend "
+                f"'{assistant.backend.name}' of '{model}' cannot call tools, so its tool calls "
+                "are 0 by construction (tool results only shows whether the expected values "
+                "happen to be in its quotes); serve the assistant from a generative backend "
+                "(llamacpp or openai) to measure them (docs/packs.md)")
     return notes
 
 

@@ -217,8 +217,12 @@ class GuardChain:
         """The streamed answer through every guard's `TextStream` (reverse order): the text
         of each chunk's delta, what is held back flushed at the end."""
         steps = [s for g in self._with("stream", reverse=True) if (s := g.stream()) is not None]
+        meta: dict[str, Any] = {"object": "chat.completion.chunk"}
+        said_role = False
         try:
             async for data in chunks:
+                meta.update((k, data[k]) for k in ("id", "object", "created", "model")
+                            if k in data)
                 held = 0  # choices whose text is all held back, with nothing else to say
                 for choice in data.get("choices") or ():
                     if not isinstance(choice.get("delta"), dict):
@@ -227,9 +231,8 @@ class GuardChain:
                     if isinstance(delta.get("content"), str):
                         text = delta["content"]
                         delta["content"] = _feed(steps, text)
-                        held += (bool(text) and delta == {"content": ""}
-                                 and not any(choice.get(k) for k in choice
-                                             if k not in ("index", "delta")))
+                        held += bool(text) and not delta["content"] and _says_nothing(
+                            choice, said_role)
                     if choice.get("finish_reason"):
                         rest = _flush(steps)
                         if rest:
@@ -239,12 +242,15 @@ class GuardChain:
                         if isinstance(fn.get("arguments"), str):
                             for step in steps:
                                 fn["arguments"] = step.arguments(fn["arguments"])
-                if held and held == len(data["choices"]) and data.keys() <= CHUNK_KEYS:
+                if held and held == len(data["choices"]) and not any(
+                        v for k, v in data.items() if k not in CHUNK_KEYS):
                     continue  # a chunk that would say nothing (its text comes later)
+                said_role = said_role or any((c.get("delta") or {}).get("role")
+                                             for c in data.get("choices") or ())
                 yield data
             rest = _flush(steps)
-            if rest:
-                yield {"object": "chat.completion.chunk", "choices": [
+            if rest:  # the upstream ended without a finish_reason: what was held, now
+                yield {**meta, "choices": [
                     {"index": 0, "delta": {"content": rest}, "finish_reason": None}]}
         finally:
             await chunks.aclose()
@@ -254,7 +260,16 @@ class GuardChain:
 
 CHUNK_KEYS = {"id", "object", "created", "model", "choices", "system_fingerprint",
               "service_tier"}
-"""A chunk's fields when it carries nothing but its choices (no usage, citations, …)."""
+"""A chunk's fields that say nothing of their own (unlike usage or citations)."""
+
+
+def _says_nothing(choice: dict[str, Any], said_role: bool) -> bool:
+    """Whether a choice whose text is held back carries nothing else: no finish, logprobs or
+    tool call, and no role but one already sent (some upstreams repeat it in every chunk)."""
+    if any(v for k, v in choice.items() if k not in ("index", "delta")):
+        return False
+    return not any(v for k, v in choice["delta"].items()
+                   if k != "content" and not (k == "role" and said_role))
 
 
 def _feed(steps: list[TextStream], text: str) -> str:

@@ -20,11 +20,15 @@ the answer:
 - **tone**, for cases with `"tone": "plain"` (a pupil's assistant): the answer's own words —
   quoted passages and numbered citation lines left out — in short sentences that end in 해요체
   or 반말, without statute diction (`tone_problems` says what fails);
+- **refused as expected**, for cases with `"refuse": true`: a content guard refused the
+  question (400 `content_blocked`; `"blocked": true` says a guard is expected to), or the
+  answer carries one of the case's `answer_phrases` (how the assistant's refusal reads). A
+  guard's refusal of such a case is not counted as an error;
 - **latency** per question.
 
 A set's line: `{"id", "question", "gold": ["근로기준법 제60조"], "gold_passages": [...]?,
 "tool": {"name", "arguments", "result"}?, "answer_phrases": [...]?, "allowed_figures": [...]?,
-"tone": "plain"?}`.
+"tone": "plain"?, "refuse": true?, "blocked": true?}`.
 
 Multiple-choice benchmarks (KMMLU, HAE-RAE, KoBEST file formats) are read by `load_mc` and run
 by `run_mc`: by constrained choice (`response_format` json_schema with an enum of the choice
@@ -67,6 +71,10 @@ class Case:
     gold_passages: tuple[str, ...] = ()
     allowed_figures: tuple[str, ...] = ()
     tone: str | None = None
+    refuse: bool = False
+    """The assistant should refuse (its `answer_phrases` say how a refusal reads)."""
+    blocked: bool = False
+    """A content guard should refuse it outright (400 `content_blocked`)."""
 
 
 MAX_LINE = 1_000_000
@@ -100,6 +108,10 @@ def _case(row: Any, number: int) -> Case:
         raise ValueError("'tool'은 name(문자열)과 arguments·result(객체)를 가진 객체여야 합니다 / "
                          "field 'tool' must be an object with a string 'name' and object "
                          "'arguments' and 'result'")
+    for key in ("refuse", "blocked"):
+        if not isinstance(row.get(key, False), bool):
+            raise ValueError(f"'{key}'는 true 또는 false여야 합니다 / field '{key}' must be true "
+                             "or false")
     tone = row.get("tone")
     if tone is not None and tone not in TONES:
         raise ValueError(f"'tone'은 {', '.join(TONES)} 중 하나여야 합니다 / field 'tone' must be "
@@ -108,7 +120,9 @@ def _case(row: Any, number: int) -> Case:
                 gold=tuple(row.get("gold") or ()), tool=tool,
                 answer_phrases=tuple(row.get("answer_phrases") or ()),
                 gold_passages=tuple(row.get("gold_passages") or ()),
-                allowed_figures=tuple(str(f) for f in figures or ()))
+                allowed_figures=tuple(str(f) for f in figures or ()),
+                refuse=bool(row.get("refuse") or row.get("blocked")),
+                blocked=bool(row.get("blocked")))
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -283,6 +297,9 @@ class CaseResult:
     invented: list[str] = field(default_factory=list)
     tone: list[str] | None = None
     """For a case with a `tone`: what is wrong with the answer's tone (empty: right)."""
+    refused: bool | None = None
+    """For a case to refuse: whether it was (blocked by a guard, or answered with one of
+    its `answer_phrases`)."""
     seconds: float = 0.0
     error: str = ""
 
@@ -302,6 +319,8 @@ def score(case: Case, result: dict[str, Any], seconds: float) -> CaseResult:
     out.invented = invented_figures(case, answer, citations, result.get("tool_runs") or [])
     if case.tone:
         out.tone = tone_problems(answer, case.tone)
+    if case.refuse:
+        out.refused = any(p in answer for p in case.answer_phrases)
     return out
 
 
@@ -318,6 +337,7 @@ class Report:
         cited = sum(len(r.citations) for r in rs)
         tools = [r for r in rs if r.tool_called is not None]
         toned = [r for r in rs if r.tone is not None]
+        refusing = [r for r in rs if r.case.refuse and not r.error]
         phrases = sum(len(r.case.answer_phrases) for r in rs)
         seconds = sorted(r.seconds for r in rs if not r.error)
 
@@ -338,6 +358,7 @@ class Report:
             "invented_figures": share(sum(bool(r.invented) for r in rs if not r.error),
                                       sum(not r.error for r in rs)),
             "tone": share(sum(not r.tone for r in toned), len(toned)),
+            "refused": share(sum(bool(r.refused) for r in refusing), len(refusing)),
             "latency_p50": statistics.median(seconds) if seconds else None,
             "latency_p95": seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))]
             if seconds else None,
@@ -355,7 +376,12 @@ async def run(chat: Chat, model: str, cases: Sequence[Case], *, title: str = "",
             result = await chat(body)
             out = score(case, result, time.perf_counter() - started)
         except JajuError as e:
-            out = CaseResult(case, seconds=time.perf_counter() - started, error=str(e))
+            seconds = time.perf_counter() - started
+            if case.refuse and getattr(e, "code", None) == "content_blocked":
+                out = CaseResult(case, answer=str(e), refused=True, seconds=seconds)
+                out.phrases_hit = sum(p in out.answer for p in case.answer_phrases)
+            else:
+                out = CaseResult(case, seconds=seconds, error=str(e))
         results.append(out)
         if on_case is not None:
             on_case(out)
@@ -548,7 +574,7 @@ async def run_mc(chat: Chat, model: str, items: Sequence[McItem], *, constrained
 SHOWN = [("R@1", "R@1"), ("R@5", "R@5"), ("MRR@10", "MRR@10"), ("title_only", "title-only"),
          ("tool_calls", "tool calls"), ("tool_results", "tool results"),
          ("phrases", "answer phrases"), ("invented_figures", "invented figures"),
-         ("tone", "plain tone"),
+         ("tone", "plain tone"), ("refused", "refused as expected"),
          ("latency_p50", "latency p50 (s)"),
          ("latency_p95", "latency p95 (s)")]
 
