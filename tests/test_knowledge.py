@@ -407,6 +407,51 @@ def test_extractive_answer_cites_each_of_the_top_five_passages(analyzer):
     assert "[5] 근로기준법 제55조" in text and "제2조" not in text
 
 
+def test_extractive_answer_quotes_whole_sentences_short_lists_and_marks_gaps(analyzer):
+    """From a new-user trial: a PDF's lines are a page's, so a quote must join a sentence cut
+    by the page ("…수수료를 받지" + "않습니다."), not end inside it; a short list is quoted
+    whole (the 190-day item, not only the 170-day one); lines left out show as "…"; and a
+    document's heading is never a citation's only text."""
+    from jaju.backends.extractive import quote
+    from jaju.knowledge.answer import Evidence
+    from jaju.knowledge.index import Hit
+
+    pdf = Hit("자주은행 상품약관 — 주택담보대출\n"
+              "제10조 (중도상환수수료) 대출금을 만기 전에 갚으면 중도상환수수료를\n"
+              "받습니다. 중도상환수수료율은 1.2퍼센트이며, 대출일부터 3년이 지나면 수수료를 받지\n"
+              "않습니다.\n제11조 (금리인하요구권) 신용상태가 나아진 고객은 금리인하를 요구할 수\n"
+              "있습니다.", 1.0, {"title": "상품약관", "path": "t.pdf", "format": "pdf", "page": 4})
+    _, [cited] = quote(Evidence("3년 지나면 중도상환수수료를 안 받나요?", [pdf], analyzer))
+    assert "대출일부터 3년이 지나면 수수료를 받지 않습니다." in cited["snippet"]
+    # the same text from a format whose lines are its own is left as it is
+    plain = Hit(pdf.text, 1.0, {"title": "상품약관", "path": "t.txt"})
+    _, [cited] = quote(Evidence("3년 지나면 중도상환수수료를 안 받나요?", [plain], analyzer))
+    assert "받지 않습니다" not in cited["snippet"]
+
+    days = Hit("제45조 (수업일수)\n① 학교의 수업일수는 다음 각 호의 기준에 따라 학교의 장이 정한다.\n"
+               "1. 초등학교ㆍ중학교ㆍ고등학교: 매 학년 190일 이상\n"
+               "2. 공민학교 및 고등공민학교: 매 학년 170일 이상\n"
+               "② 학교의 장은 운영위원회의 심의를 거쳐야 한다.", 1.0,
+               {"title": "초ㆍ중등교육법 시행령", "article": "제45조", "path": "a.md"})
+    _, [cited] = quote(Evidence("공민학교 수업일수는 며칠 이상?", [days], analyzer))
+    assert "190일 이상" in cited["snippet"] and "170일 이상" in cited["snippet"]
+    assert cited["snippet"].index("190일") < cited["snippet"].index("170일")
+
+    long = Hit("제3조 (정의)\n① 가는 이렇다.\n② 나는 저렇다.\n③ 다는 그렇다.\n"
+               "④ 소비자는 물건을 받은 날부터 7일 이내에 청약철회를 할 수 있다.", 1.0,
+               {"title": "약관", "article": "제3조", "path": "b.md"})
+    _, [cited] = quote(Evidence("청약철회 기간은 며칠인가요?", [long], analyzer))
+    assert cited["snippet"] == ("제3조 (정의) … ④ 소비자는 물건을 받은 날부터 7일 이내에 "
+                                "청약철회를 할 수 있다.")
+
+    heading = Hit("자주은행 상품약관 — 예금 공통 사항\n제8조 (예금자보호) 이 예금은 예금자보호법에 "
+                  "따라 보호합니다.", 1.0, {"title": "상품약관", "path": "c.pdf",
+                                           "format": "pdf", "page": 3})
+    other = Hit("적금 이자에 붙는 세금은 15.4퍼센트입니다.", 0.9, {"title": "안내", "path": "d.txt"})
+    _, citations = quote(Evidence("적금 이자 세금", [other, heading], analyzer))
+    assert "예금자보호법" in citations[1]["snippet"]
+
+
 def test_extractive_answer_quotes_the_penalty_line_naming_the_evidence_article(analyzer):
     """A 벌칙 article quoted beside 제60조 quotes its line that names 제60조 (with the lead-in
     it hangs from), not only its lead-in or an unrelated 항; another statute's 제60조
@@ -429,7 +474,7 @@ def test_extractive_answer_quotes_the_penalty_line_naming_the_evidence_article(a
     assert [c["label"] for c in citations] == ["근로기준법 제60조", "근로기준법 제110조"]
     assert "1. 제10조, 제26조, 제60조제1항" in citations[1]["snippet"]
     assert "다음 각 호의 어느 하나에 해당하는 자는" in citations[1]["snippet"]
-    assert "2. 제53조제3항" not in answer
+    assert answer.index("1. 제10조") < answer.index("2. 제53조제3항")  # a short list, whole
     # the 항 naming the evidence article wins over one the question's words match better
     assault = article("제8조", "제8조 (폭행의 금지) 사용자는 근로자에게 폭행을 하지 못한다.", 1.0)
     sanction = article("제107조", "제107조 (벌칙)\n① 제7조, 제8조, 제9조를 위반한 자는 5년 이하의 "

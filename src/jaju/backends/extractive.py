@@ -40,6 +40,8 @@ NO_MODEL_ANSWER = (
     "Serve a GGUF file with `jaju serve --model FILE.gguf`, or add a `[backends.NAME]` section "
     "(llamacpp or openai) to jaju.toml (see `jaju init`)."
 )
+GAP = "… "
+"""Put before a quoted line when the passage's lines before it were left out."""
 MAX_SENTENCES = 4
 MAX_PASSAGES = 5
 """Passages an answer cites: the best sentences of the top ones, then one line of each other
@@ -137,13 +139,28 @@ class ExtractiveBackend:
 # --- quoting ------------------------------------------------------------------------------------
 
 
-def _units(text: str, analyzer: Analyzer) -> list[str]:
-    """Lines (statute 항 and 호 are lines), long lines cut into sentences."""
+NEW_UNIT = re.compile(r"^(?:제\s*\d+\s*조|[①-⑳]|\d+\.|[가-하]\.|[-•·※○□■◆▶*#])")
+"""A line that starts a unit of its own: an article, a 항, a 호 or 목, a bullet."""
+UNIT_END = re.compile(r"(?:[.?!。:」』\])>]|[다요음함됨임])\s*$")
+"""A line that ends a sentence (or a heading's bracket or an amendment note)."""
+
+
+def _units(text: str, analyzer: Analyzer, wrapped: bool = False) -> list[str]:
+    """Lines (statute 항 and 호 are lines), long lines cut into sentences. `wrapped`: the
+    text's lines are a page's (a PDF), so a line that stops mid-sentence is joined with the
+    next unless that one starts a unit of its own — else a quote could end on "…수수료를
+    받지" and drop the "않습니다" on the next line."""
+    raw = [line.strip() for line in text.split("\n") if line.strip()]
+    if wrapped:
+        joined: list[str] = []
+        for line in raw:
+            if joined and not UNIT_END.search(joined[-1]) and not NEW_UNIT.match(line):
+                joined[-1] += " " + line
+            else:
+                joined.append(line)
+        raw = joined
     out: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
+    for line in raw:
         if len(line) > 300:
             out += [s.text.strip() for s in analyzer.sentences(line) if s.text.strip()]
         else:
@@ -174,7 +191,7 @@ def _body_lines(chosen: list[tuple[float, int, int, str]],
     quotes only "제62조 (유급휴가의 대체)" tells the reader nothing."""
     extra = []
     for h_index in sorted({c[1] for c in chosen}):
-        if not hits[h_index].source.get("article"):
+        if not hits[h_index].source.get("article") and not _heading(lines[h_index][0]):
             continue
         if any(c[2] > 0 for c in chosen if c[1] == h_index):
             continue
@@ -188,8 +205,49 @@ def _body_lines(chosen: list[tuple[float, int, int, str]],
     return extra
 
 
+def _heading(line: str) -> bool:
+    """A document's heading line ("자주은행 예금·대출 상품약관 — 예금 공통 사항"): short, and
+    not a sentence."""
+    return len(line) <= 80 and not re.search(r"[.?!。]\s*$|[다요]\.?\s*$", line)
+
+
 ITEM = re.compile(r"^(?:\d+\.|[가-하]\.)\s")
 """A statute's 호 ("1. …") or 목 ("가. …") line."""
+SHORT_LIST = (5, 600)
+"""A list quoted whole when one of its items (or the line it hangs from) is quoted: at most
+this many items and characters ("1. … 190일 이상", "2. … 170일 이상": the reader needs both)."""
+
+
+def _short_lists(chosen: list[tuple[float, int, int, str]], hits: list[Any],
+                 lines: list[list[str]]) -> list[tuple[float, int, int, str]]:
+    """The other items of each short list that a quoted line is an item of, or introduces
+    ("다음 각 호"), when not quoted already."""
+    have = {(c[1], c[2]) for c in chosen}
+    extra = []
+    for _, h_index, u_index, unit in chosen:
+        units = lines[h_index]
+        if ITEM.match(unit):
+            start = u_index
+            while start > 0 and ITEM.match(units[start - 1]):
+                start -= 1
+        elif "다음 각 호" in unit or "다음 각 목" in unit:
+            start = u_index + 1
+            while start < len(units) and start <= u_index + 2 and not ITEM.match(units[start]):
+                start += 1  # the rest of a 항 cut into sentences
+        else:
+            continue
+        end = start
+        while end < len(units) and ITEM.match(units[end]):
+            end += 1
+        block = range(start, end)
+        if not 0 < len(block) <= SHORT_LIST[0] or \
+                sum(len(units[i]) for i in block) > SHORT_LIST[1]:
+            continue
+        for i in block:
+            if (h_index, i) not in have:
+                have.add((h_index, i))
+                extra.append((0.0, h_index, i, units[i]))
+    return extra
 
 
 def _lead_ins(chosen: list[tuple[float, int, int, str]], hits: list[Any],
@@ -284,7 +342,8 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     for rank, h in enumerate(quoted):
         if h.source.get("article"):
             ranks.setdefault((h.source.get("title"), h.source["article"]), rank)
-    units_of = [_units(hit.text, analyzer) for hit in quoted]
+    units_of = [_units(hit.text, analyzer, wrapped=hit.source.get("format") == "pdf")
+                for hit in quoted]
     scored: list[Candidate] = []
     for h_index, hit in enumerate(quoted):
         for u_index, unit in enumerate(units_of[h_index]):
@@ -303,10 +362,15 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     chosen += _referring(chosen, scored)
     chosen += _body_lines(chosen, candidates, hits, units_of)
     chosen += _lead_ins(chosen, hits, units_of)
+    chosen += _short_lists(chosen, hits, units_of)
     chosen.sort(key=lambda c: (c[1], c[2]))
     used: dict[int, list[str]] = {}
-    for _, h_index, _, unit in chosen:
+    last: dict[int, int] = {}
+    for _, h_index, u_index, unit in chosen:
+        if h_index in last and u_index > last[h_index] + 1:
+            unit = GAP + unit  # lines left out between two quoted ones: say so
         used.setdefault(h_index, []).append(unit)
+        last[h_index] = u_index
     lines = ["질문과 관련된 근거입니다. / Relevant passages:", ""]
     citations = []
     for number, (h_index, units) in enumerate(used.items(), 1):
