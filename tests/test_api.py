@@ -108,6 +108,7 @@ def test_error_shapes(make_client):
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "model_not_found"
     assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+    assert "models: extractive" in r.json()["error"]["message"]  # what there is instead
 
     r = post("/v1/chat/completions", json={**CHAT, "messages": [
         {"role": "user", "content": "가" * 3000}]})

@@ -284,8 +284,10 @@ class Gateway:
     def model(self, name: str) -> Assistant:
         assistant = self.models.get(name)
         if assistant is None:
-            raise ModelNotFound(f"모델 '{name}'이(가) 없습니다 / the model '{name}' does not exist",
-                                param="model")
+            names = sorted(self.models)
+            have = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+            raise ModelNotFound(f"모델 '{name}'이(가) 없습니다 / the model '{name}' does not exist "
+                                f"(있는 모델 / models: {have})", param="model")
         reason = self.failed.get(assistant.backend.name)
         if reason:
             raise UpstreamUnavailable(f"모델 '{name}'을(를) 사용할 수 없습니다 / model '{name}' "

@@ -70,15 +70,15 @@ class ExtractiveBackend:
             request.tool_choice is not None and not isinstance(request.tool_choice, str)
         ):
             raise InvalidRequest(
-                f"'{self.name}' 모델은 도구 호출을 지원하지 않습니다 / "
-                f"model '{self.name}' cannot call tools",
+                f"'{request.model}' 모델(백엔드 {self.name})은 도구 호출을 지원하지 않습니다 / "
+                f"model '{request.model}' (backend {self.name}) cannot call tools",
                 param="tool_choice",
                 code="unsupported_feature",
             )
         if request.response_format and request.response_format.type != "text":
             raise InvalidRequest(
-                f"'{self.name}' 모델은 JSON 응답 형식을 지원하지 않습니다 / "
-                f"model '{self.name}' does not support response_format "
+                f"'{request.model}' 모델(백엔드 {self.name})은 JSON 응답 형식을 지원하지 않습니다 / "
+                f"model '{request.model}' (backend {self.name}) does not support response_format "
                 f"{request.response_format.type}",
                 param="response_format",
                 code="unsupported_feature",

@@ -141,6 +141,8 @@ def install(
     taken = [n for n in names if n in settings.assistants]
     err.print(f"installed pack '{pack.name}' {pack.version}: assistants {', '.join(names)}"
               + (f" (jaju.toml's own {', '.join(taken)} win)" if taken else ""), highlight=False)
+    err.print("실행 중인 jaju serve는 다시 시작해야 새 어시스턴트를 제공합니다 / a jaju serve that is "
+              "already running serves the new assistants after a restart", highlight=False)
     if any(s.failures for s in done):
         raise typer.Exit(1)
 

@@ -31,6 +31,7 @@ def serve(
     from jaju.app import create_app
     from jaju.backends.llamacpp import check_gguf
     from jaju.store import open_store
+    from jaju.store.postgres import hide_password
 
     settings = load_settings(config, home)
     if chat_format and model is None:
@@ -75,7 +76,8 @@ def serve(
               f"\"content\": \"사장이 직원을 때리면 처벌받나요?\"}}]}}'", highlight=False,
               soft_wrap=True)
     if has_keys:
-        err.print(f"  (KEY: an API key of {settings.home}; create one with "
+        where = hide_password(settings.store.url) if settings.store.url else str(settings.home)
+        err.print(f"  (KEY: an API key of {where}; create one with "
                   "`jaju keys create --tenant NAME`)", highlight=False, soft_wrap=True)
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
                 timeout_graceful_shutdown=5)

@@ -49,6 +49,11 @@ def title_only(text: str) -> bool:
     return not text.strip() or bool(TITLE_LINE.match(text.strip()))
 
 
+SNIPPET_CHARS = 1200
+"""The most of a citation's snippet: room for a quoted 항 with its short list of 호, so that
+the snippet holds every figure the extractive answer quotes from it."""
+
+
 def citation(index: int, hit: Hit, snippet: str | None = None) -> dict[str, Any]:
     """A citation of `hit`; an article's snippet always carries body text, never the title
     line alone."""
@@ -56,7 +61,7 @@ def citation(index: int, hit: Hit, snippet: str | None = None) -> dict[str, Any]
     if hit.source.get("article") and title_only(text):
         text = hit.text
     return {"index": index, "label": label(hit.source), "source": hit.source,
-            "snippet": text[:400]}
+            "snippet": text[:SNIPPET_CHARS]}
 
 
 def cited(text: str, hits: list[Hit]) -> list[dict[str, Any]]:

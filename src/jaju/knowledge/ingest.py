@@ -31,7 +31,7 @@ from typing import Any
 
 from jaju.errors import ConfigError, InvalidRequest
 from jaju.guards.pii import detect
-from jaju.knowledge.chunking import Chunk, chunk_blocks, document_text
+from jaju.knowledge.chunking import SUPPLEMENTARY, Chunk, chunk_blocks, document_text
 from jaju.knowledge.index import KnowledgeBase, KnowledgeIndex, storable
 from jaju.knowledge.parsers.base import Limits, ParseError, Parser
 
@@ -233,7 +233,9 @@ Keywords = Callable[[Path], dict[str, str]]
 a pack's everyday glosses of its statutes (see `Chunk.keywords`)."""
 
 
-GLOSS_LABEL = re.compile(r"^제[0-9]+조(?:의[0-9]+)?$")
+GLOSS_LABEL = re.compile(r"^(?:제[0-9]+조(?:의[0-9]+)?|전문)$")
+WHOLE = "전문"
+"""The label of a gloss for a document without articles (a one-sentence 규정): its chunks."""
 MAX_GLOSS = 300
 MAX_GLOSS_FILE = 10 * 1024 * 1024
 """Largest gloss file read (a statute's glosses take tens of kilobytes)."""
@@ -241,7 +243,7 @@ MAX_GLOSS_FILE = 10 * 1024 * 1024
 
 def _gloss_problem(label: str, gloss: str, table: dict[str, str]) -> str | None:
     if not GLOSS_LABEL.match(label):
-        return "조 번호가 아닙니다 / not an article label (제60조, 제18조의2)"
+        return "조 번호가 아닙니다 / not an article label (제60조, 제18조의2, or 전문)"
     if not any(ch.isalnum() for ch in gloss):
         return "설명이 없습니다 / no gloss"
     if "\x00" in gloss:
@@ -258,6 +260,7 @@ def read_glosses(folder: Path) -> dict[str, dict[str, str]]:
     `jaju ingest --glosses DIR`): `<document file stem>.tsv` files of
     `제60조<TAB>연차 며칠 / 1년 일하면 휴가` lines (`#` comments and blank lines skipped; a
     byte-order mark allowed), as {stem: {article: gloss}}, stems and labels in Unicode NFC.
+    The label `전문` glosses the chunks that belong to no article (a decree of one sentence).
     A missing folder, a `.tsv` that is not a regular file or is over MAX_GLOSS_FILE, or a
     malformed line is a ConfigError naming the file (and line)."""
     if not folder.is_dir():
@@ -312,6 +315,17 @@ def gloss_keywords(glosses: dict[str, dict[str, str]], files: Iterable[Path]
     return keywords, notes
 
 
+def _gloss_of(chunk: Chunk, table: dict[str, str]) -> str | None:
+    """A chunk's gloss: its article's, or the whole text's (`전문`) for a chunk of no article
+    outside the 부칙."""
+    if chunk.article:
+        return table.get(chunk.article)
+    if any(SUPPLEMENTARY.match(h.strip()) for h in chunk.heading) or \
+            SUPPLEMENTARY.match(chunk.text.split("\n", 1)[0].strip()):
+        return None
+    return table.get(WHOLE)
+
+
 def _with_keywords(digest: str, table: dict[str, str]) -> str:
     """The document's hash when keywords are added to it: it changes when they do, so that an
     edited gloss re-indexes its statute."""
@@ -362,7 +376,7 @@ def _prepare(index: KnowledgeIndex, kb: KnowledgeBase, path: Path,
 
     chunks = chunk_blocks(blocks, split_sentences=split)
     if table:
-        chunks = [replace(c, keywords=storable(table[c.article])) if c.article in table else c
+        chunks = [replace(c, keywords=storable(gloss)) if (gloss := _gloss_of(c, table)) else c
                   for c in chunks]
     text = document_text(blocks)
     pii = Counter(f.type for f in detect(text))  # a report only: documents are indexed as they are
