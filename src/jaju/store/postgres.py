@@ -56,13 +56,6 @@ class PostgresEngine(Engine):
         with db.transaction():
             yield
 
-    @contextmanager
-    def group(self, db: Any) -> Iterator[None]:
-        """BEGIN, the usage rows and the head's lock go out together; the audit records, the
-        head's update and COMMIT in a second exchange: two round trips per group."""
-        with db.pipeline(), self.transaction(db):
-            yield
-
     def migrate(self, db: Any) -> list[str]:
         self.applied = migrate_postgres(db)
         db.commit()

@@ -94,13 +94,6 @@ class Engine:
         raise NotImplementedError
         yield
 
-    @contextmanager
-    def group(self, db: Any) -> Iterator[None]:
-        """The writer's transaction for a group of records (PostgreSQL sends its statements
-        in a pipeline, waiting for the server only where a result is read)."""
-        with self.transaction(db):
-            yield
-
     def migrate(self, db: Any) -> list[str]:
         raise NotImplementedError
 
@@ -287,7 +280,7 @@ class Store:
         usage = [item.usage for item in batch if item.usage is not None]
         audit = [item.audit for item in batch if item.audit is not None]
         try:
-            with self.engine.group(db):
+            with self.engine.transaction(db):
                 if usage:
                     self._insert_usage(db, usage)
                 if audit:
