@@ -465,6 +465,17 @@ def test_figures_guard_checks_a_streamed_answer_split_inside_numbers():
     assert "확인되지 않은 숫자가 있습니다: 45,000." in flagged
 
 
+async def _streamed(chunks: list[dict], action: str) -> list[dict]:
+    """`chunks` through the figures guard's stream step, as the answer to a price question."""
+    async def source():
+        for data in chunks:
+            yield data
+
+    chain, _ = _chain(action)
+    await _turn(chain, "텀블러 가격 알려줘")
+    return [data async for data in chain.outbound_stream(source())]
+
+
 def test_held_back_text_sends_no_empty_chunk_but_keeps_everything_else():
     """While a guard holds text back (a number may go on in the next piece), the chunk that
     carried it is not sent empty; a chunk with anything else (logprobs, usage, a role, the
@@ -484,16 +495,7 @@ def test_held_back_text_sends_no_empty_chunk_but_keeps_everything_else():
         {"id": "c", "object": "chat.completion.chunk", "choices": [
             {"index": 0, "delta": {"content": "이에요."}, "finish_reason": "stop"}]}]
 
-    async def chunks():
-        for data in chunks_in:
-            yield data
-
-    async def main() -> list:
-        chain, _ = _chain("strip")
-        await _turn(chain, "텀블러 가격 알려줘")
-        return [data async for data in chain.outbound_stream(chunks())]
-
-    out = asyncio.run(main())
+    out = asyncio.run(_streamed(chunks_in, "strip"))
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in out) == \
         "텀블러는 38,500원이에요."
     assert out[0]["choices"][0]["delta"]["role"] == "assistant"
@@ -515,16 +517,7 @@ def test_held_back_text_sends_no_empty_chunk_but_keeps_everything_else():
                       "finish_reason": None, "logprobs": None}]}
                  for piece in ["", "가격은 4", "5,0", "00"]]
 
-    async def unfinished():
-        for data in repeating:
-            yield data
-
-    async def rest() -> list:
-        chain, _ = _chain("flag")
-        await _turn(chain, "텀블러 가격 알려줘")
-        return [data async for data in chain.outbound_stream(unfinished())]
-
-    out = asyncio.run(rest())
+    out = asyncio.run(_streamed(repeating, "flag"))
     assert out[0]["choices"][0]["delta"]["content"] == ""  # the role chunk
     assert all(c["choices"][0]["delta"].get("content") for c in out[1:])
     assert "45,000" in "".join(c["choices"][0]["delta"]["content"] for c in out)
