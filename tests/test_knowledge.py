@@ -444,6 +444,11 @@ def test_extractive_answer_quotes_whole_sentences_short_lists_and_marks_gaps(ana
     assert cited["snippet"] == ("제3조 (정의) … ④ 소비자는 물건을 받은 날부터 7일 이내에 "
                                 "청약철회를 할 수 있다.")
 
+    # a question with no Korean in it is told that the documents are Korean
+    english, _ = quote(Evidence("How many days to cancel?", [long], analyzer))
+    assert "a question in Korean finds better passages" in english
+    assert "a question in Korean" not in quote(Evidence("청약철회 기간은?", [long], analyzer))[0]
+
     heading = Hit("자주은행 상품약관 — 예금 공통 사항\n제8조 (예금자보호) 이 예금은 예금자보호법에 "
                   "따라 보호합니다.", 1.0, {"title": "상품약관", "path": "c.pdf",
                                            "format": "pdf", "page": 3})

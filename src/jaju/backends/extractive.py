@@ -49,6 +49,9 @@ passage of the top five that scores at least half the best ("see also"), so a re
 the next articles a generative answer would also have had as evidence."""
 NO_EVIDENCE = ("지식 베이스에서 질문과 관련된 내용을 찾지 못했습니다. 다른 표현으로 다시 질문해 "
                "보세요. / Nothing relevant was found in the knowledge base.")
+HANGUL = re.compile(r"[가-힣]")
+ASK_IN_KOREAN = ("※ 문서가 한국어라 한국어로 물으면 더 정확한 근거를 찾습니다. / The documents are in "
+                 "Korean: a question in Korean finds better passages.")
 EXTRACTIVE_NOTE = ("※ 생성 모델 없이 문서에서 관련 문장을 그대로 인용한 답변입니다. / "
                    "Quoted from the documents (no generative model).")
 
@@ -378,5 +381,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
         quote = " ".join(units)
         lines.append(f"[{number}] {label(hit.source)}: {quote}")
         citations.append(citation(number, hit, quote))
+    if not HANGUL.search(query):
+        lines += ["", ASK_IN_KOREAN]
     lines += ["", EXTRACTIVE_NOTE]
     return "\n".join(lines), citations
