@@ -559,8 +559,9 @@ class Store:
                     sql += " ON CONFLICT (id) DO UPDATE SET seq=excluded.seq, hash=excluded.hash"
                 for row in rows:
                     other._db.execute(sql, _plain(row))
-                if progress:
-                    progress(table, len(rows))
+                if progress:  # the head as its sequence number, as `counts` gives it
+                    progress(table, int(rows[0][1]) if table == "audit_head" and rows
+                             else len(rows))
             if other.engine.name == "postgresql":
                 other._db.execute("SELECT setval(pg_get_serial_sequence('usage', 'id'), "
                                   "COALESCE((SELECT MAX(id) FROM usage), 0) + 1, false)")
