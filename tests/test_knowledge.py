@@ -444,6 +444,19 @@ def test_extractive_answer_quotes_whole_sentences_short_lists_and_marks_gaps(ana
     assert cited["snippet"] == ("제3조 (정의) … ④ 소비자는 물건을 받은 날부터 7일 이내에 "
                                 "청약철회를 할 수 있다.")
 
+    # of a long list, the item the question matches comes with the line that introduces it,
+    # though four better lines of another passage fill the answer's first places
+    guide = Hit("\n".join(f"채권추심자의 독촉 전화 안내 {n}" for n in range(1, 5)), 1.0,
+                {"title": "안내", "path": "g.txt"})
+    items = "\n".join(f"{n}. 제{n}호의 행위" for n in range(1, 9))
+    rules = Hit("제9조 (금지 행위)\n채권추심자는 독촉할 때 다음 각 호의 행위를 하여서는 아니 된다.\n"
+                + items.replace("4. 제4호의 행위", "4. 야간에 반복하여 전화하여 채무자와 관계인에게 "
+                                "공포심이나 불안감을 주는 행위"), 0.9,
+                {"title": "채권추심법", "article": "제9조", "path": "c.md"})
+    _, [_, cited] = quote(Evidence("채권추심자 독촉 전화", [guide, rules], analyzer))
+    assert "하여서는 아니 된다. … 4. 야간에 반복하여 전화하여" in cited["snippet"], cited
+    assert "1. 제1호" not in cited["snippet"]  # eight items: not quoted whole
+
     # a question with no Korean in it is told that the documents are Korean
     english, _ = quote(Evidence("How many days to cancel?", [long], analyzer))
     assert "a question in Korean finds better passages" in english

@@ -221,10 +221,13 @@ SHORT_LIST = (5, 600)
 this many items and characters ("1. … 190일 이상", "2. … 170일 이상": the reader needs both)."""
 
 
-def _short_lists(chosen: list[tuple[float, int, int, str]], hits: list[Any],
+def _short_lists(chosen: list[tuple[float, int, int, str]],
+                 candidates: list[tuple[float, int, int, str]],
                  lines: list[list[str]]) -> list[tuple[float, int, int, str]]:
     """The other items of each short list that a quoted line is an item of, or introduces
-    ("다음 각 호"), when not quoted already."""
+    ("다음 각 호"), when not quoted already; of a longer list that a quoted line introduces,
+    its item that matches the question best, if one does (채권추심법 제9조's night-time item,
+    not only "다음 각 호의 어느 하나에 해당하는 행위를 하여서는 아니 된다")."""
     have = {(c[1], c[2]) for c in chosen}
     extra = []
     for _, h_index, u_index, unit in chosen:
@@ -245,6 +248,11 @@ def _short_lists(chosen: list[tuple[float, int, int, str]], hits: list[Any],
         block = range(start, end)
         if not 0 < len(block) <= SHORT_LIST[0] or \
                 sum(len(units[i]) for i in block) > SHORT_LIST[1]:
+            matching = [c for c in candidates if c[1] == h_index and c[2] in block]
+            if matching and not any((h_index, i) in have for i in block):
+                best = max(matching, key=lambda c: c[0])
+                have.add((h_index, best[2]))
+                extra.append(best)
             continue
         for i in block:
             if (h_index, i) not in have:
@@ -365,7 +373,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     chosen += _referring(chosen, scored)
     chosen += _body_lines(chosen, candidates, hits, units_of)
     chosen += _lead_ins(chosen, hits, units_of)
-    chosen += _short_lists(chosen, hits, units_of)
+    chosen += _short_lists(chosen, candidates, units_of)
     chosen.sort(key=lambda c: (c[1], c[2]))
     used: dict[int, list[str]] = {}
     last: dict[int, int] = {}
