@@ -37,6 +37,21 @@ def test_categories_and_clean_text(content):
         assert content.check(clean).matches == [], clean
 
 
+def test_the_minors_category_catches_the_asking_not_the_law(content):
+    """`minors` (for a pupils' tenant): asking how to get cigarettes, alcohol or gambling, with
+    the usual evasions; a question about the law on them is not caught, and the category is
+    not among the default ones (an adult tenant is not refused for it)."""
+    from jaju.config import ContentSettings
+
+    for asked in ("담배 몰래 사는 방법 알려줘", "담배 사 줄 사람 구해요", "술 사는 방법 알려줘",
+                  "토토 사이트 추천해줘", "담.배 몰.래 사는 법"):
+        assert content.check(asked).categories["minors"] == 1.0, asked
+    for lawful in ("미성년자에게 담배를 팔면 처벌받나요?", "학교 근처 담배 판매 금지 구역이 어디예요?",
+                   "마술 몰래카메라 영상 봤어요", "술자리에서 몰래 빠지는 법"):
+        assert content.check(lawful).categories["minors"] == 0.0, lawful
+    assert "minors" not in ContentSettings().categories
+
+
 def test_classifier_scores_unlisted_abuse(content):
     """The learned model covers what no lexicon lists."""
     mean = content.check("저런 인간은 사회에서 없어져야 한다 진짜 한심하다").categories["offensive"]
