@@ -50,6 +50,7 @@ def test_the_minors_category_catches_the_asking_not_the_law(content):
                    "마술 몰래카메라 영상 봤어요", "술자리에서 몰래 빠지는 법"):
         assert content.check(lawful).categories["minors"] == 0.0, lawful
     assert "minors" not in ContentSettings().categories
+    assert not content.check("술 사는 방법 알려줘").flagged  # a check's verdict is the default policy's
 
 
 def test_classifier_scores_unlisted_abuse(content):

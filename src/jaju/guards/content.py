@@ -27,6 +27,8 @@ LEXICON_CATEGORIES = ("profanity", "hate", "sexual", "violence", "minors")
 """What the lexicon scores (0 or 1). `minors`: asking how to get what the law keeps from
 minors (담배·술 몰래 사는 법, 도박 사이트) — for a pupils' tenant; not in the default list."""
 CATEGORIES = (*LEXICON_CATEGORIES, "offensive")
+OPT_IN = ("minors",)
+"""Categories a policy names to use (`categories`); a check's `flagged` leaves them out."""
 OFFENSIVE_THRESHOLD = 0.7
 LOOKALIKES = str.maketrans({"0": "ㅇ", "@": "ㅇ", "$": "ㅅ", "¥": "ㅅ"})
 INSERTED = re.compile(r"(?<=[가-힣ㄱ-ㅎㅏ-ㅣ])[\s\W_0-9]{1,3}(?=[가-힣ㄱ-ㅎㅏ-ㅣ])")
@@ -136,6 +138,6 @@ class ContentGuard:
         if self.classifier is not None:
             categories["offensive"] = float(self.classifier.probability([text])[0])
         flagged = any(score >= self.thresholds.get(name, 0.5)
-                      for name, score in categories.items() if score > 0)
+                      for name, score in categories.items() if score > 0 and name not in OPT_IN)
         return ContentResult(flagged, categories, sorted({t for ts in hits.values()
                                                           for t in ts}))
