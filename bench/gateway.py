@@ -1,7 +1,7 @@
 """Gateway benchmark: direct upstream vs through jaju vs through LiteLLM's proxy, same stub
 upstream, same load; then llamacpp tokens/s through jaju vs llama-cpp-python called directly.
 
-Run: .venv/bin/python bench/gateway.py [--seconds 8] [--levels 1,8,32] [--skip-litellm]
+Run: .venv/bin/python bench/gateway.py [--seconds 8] [--repeat 1] [--levels 1,8,32] [--skip-litellm]
      [--skip-llamacpp] [--compare-src CHECKOUT] [--pg-url ADMIN_URL [--replicas 2]]
      [--out docs/benchmarks-gateway.md]
 
@@ -112,6 +112,19 @@ def load(base: str, model: str, mode: str, conc: int, seconds: float, key: str =
     return result
 
 
+def paired(rounds: list[dict[str, dict]], name: str) -> dict:
+    """`name`'s figures over `rounds` (each a cell of every path): the median of each, with
+    × direct and the added latencies taken against the direct path of the same round."""
+    med = statistics.median
+    out = {k: med(r[name][k] for r in rounds)
+           for k in ("rps", "p50_ms", "p99_ms", "cpu_ms", "client_cpu_ms")}
+    out["errors"] = sum(r[name]["errors"] for r in rounds)
+    out["x_direct"] = med(r[name]["rps"] / r["direct"]["rps"] for r in rounds)
+    out["added_p50_ms"] = med(r[name]["p50_ms"] - r["direct"]["p50_ms"] for r in rounds)
+    out["added_p99_ms"] = med(r[name]["p99_ms"] - r["direct"]["p99_ms"] for r in rounds)
+    return out
+
+
 def fresh_database(admin_url: str) -> tuple[str, str]:
     """A new, empty PostgreSQL database next to `admin_url`'s: (its URL, its name)."""
     import psycopg
@@ -219,22 +232,26 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
         summary: list[str] = []
         for mode in ("plain", "stream"):
             for conc in args.levels:
-                results = {name: load(base, "stub", mode, conc, args.seconds, key, pids)
+                # --repeat N: N rounds, each path once per round in turn, so that a host whose
+                # speed drifts affects every path alike; ratios and added latencies are paired
+                # within a round, then the median of the rounds is shown
+                rounds = [{name: load(base, "stub", mode, conc, args.seconds, key, pids)
                            for name, (base, key, pids) in targets.items()}
-                d = results["direct"]
+                          for _ in range(args.repeat)]
+                results = {name: paired(rounds, name) for name in targets}
                 for name, r in results.items():
-                    added50 = "" if name == "direct" else f"{r['p50_ms'] - d['p50_ms']:.2f}"
-                    added99 = "" if name == "direct" else f"{r['p99_ms'] - d['p99_ms']:.2f}"
+                    added50 = "" if name == "direct" else f"{r['added_p50_ms']:.2f}"
+                    added99 = "" if name == "direct" else f"{r['added_p99_ms']:.2f}"
                     rows.append(f"| {mode} | {conc} | {name} | {r['rps']:.0f} | "
-                                f"{r['rps'] / d['rps']:.2f} | "
+                                f"{r['x_direct']:.2f} | "
                                 f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {added50} | "
                                 f"{added99} | {r['cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} | "
                                 f"{r['errors']} |")
                     print(rows[-1], file=sys.stderr)
                 if "litellm" in results:
                     j, lt = results["jaju"], results["litellm"]
-                    add_j = j["p50_ms"] - d["p50_ms"]
-                    add_l = lt["p50_ms"] - d["p50_ms"]
+                    add_j = j["added_p50_ms"]
+                    add_l = lt["added_p50_ms"]
                     summary.append(
                         f"| {mode} | {conc} | {j['rps'] / lt['rps']:.2f} | "
                         f"{add_j / add_l if add_l > 0 else float('nan'):.2f} |")
@@ -326,6 +343,8 @@ def llamacpp_bench(args: argparse.Namespace, work: Path) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per cell, the paths taking "
+                    "turns (median shown); on a noisy host, more rounds of fewer seconds")
     ap.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     ap.add_argument("--skip-litellm", action="store_true")
     ap.add_argument("--compare-src", help="also run jaju from this checkout (e.g. the commit "
