@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -153,6 +154,27 @@ def test_nasty_arguments_are_refused_clearly_or_answered(registry, name):
         if param in dates and value in ("2026-02-30", "2025-02-29", "2026-13-01", "26-3-2",
                                         "x" * 100_000, "'; DROP"):
             assert outcome != "ok", (param, value)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_called_from_python_a_tool_keeps_the_bounds_its_schema_states(registry, name):
+    """A developer calling a pack tool as a Python function gets the bounds the model's
+    calls get: every value the registry refuses as out of range is refused here too (a
+    pydantic ValidationError), and the example still runs (with numbers given as numbers)."""
+    pack, tool_name = name.split(".")
+    fn = getattr(PACKS[pack], tool_name)
+    assert isinstance(fn(**EXAMPLES[name]), dict)
+    for param, value, outcome in sweep(registry, name):
+        if outcome == "ok" or value in ("NaN", "Infinity", "-Infinity") or (
+                isinstance(value, str) and len(value) > 1000):
+            continue
+        with pytest.raises((ValidationError, ValueError)):
+            fn(**{**EXAMPLES[name], param: value})
+
+
+def test_a_negative_rate_is_refused_from_python_as_by_the_schema():
+    with pytest.raises(ValidationError, match="annual_rate"):
+        finance.max_interest_check(principal=1_000_000, annual_rate=-5)
 
 
 @pytest.mark.parametrize("name,arguments,code,says", [

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, validate_call
 
 from jaju.korean.analyzer import Analyzer, bigrams
 from jaju.packs.law.tools import legal_period_end, parse_date
@@ -108,6 +108,7 @@ def catalogue(path: str | None = None) -> Catalogue:
     return Catalogue(items, terms, df)
 
 
+@validate_call
 def search_products(
     query: Annotated[str, Field(min_length=1, max_length=200,
                                 description="찾는 상품 (예: '무선 청소기', '250 운동화')")],
@@ -173,6 +174,7 @@ def _date(value: str | None, what: str) -> dt.date | None:
     return parse_date(value, what) if value else None
 
 
+@validate_call
 def withdrawal_deadline(
     channel: Annotated[Channel, Field(
         description="거래 방식: online 통신판매(온라인 쇼핑), door_to_door 방문판매, phone 전화권유판매, "

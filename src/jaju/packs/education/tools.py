@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, validate_call
 
 from jaju.packs import statutes as shared
 from jaju.packs.law.tools import non_working_reason, parse_date
@@ -75,6 +75,7 @@ def find_article(citation: str, law: str | None = None) -> Found:
     return shared.find_article(citation, law, STATUTES, ALIASES)
 
 
+@validate_call
 def lookup_article(
     citation: Annotated[str, Field(max_length=200, description=(
         "조문 인용: '초ㆍ중등교육법 시행령 제45조', '학교폭력예방법 제17조', '교육기본법 제9조제1항'"))],
@@ -104,6 +105,7 @@ def _closure_days(closures: list[str], within: tuple[dt.date, dt.date]) -> set[d
     return out
 
 
+@validate_call
 def school_days(
     start: Annotated[str, Field(max_length=40, description="첫날 (포함), YYYY-MM-DD")],
     end: Annotated[str, Field(max_length=40, description="마지막 날 (포함), YYYY-MM-DD")],
@@ -153,6 +155,7 @@ def school_days(
                       "체육대회·수학여행 등 학교 행사(제47조④)는 여기서 세지 않았습니다."]}
 
 
+@validate_call
 def school_year(
     year: Annotated[int, Field(ge=2000, le=2100, description="학년도 (3월 1일이 속한 해)")],
     first_semester_end: Annotated[str | None, Field(
@@ -326,6 +329,7 @@ def _find_passage(topic: str) -> tuple[str, str, str]:
     return best[1], best[2], best[3]
 
 
+@validate_call
 def quiz(
     citation: Annotated[str | None, Field(max_length=200, description=(
         "문제를 낼 조문: '초ㆍ중등교육법 시행령 제45조', '교육기본법 제9조'"))] = None,

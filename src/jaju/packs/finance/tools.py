@@ -21,7 +21,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, validate_call
 
 from jaju.packs.law.tools import MAX_WON, legal_period_end, parse_date
 
@@ -83,6 +83,7 @@ def _schedule(principal: int, annual_rate: float, months: int, method: str
     return rows
 
 
+@validate_call
 def repayment_schedule(
     principal: Annotated[int, Field(gt=0, le=10**11, description="대출 원금 (원)")],
     annual_rate: Annotated[float, Field(ge=0, le=100, description="연 이자율 (%), 예: 4.5")],
@@ -121,6 +122,7 @@ VOID_RATE = 60.0
 """연 100분의 60: above it the whole 대부계약 is void (대부업법 시행령 제5조의2제1항)."""
 
 
+@validate_call
 def max_interest_check(
     principal: Annotated[int, Field(gt=0, le=10**11, description="빌린 원금 (원)")],
     annual_rate: Annotated[float | None, Field(
@@ -204,6 +206,7 @@ TAX = {
 }
 
 
+@validate_call
 def deposit_interest(
     amount: Annotated[int, Field(gt=0, le=10**11, description="예금이면 맡기는 원금, 적금이면 "
                                                              "매월 납입액 (원)")],
@@ -254,6 +257,7 @@ def deposit_interest(
 # --- early repayment ----------------------------------------------------------------------------
 
 
+@validate_call
 def early_repayment_fee(
     amount: Annotated[int, Field(gt=0, le=10**11, description="중도상환하는 금액 (원)")],
     fee_rate: Annotated[float, Field(ge=0, le=10, description="중도상환수수료율 (%), 예: 1.2")],
@@ -316,6 +320,7 @@ def early_repayment_fee(
 # --- DSR ---------------------------------------------------------------------------------------
 
 
+@validate_call
 def dsr(
     annual_income: Annotated[int, Field(gt=0, le=MAX_WON, description="연 소득 (원)")],
     principal: Annotated[int, Field(ge=0, le=10**11, description="새로 받을 대출 원금 (원)")],
@@ -353,6 +358,7 @@ def dsr(
 # --- voice phishing -----------------------------------------------------------------------------
 
 
+@validate_call
 def voice_phishing(
     transfer_date: Annotated[str | None, Field(
         max_length=40, description="사기범 계좌로 송금·이체한 날 YYYY-MM-DD")] = None,

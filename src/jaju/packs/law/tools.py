@@ -19,7 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, validate_call
 
 from jaju.packs.statutes import Statute, article_lookup
 from jaju.packs.statutes import statutes as read_statutes
@@ -88,6 +88,7 @@ def _add_months(day: dt.date, months: int) -> dt.date | None:
     return dt.date(year, month + 1, day.day)
 
 
+@validate_call
 def legal_period_end(
     start: Annotated[str, Field(max_length=40,
                                 description="기간의 기준일 (통지·사건이 있은 날), YYYY-MM-DD")],
@@ -145,6 +146,7 @@ def _period_end(day: dt.date, amount: int, unit: str, starts_at_midnight: bool
 # --- labour ------------------------------------------------------------------------------------
 
 
+@validate_call
 def dismissal_notice_pay(
     daily_ordinary_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="1일 통상임금 (원)")],
     notice_days: Annotated[int, Field(ge=0, description="해고일 며칠 전에 예고했는지 (안 했으면 0)")] = 0,
@@ -168,6 +170,7 @@ def dismissal_notice_pay(
             "articles": articles, "notes": notes}
 
 
+@validate_call
 def annual_leave_days(
     years_of_service: Annotated[int, Field(ge=0, le=60, description="계속 근로한 햇수 (만)")],
     attendance_rate: Annotated[float, Field(
@@ -194,6 +197,7 @@ def annual_leave_days(
             "notes": ["상시 5명 이상 사업장에 적용됩니다 (제11조, 시행령 별표 1)."]}
 
 
+@validate_call
 def overtime_pay(
     hourly_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="시간급 통상임금 (원)")],
     overtime_hours: Annotated[float, Field(
@@ -221,6 +225,7 @@ def overtime_pay(
                       "상시 4명 이하 사업장에는 가산임금 규정이 적용되지 않습니다 (제11조, 시행령 별표 1)."]}
 
 
+@validate_call
 def weekly_holiday_pay(
     weekly_hours: Annotated[float, Field(ge=0, le=68, description="1주 소정근로시간")],
     hourly_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="시간급 통상임금 (원)")],
@@ -240,6 +245,7 @@ def weekly_holiday_pay(
                       "따른 것으로, 이 팩의 법령 데이터에는 시행령이 없습니다."]}
 
 
+@validate_call
 def severance_pay(
     service_days: Annotated[int, Field(ge=0, le=36_600, description="계속근로기간 (일)")],
     average_daily_wage: Annotated[float | None, Field(
@@ -297,6 +303,7 @@ def minimum_wage_rates(path: Path | None = None) -> dict[int, MinimumWage]:
             for y, v in raw.get("rates", {}).items()}
 
 
+@validate_call
 def minimum_wage_check(
     hourly_wage: Annotated[float, Field(ge=0, le=MAX_WON, description="받는 시간급 (원)")],
     year: Annotated[int, Field(ge=2000, le=2100, description="적용 연도")],
@@ -345,6 +352,7 @@ def statutes() -> dict[str, Statute]:
     return read_statutes(STATUTES)
 
 
+@validate_call
 def lookup_article(
     citation: Annotated[str, Field(max_length=200, description=(
         "조문 인용: '근로기준법 제26조', '형법 제347조제1항', '근로기준법 부칙 제2조'"))],
