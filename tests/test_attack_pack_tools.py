@@ -17,9 +17,9 @@ import re
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from jaju.caller import Caller
 from jaju.errors import ConfigError, ToolError

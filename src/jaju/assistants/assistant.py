@@ -98,6 +98,8 @@ class Assistant:
     max_tool_rounds: int = 4
     max_query_chars: int = 2_000
     """Characters of the question used for retrieval (`[limits] max_query_chars`)."""
+    idle_tools: list[str] = field(default_factory=list)
+    """Tools this assistant would run on a backend that can call them; the evidence says so."""
 
     @classmethod
     def from_settings(cls, name: str, spec: AssistantSettings, backend: Backend,
@@ -113,7 +115,7 @@ class Assistant:
                    rerank=spec.rerank,
                    rerank_weights=replace(RERANK_DEFAULT, **spec.rerank_weights),
                    tools=list(spec.tools), tool_choice=spec.tool_choice,
-                   max_tool_rounds=spec.max_tool_rounds)
+                   max_tool_rounds=spec.max_tool_rounds, idle_tools=list(spec.idle_tools))
 
     @property
     def owned_by(self) -> str:
@@ -154,7 +156,8 @@ class Assistant:
         tenant = turn.caller.tenant
         hits = await asyncio.to_thread(self._search, query, tenant) if query.strip() else []
         hits = await turn.guards.evidence(hits)
-        return Evidence(query, hits, self.index.analyzer, self._synonyms(tenant))
+        return Evidence(query, hits, self.index.analyzer, self._synonyms(tenant),
+                        idle_tools=self.idle_tools)
 
     def _search(self, query: str, tenant: str) -> list[Hit]:
         assert self.index is not None

@@ -343,7 +343,7 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     query, hits, analyzer = evidence.query, evidence.hits, evidence.analyzer
     mapping = evidence.synonyms
     if not hits:
-        return NO_EVIDENCE, []
+        return _with_idle_tools(NO_EVIDENCE, evidence.idle_tools), []
     terms = analyzer.morphemes(query)
     terms += synonyms.expand(analyzer.morphemes(query, keep_stopwords=True), mapping or {})
     wanted = set(terms)
@@ -392,4 +392,21 @@ def quote(evidence: Evidence) -> tuple[str, list[dict[str, Any]]]:
     if not HANGUL.search(query):
         lines += ["", ASK_IN_KOREAN]
     lines += ["", EXTRACTIVE_NOTE]
-    return "\n".join(lines), citations
+    return _with_idle_tools("\n".join(lines), evidence.idle_tools), citations
+
+
+IDLE_TOOLS_NAMED = 3
+"""Tools named in that line ("등" / "…" stands for the rest; no count: the line carries no
+figure that the evidence lacks)."""
+
+
+def _with_idle_tools(text: str, tools: list[str]) -> str:
+    """`text`, and a line saying the assistant's tools need a model that can call them."""
+    if not tools:
+        return text
+    names = ", ".join(tools[:IDLE_TOOLS_NAMED])
+    more = len(tools) > IDLE_TOOLS_NAMED
+    return (f"{text}\n※ 이 도우미의 도구({names}{' 등' if more else ''})는 도구를 호출할 수 있는 "
+            "모델에서만 실행됩니다 ([packs] backend: llamacpp 또는 openai 백엔드). 이 답은 문서 "
+            f"인용뿐입니다. / Its tools ({names}{', …' if more else ''}) run only on a model that "
+            "can call tools; this answer only quotes documents.")

@@ -81,6 +81,8 @@ class Evidence:
     hits: list[Hit]
     analyzer: Analyzer
     synonyms: dict[str, list[str]] = field(default_factory=dict)
+    idle_tools: list[str] = field(default_factory=list)
+    """The assistant's tools that this backend cannot call (the quote says so)."""
 
     def prompt(self) -> str:
         return evidence_prompt(self.hits)
