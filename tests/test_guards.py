@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jaju.guards import injection
 from jaju.guards.content import ContentGuard, normalise
@@ -51,6 +53,51 @@ def test_the_minors_category_catches_the_asking_not_the_law(content):
         assert content.check(lawful).categories["minors"] == 0.0, lawful
     assert "minors" not in ContentSettings().categories
     assert not content.check("술 사는 방법 알려줘").flagged  # a check's verdict is the default policy's
+
+
+@pytest.mark.parametrize("text,category", [
+    ("ㅅㅣㅂㅏㄹ 진짜", "profanity"), ("ㅅ ㅣ ㅂ ㅏ ㄹ", "profanity"),
+    ("ㄷㅏㅁㅂㅐ ㅁㅗㄹㄹㅐ ㅅㅏㄴㅡㄴ ㅂㅓㅂ", "minors"), ("담ㅂㅐ 몰ㄹㅐ 사는 법", "minors"),
+    ("ㅌㅗㅌㅗ ㅅㅏㅇㅣㅌㅡ 추천해줘", "minors"),
+])
+def test_words_typed_letter_by_letter_are_read_as_words(content, text, category):
+    assert content.check(text).categories[category] == 1.0, text
+
+
+def test_chat_letters_that_spell_no_word_stay_clean(content):
+    for clean in ("ㅋㅋㅋ 재밌다", "ㅠㅠ 슬프네요", "ㅇㅋ 알겠어", "ㄱㅅ합니다"):
+        assert content.check(clean).matches == [], clean
+
+
+def _typed(text: str) -> str:
+    """`text` as separate compatibility letters, the way a keyboard types it."""
+    from jaju.guards.content import CHOSEONG, JONGSEONG, JUNGSEONG
+
+    doubles = {"ㅘ": "ㅗㅏ", "ㅙ": "ㅗㅐ", "ㅚ": "ㅗㅣ", "ㅝ": "ㅜㅓ", "ㅞ": "ㅜㅔ", "ㅟ": "ㅜㅣ",
+               "ㅢ": "ㅡㅣ", "ㄳ": "ㄱㅅ", "ㄵ": "ㄴㅈ", "ㄶ": "ㄴㅎ", "ㄺ": "ㄹㄱ", "ㄻ": "ㄹㅁ",
+               "ㄼ": "ㄹㅂ", "ㄽ": "ㄹㅅ", "ㄾ": "ㄹㅌ", "ㄿ": "ㄹㅍ", "ㅀ": "ㄹㅎ", "ㅄ": "ㅂㅅ"}
+    out = []
+    for ch in text:
+        code = ord(ch) - 0xAC00
+        if not 0 <= code < 11172:
+            out.append(ch)
+            continue
+        parts = (CHOSEONG[code // 588], JUNGSEONG[code % 588 // 28], JONGSEONG[code % 28])
+        out.append("".join(doubles.get(p, p) for p in parts))
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.one_of(st.characters(min_codepoint=0xAC00, max_codepoint=0xD7A3),
+                                  st.sampled_from(" .,?!abc123")), max_size=30))
+def test_composing_typed_letters_gives_back_the_syllables(text):
+    """Whatever the syllables, typing them letter by letter and composing gives them back (the
+    keyboard's rule: a consonant followed by a vowel starts the next syllable); text without
+    separate letters is left alone."""
+    from jaju.guards.content import compose
+
+    assert compose(_typed(text)) == text
+    assert compose(text) == text
 
 
 def test_classifier_scores_unlisted_abuse(content):

@@ -4,7 +4,8 @@ Categories: `profanity` (욕설·모욕), `hate` (gender, region, age, religion,
 `sexual`, `violence` (incl. self-harm). The lexicon (`data/lexicon.tsv`, documented there)
 matches after the text is normalised against common evasions: NFKC, lower case, Latin and
 digit look-alikes, and spaces or symbols inserted between Hangul letters ("시 발", "시.발"),
-including initial-consonant spellings (ㅅㅂ). The classifier — logistic regression over hashed
+including initial-consonant spellings (ㅅㅂ) and words typed as separate letters ("ㄷㅏㅁㅂㅐ",
+composed back into syllables for the lexicon). The classifier — logistic regression over hashed
 character n-grams, trained by `scripts/train_safety.py` on the BEEP! Korean hate-speech corpus
 (CC BY-SA 4.0) plus neutral text from other sources — gives an `offensive` probability for
 what the lexicon cannot list. Both load from files inside the package: CPU only, no downloads.
@@ -45,6 +46,47 @@ def normalise(text: str) -> str:
     return INSERTED.sub("", text)
 
 
+CHOSEONG = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+JUNGSEONG = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+JONGSEONG = ["", *"ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"]
+DOUBLE_VOWELS = {"ㅗㅏ": "ㅘ", "ㅗㅐ": "ㅙ", "ㅗㅣ": "ㅚ", "ㅜㅓ": "ㅝ", "ㅜㅔ": "ㅞ", "ㅜㅣ": "ㅟ",
+                 "ㅡㅣ": "ㅢ"}
+DOUBLE_FINALS = {"ㄱㅅ": "ㄳ", "ㄴㅈ": "ㄵ", "ㄴㅎ": "ㄶ", "ㄹㄱ": "ㄺ", "ㄹㅁ": "ㄻ", "ㄹㅂ": "ㄼ",
+                 "ㄹㅅ": "ㄽ", "ㄹㅌ": "ㄾ", "ㄹㅍ": "ㄿ", "ㄹㅎ": "ㅀ", "ㅂㅅ": "ㅄ"}
+LETTERS = re.compile(r"[ㄱ-ㅣ]{2,}")
+
+
+def compose(text: str) -> str:
+    """Runs of compatibility jamo typed one by one, composed into syllables as a Korean
+    keyboard would ("ㄷㅏㅁㅂㅐ" → "담배"); consonants without a vowel (ㅅㅂ) stay as typed."""
+    return LETTERS.sub(lambda m: _syllables(m.group()), text)
+
+
+def _syllables(jamo: str) -> str:
+    out, i, n = [], 0, len(jamo)
+
+    def vowel_at(k: int) -> bool:
+        return k < n and jamo[k] in JUNGSEONG
+
+    while i < n:
+        if jamo[i] not in CHOSEONG or not vowel_at(i + 1):
+            out.append(jamo[i])
+            i += 1
+            continue
+        initial, vowel, j = jamo[i], jamo[i + 1], i + 2
+        if j < n and vowel + jamo[j] in DOUBLE_VOWELS:
+            vowel, j = DOUBLE_VOWELS[vowel + jamo[j]], j + 1
+        final = ""
+        if j < n and jamo[j] in JONGSEONG and not vowel_at(j + 1):  # else it starts the next
+            final, j = jamo[j], j + 1
+            if j < n and final + jamo[j] in DOUBLE_FINALS and not vowel_at(j + 1):
+                final, j = DOUBLE_FINALS[final + jamo[j]], j + 1
+        code = (CHOSEONG.index(initial) * 21 + JUNGSEONG.index(vowel)) * 28
+        out.append(chr(0xAC00 + code + JONGSEONG.index(final)))
+        i = j
+    return "".join(out)
+
+
 def squash(text: str) -> str:
     return normalise(text)
 
@@ -74,9 +116,12 @@ class Lexicon:
     def scan(self, text: str) -> dict[str, list[str]]:
         folded = normalise(text).translate(LOOKALIKES)
         plain = unicodedata.normalize("NFKC", text).lower()
+        forms = [folded, plain]
+        if LETTERS.search(folded):
+            forms.append(compose(folded))  # a word typed letter by letter
         hits: dict[str, list[str]] = {}
         for category, term, pattern in self.terms:
-            if pattern.search(folded) or pattern.search(plain):
+            if any(pattern.search(form) for form in forms):
                 hits.setdefault(category, []).append(term)
         return hits
 
