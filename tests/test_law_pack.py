@@ -144,6 +144,25 @@ def test_rerank_gives_one_passage_per_article_its_best_chunk(analyzer):
     assert "15일" in out[0].text  # the article's best chunk, not its second
 
 
+def test_rerank_shows_a_list_article_with_its_items_not_its_lead_in_alone(analyzer):
+    """A list article is chunked as its lead-in and as the lead-in with its items; the short
+    lead-in scores higher, but the passage shown holds the items (채권추심법 제9조: the
+    night-call item is what "밤늦게 독촉 전화" asks)."""
+    lead = ("제9조 (폭행ㆍ협박 등의 금지)\n채권추심자는 채권추심과 관련하여 다음 각 호의 어느 "
+            "하나에 해당하는 행위를 하여서는 아니 된다.")
+    items = lead + ("\n1. 채무자 또는 관계인을 폭행ㆍ협박하는 행위\n3. 정당한 사유 없이 반복적으로 "
+                    "또는 야간에 전화하는 등 공포심이나 불안감을 유발하는 행위")
+    law = "채권의 공정한 추심에 관한 법률"
+    hits = [_hit(law, "제9조", lead, 2.1), _hit(law, "제12조", "제12조 (불공정한 행위의 금지)\n"
+                                                 "채권추심자는 다음 행위를 하여서는 아니 된다.", 1.9),
+            _hit(law, "제9조", items, 1.5)]
+    out = reranking.rerank("밤늦게 빚 독촉 전화가 와요", hits, analyzer, {})
+    assert [h.source["article"] for h in out] == ["제9조", "제12조"]
+    assert "야간에 전화" in out[0].text
+    alone = reranking.rerank("밤늦게 빚 독촉 전화가 와요", hits[:2], analyzer, {})
+    assert alone[0].text == lead  # no fuller chunk found: the best one as it is
+
+
 def test_rerank_puts_the_article_whose_title_the_question_names_first(analyzer):
     # chunk scores alone put 제62조 first (the issue's example: "1년 일했는데 연차휴가가
     # 며칠인가요?" cited 제62조 before 제60조); the title 연차 유급휴가 is what was asked

@@ -137,7 +137,8 @@ def _general_kind(title: str) -> str | None:
 def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
            synonyms: dict[str, list[str]] | None = None, k: int | None = None,
            weights: Weights = DEFAULT) -> list[Hit]:
-    """One hit per article (its best chunk), best article first; hits without an article (not
+    """One hit per article (its best chunk, or a found chunk holding it and more), best
+    article first; hits without an article (not
     a statute) keep their chunk score and compete as they are. `k`: how many to return."""
     if not hits:
         return []
@@ -179,7 +180,16 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
             match = title_match(document_title(top), own, expanded, analyzer)
             score += weights.passages * (weights.title * match
                                          + weights.statute * statute_mass[key[0]] / total_mass)
-        scored.append((score, top))
+        scored.append((score, _fullest(top, members)))
     scored.sort(key=lambda item: -item[0])
     out = [replace(hit, score=score) for score, hit in scored]
     return out[:k] if k else out
+
+
+def _fullest(top: Hit, members: list[Hit]) -> Hit:
+    """The passage shown for an article: its best chunk, or a found chunk of it that holds
+    the best one whole and more. A list article is cut into its lead-in ("다음 각 호의 행위를
+    하여서는 아니 된다") and the lead-in with its items; the short lead-in scores higher, but
+    the answer is in an item."""
+    fuller = [h for h in members if len(h.text) > len(top.text) and top.text.strip() in h.text]
+    return max(fuller, key=lambda h: h.score) if fuller else top
