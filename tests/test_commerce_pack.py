@@ -73,9 +73,7 @@ def test_pack_is_a_default_plugin_with_namespaced_tools():
     settings = pack().assistant_settings("extractive")["shopping"]
     assert settings.tools == ["commerce.search_products", "commerce.withdrawal_deadline",
                               "orders.get_order_status"]
-    assert settings.idle_tools == []
-    without = pack().assistant_settings("extractive", tools=False)["shopping"]
-    assert without.tools == [] and without.idle_tools == settings.tools
+    assert pack().assistant_settings("extractive", tools=False)["shopping"].tools == []
     assert pack().knowledge[0].synonyms == str(DATA / "commerce-synonyms.tsv")
     assert {t.name for t in pack().tools} == {f.__name__ for f in tools.TOOLS}
 
@@ -326,14 +324,17 @@ def test_on_a_backend_that_cannot_call_tools_the_answer_says_what_the_tools_need
 
     from jaju.app import create_app
 
-    settings = Settings.model_validate({"home": installed})
+    settings = Settings.model_validate({"home": installed, "assistants": {
+        "mine": {"backend": "extractive", "knowledge": ["commerce"]}}})
+    question = [{"role": "user", "content": "10만원 이하 무선 청소기 재고 있나요?"}]
     with TestClient(create_app(settings, load_plugins=False)) as client:
-        r = client.post("/v1/chat/completions", json={
-            "model": "shopping",
-            "messages": [{"role": "user", "content": "10만원 이하 무선 청소기 재고 있나요?"}]})
+        r = client.post("/v1/chat/completions", json={"model": "shopping", "messages": question})
+        own = client.post("/v1/chat/completions", json={"model": "mine", "messages": question})
     assert r.status_code == 200, r.text
     text = r.json()["choices"][0]["message"]["content"]
     assert "commerce.search_products" in text and "도구를 호출할 수 있는 모델" in text
+    # an assistant of jaju.toml without tools has none to name
+    assert own.status_code == 200 and "도구를 호출할 수 있는 모델" not in own.text
     assert "[packs] backend" in text and "run only on a model that can call tools" in text
 
 

@@ -58,32 +58,41 @@ def test_the_minors_category_catches_the_asking_not_the_law(content):
 @pytest.mark.parametrize("text,category", [
     ("ㅅㅣㅂㅏㄹ 진짜", "profanity"), ("ㅅ ㅣ ㅂ ㅏ ㄹ", "profanity"),
     ("ㄷㅏㅁㅂㅐ ㅁㅗㄹㄹㅐ ㅅㅏㄴㅡㄴ ㅂㅓㅂ", "minors"), ("담ㅂㅐ 몰ㄹㅐ 사는 법", "minors"),
-    ("ㅌㅗㅌㅗ ㅅㅏㅇㅣㅌㅡ 추천해줘", "minors"),
+    ("ㅌㅗㅌㅗ ㅅㅏㅇㅣㅌㅡ 추천해줘", "minors"), ("다ㅁ배 몰래 사는 법", "minors"),
+    ("\uffb5\uffdc\uffb2\uffc2\uffa9", "profanity"),  # half-width letters
+    ("\u1109\u1175\u1107\u1161\u1105", "profanity"),  # conjoining jamo, the last one alone
+    ("ㅅ\u3164ㅣ\u3164ㅂ\u3164ㅏ\u3164ㄹ", "profanity"), ("시\u3164발", "profanity"),  # fillers
+    ("ㅅ\uffa0ㅣㅂㅏㄹ", "profanity"),
 ])
 def test_words_typed_letter_by_letter_are_read_as_words(content, text, category):
     assert content.check(text).categories[category] == 1.0, text
 
 
 def test_chat_letters_that_spell_no_word_stay_clean(content):
-    for clean in ("ㅋㅋㅋ 재밌다", "ㅠㅠ 슬프네요", "ㅇㅋ 알겠어", "ㄱㅅ합니다"):
+    for clean in ("ㅋㅋㅋ 재밌다", "ㅠㅠ 슬프네요", "ㅇㅋ 알겠어", "ㄱㅅ합니다", "좋아ㅋㅋ",
+                  "ㄱㅏㅁㅅㅏ합니다", "ㅎㅏㅎㅏ 웃기다"):
         assert content.check(clean).matches == [], clean
 
 
 def _typed(text: str) -> str:
-    """`text` as separate compatibility letters, the way a keyboard types it."""
-    from jaju.guards.content import CHOSEONG, JONGSEONG, JUNGSEONG
+    """`text` as separate compatibility letters, the way a keyboard types it: Unicode's own
+    decomposition (NFD), each conjoining letter renamed to its compatibility letter by its
+    Unicode name, double letters typed as their two keys."""
+    import unicodedata
+
+    def letter(jamo: str) -> str:
+        name = unicodedata.name(jamo).split(" ", 2)[2]  # HANGUL CHOSEONG KIYEOK → KIYEOK
+        return unicodedata.lookup(f"HANGUL LETTER {name}")
 
     doubles = {"ㅘ": "ㅗㅏ", "ㅙ": "ㅗㅐ", "ㅚ": "ㅗㅣ", "ㅝ": "ㅜㅓ", "ㅞ": "ㅜㅔ", "ㅟ": "ㅜㅣ",
                "ㅢ": "ㅡㅣ", "ㄳ": "ㄱㅅ", "ㄵ": "ㄴㅈ", "ㄶ": "ㄴㅎ", "ㄺ": "ㄹㄱ", "ㄻ": "ㄹㅁ",
                "ㄼ": "ㄹㅂ", "ㄽ": "ㄹㅅ", "ㄾ": "ㄹㅌ", "ㄿ": "ㄹㅍ", "ㅀ": "ㄹㅎ", "ㅄ": "ㅂㅅ"}
     out = []
     for ch in text:
-        code = ord(ch) - 0xAC00
-        if not 0 <= code < 11172:
+        if not "가" <= ch <= "힣":
             out.append(ch)
             continue
-        parts = (CHOSEONG[code // 588], JUNGSEONG[code % 588 // 28], JONGSEONG[code % 28])
-        out.append("".join(doubles.get(p, p) for p in parts))
+        out += [doubles.get(p, p) for p in map(letter, unicodedata.normalize("NFD", ch))]
     return "".join(out)
 
 

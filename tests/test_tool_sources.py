@@ -13,9 +13,10 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from pydantic import Field, validate_call
 
 from jaju.caller import Caller
 from jaju.config import Settings
@@ -26,7 +27,7 @@ from jaju.state import AppState
 from jaju.tools import Permissions, ToolError, tool
 from jaju.tools.egress import Egress, EgressRefused, egress_transport
 from jaju.tools.mcp import network_sandbox
-from jaju.tools.model import ToolContext
+from jaju.tools.model import ToolContext, from_function
 from jaju.tools.policy import policy_for
 
 from conftest import free_port, start_script
@@ -368,6 +369,27 @@ async def test_pii_guard_on_tool_arguments_and_results(tmp_path):
         details = [d for a, t, o, d in audit(state) if a == "guard.pii"
                    and d["direction"] in ("tool_arguments", "tool_result")]
         assert details and RRN not in json.dumps(audit(state), ensure_ascii=False)
+
+
+async def test_arguments_a_guard_rewrote_must_still_fit_the_schema(tmp_path):
+    """A masked e-mail is longer than the address: a string at its schema's max_length may not
+    fit after the PII guard. The call is refused as invalid arguments, field by field, in Korean
+    and English, without the masked value or pydantic's links, never run half-checked."""
+    @validate_call
+    def lookup(query: Annotated[str, Field(max_length=40)]) -> dict[str, str]:
+        """Look something up."""
+        return {"query": query}
+
+    async with hub(tmp_path, {}) as state:
+        state.hub.registry.add(from_function(lookup), namespace="t")
+        emails = " ".join(["ab@ja.kr"] * 4)  # 35 characters: fits before masking, 43 after
+        assert await call(state, "t.lookup", {"query": emails}) == {"query": emails}
+        masking = GuardChain([pii_guard(state, {"default": "mask"})])
+        with pytest.raises(ToolError) as e:
+            await call(state, "t.lookup", {"query": emails}, guards=masking)
+        assert e.value.code == "invalid_arguments", e.value.message
+        assert "스키마" in e.value.message and "query" in e.value.message
+        assert "ab@" not in e.value.message and "pydantic.dev" not in e.value.message
 
 
 async def test_rate_limit_and_plugin_switch(tmp_path):

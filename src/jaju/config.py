@@ -326,10 +326,6 @@ class AssistantSettings(_Section):
     tool_choice: Literal["auto", "required"] = "auto"
     """`required`: the model must call a tool in the first round (look something up first)."""
     max_tool_rounds: int = Field(4, ge=1, le=16)
-    idle_tools: list[str] = Field(default_factory=list)
-    """Tools the assistant offers on a backend that can call them, not on this one: set for a
-    pack's assistant served by a backend that cannot (the extractive backend), whose answers
-    then say what a tool-calling model would add."""
 
     @model_validator(mode="after")
     def _known_weights(self) -> AssistantSettings:

@@ -89,11 +89,14 @@ def check_config(settings: Settings, *, load_plugins: bool = True) -> list[str]:
 
 
 def _with_pack_assistants(settings: Settings, store: Store, registered: dict[str, Any],
-                          backends: dict[str, Backend]) -> Settings:
+                          backends: dict[str, Backend]
+                          ) -> tuple[Settings, dict[str, list[str]]]:
     """`settings` with the installed packs' assistants added as if jaju.toml defined them, on
-    `[packs] backend` (default: extractive; without tools when it cannot call them). An
-    assistant or backend of the same name in jaju.toml wins over a pack's assistant."""
+    `[packs] backend` (default: extractive; without tools when it cannot call them), and the
+    tools each added assistant goes without for that reason. An assistant or backend of the
+    same name in jaju.toml wins over a pack's assistant."""
     added: dict[str, Any] = {}
+    idle: dict[str, list[str]] = {}
     for record in store.installed_packs():
         pack = registered.get(record["name"])
         if pack is None:
@@ -103,13 +106,17 @@ def _with_pack_assistants(settings: Settings, store: Store, registered: dict[str
         if backend not in backends:
             log.warning("pack %s: no backend %r to serve its assistants", pack.name, backend)
             continue
-        specs = pack.assistant_settings(backend, tools=backends[backend].capabilities.tools)
+        can_call = backends[backend].capabilities.tools
+        offered = pack.assistant_settings(backend)
+        specs = offered if can_call else pack.assistant_settings(backend, tools=False)
         for name, spec in specs.items():
             if name not in settings.assistants and name not in backends and name not in added:
                 added[name] = spec
+                if not can_call and offered[name].tools:
+                    idle[name] = offered[name].tools
     if not added:
-        return settings
-    return settings.model_copy(update={"assistants": {**added, **settings.assistants}})
+        return settings, idle
+    return settings.model_copy(update={"assistants": {**added, **settings.assistants}}), idle
 
 
 @dataclass
@@ -136,7 +143,7 @@ class AppState:
         types = backend_types(pm)
         backends = {name: build_backend(name, conf, types)
                     for name, conf in settings.backends.items()}
-        settings = _with_pack_assistants(settings, store, packs(pm), backends)
+        settings, idle = _with_pack_assistants(settings, store, packs(pm), backends)
         models = {name: Assistant(name=name, backend=backend)
                   for name, backend in backends.items()}
         guards = GuardSet(guard_types(pm), settings)
@@ -157,7 +164,7 @@ class AppState:
                                   "cannot call tools")
             models[name] = Assistant.from_settings(
                 name, spec, backend, state.knowledge if spec.knowledge else None,
-                settings.limits.max_query_chars)
+                settings.limits.max_query_chars, idle.get(name))
         return state
 
     @property

@@ -99,12 +99,15 @@ class Assistant:
     max_query_chars: int = 2_000
     """Characters of the question used for retrieval (`[limits] max_query_chars`)."""
     idle_tools: list[str] = field(default_factory=list)
-    """Tools this assistant would run on a backend that can call them; the evidence says so."""
+    """A pack assistant's tools that its backend cannot call: the evidence says so, and the
+    extractive backend's answers name them."""
 
     @classmethod
     def from_settings(cls, name: str, spec: AssistantSettings, backend: Backend,
-                      index: KnowledgeIndex | None, max_query_chars: int = 2_000) -> Assistant:
-        """The assistant `[assistants.NAME]` describes, on its backend."""
+                      index: KnowledgeIndex | None, max_query_chars: int = 2_000,
+                      idle_tools: list[str] | None = None) -> Assistant:
+        """The assistant `[assistants.NAME]` describes, on its backend; `idle_tools`: the
+        tools a pack gives it that this backend cannot call."""
         return cls(name=name, backend=backend, description=spec.description,
                    max_query_chars=max_query_chars,
                    system_prompt=spec.system_prompt,
@@ -115,7 +118,7 @@ class Assistant:
                    rerank=spec.rerank,
                    rerank_weights=replace(RERANK_DEFAULT, **spec.rerank_weights),
                    tools=list(spec.tools), tool_choice=spec.tool_choice,
-                   max_tool_rounds=spec.max_tool_rounds, idle_tools=list(spec.idle_tools))
+                   max_tool_rounds=spec.max_tool_rounds, idle_tools=list(idle_tools or []))
 
     @property
     def owned_by(self) -> str:

@@ -35,9 +35,18 @@ LOOKALIKES = str.maketrans({"0": "ㅇ", "@": "ㅇ", "$": "ㅅ", "¥": "ㅅ"})
 INSERTED = re.compile(r"(?<=[가-힣ㄱ-ㅎㅏ-ㅣ])[\s\W_0-9]{1,3}(?=[가-힣ㄱ-ㅎㅏ-ㅣ])")
 
 
+FILLERS = frozenset("\u3164\uffa0\u115f\u1160")
+"""Hangul fillers: blank letters, dropped like the symbols inserted between letters."""
+
+
 def _fold(ch: str) -> str:
-    # NFKC, except for compatibility jamo (ㅅ, ㅂ): NFKC would turn them into conjoining jamo
-    return ch if "\u3131" <= ch <= "\u318e" else unicodedata.normalize("NFKC", ch)
+    # NFKC, but letters stay compatibility jamo (ㅅ, ㅂ), the form a keyboard types: NFKC
+    # turns them (and half-width ones) into conjoining jamo, which are mapped back
+    if ch in FILLERS:
+        return ""
+    if "\u3131" <= ch <= "\u318e":
+        return ch
+    return unicodedata.normalize("NFKC", ch).translate(CONJOINING)
 
 
 def normalise(text: str) -> str:
@@ -53,13 +62,28 @@ DOUBLE_VOWELS = {"ㅗㅏ": "ㅘ", "ㅗㅐ": "ㅙ", "ㅗㅣ": "ㅚ", "ㅜㅓ": "�
                  "ㅡㅣ": "ㅢ"}
 DOUBLE_FINALS = {"ㄱㅅ": "ㄳ", "ㄴㅈ": "ㄵ", "ㄴㅎ": "ㄶ", "ㄹㄱ": "ㄺ", "ㄹㅁ": "ㄻ", "ㄹㅂ": "ㄼ",
                  "ㄹㅅ": "ㄽ", "ㄹㅌ": "ㄾ", "ㄹㅍ": "ㄿ", "ㄹㅎ": "ㅀ", "ㅂㅅ": "ㅄ"}
-LETTERS = re.compile(r"[ㄱ-ㅣ]{2,}")
+LETTERS = re.compile(r"[가-힣]?[ㄱ-ㅣ]{2,}|[가-힣][ㄱ-ㅎ]")
+"""Letters typed one by one, with the syllable before them (its final may be among them)."""
+CONJOINING = {0x1100 + i: ch for i, ch in enumerate(CHOSEONG)} | {
+    0x1161 + i: ch for i, ch in enumerate(JUNGSEONG)} | {
+    0x11A8 + i: ch for i, ch in enumerate(JONGSEONG[1:])}
+"""Conjoining jamo (left alone by NFC, or made by NFKC from half-width letters) to the
+compatibility letters a keyboard types."""
 
 
 def compose(text: str) -> str:
     """Runs of compatibility jamo typed one by one, composed into syllables as a Korean
     keyboard would ("ㄷㅏㅁㅂㅐ" → "담배"); consonants without a vowel (ㅅㅂ) stay as typed."""
-    return LETTERS.sub(lambda m: _syllables(m.group()), text)
+    return LETTERS.sub(lambda m: _run(m.group()), text)
+
+
+def _run(run: str) -> str:
+    first = ord(run[0]) - 0xAC00
+    if first < 0:  # letters only
+        return _syllables(run)
+    if first % 28:  # the syllable has its final: the letters start a new one
+        return run[0] + _syllables(run[1:])
+    return _syllables(CHOSEONG[first // 588] + JUNGSEONG[first % 588 // 28] + run[1:])
 
 
 def _syllables(jamo: str) -> str:

@@ -191,5 +191,6 @@ def _fullest(top: Hit, members: list[Hit]) -> Hit:
     the best one whole and more. A list article is cut into its lead-in ("다음 각 호의 행위를
     하여서는 아니 된다") and the lead-in with its items; the short lead-in scores higher, but
     the answer is in an item."""
-    fuller = [h for h in members if len(h.text) > len(top.text) and top.text.strip() in h.text]
+    fuller = [h for h in members if len(h.text) > len(top.text) and top.text.strip()
+              and top.text.strip() in h.text and h.source.get("path") == top.source.get("path")]
     return max(fuller, key=lambda h: h.score) if fuller else top

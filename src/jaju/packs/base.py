@@ -117,8 +117,7 @@ class Pack:
         out: dict[str, AssistantSettings] = {}
         for spec in self.assistants:
             body = {k: v for k, v in spec.items() if k != "name"}
-            names = [self.tool_name(t) for t in body.get("tools", [])]
-            body["tools"], body["idle_tools"] = (names, []) if tools else ([], names)
+            body["tools"] = [self.tool_name(t) for t in body.get("tools", [])] if tools else []
             out[spec["name"]] = AssistantSettings.model_validate({**body, "backend": backend})
         return out
 

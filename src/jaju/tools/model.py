@@ -94,8 +94,14 @@ class ToolContext:
 
 def from_function(fn: Callable[..., Any], *, name: str | None = None,
                   permissions: Permissions | None = None) -> Tool:
-    """A Tool from a typed function; parameters without defaults are required."""
-    signature = inspect.signature(fn)
+    """A Tool from a typed function; parameters without defaults are required. Annotations
+    written as strings (a module with `from __future__ import annotations`) are evaluated in
+    the function's module."""
+    try:
+        signature = inspect.signature(fn, eval_str=True)
+    except NameError as e:
+        raise TypeError(f"{getattr(fn, '__name__', fn)}: an annotation names something its "
+                        f"module does not define ({e})") from e
     fields: dict[str, Any] = {}
     for pname, param in signature.parameters.items():
         if pname == "context":

@@ -86,10 +86,8 @@ class ToolRegistry:
             try:
                 return tool.arguments.model_validate(arguments).model_dump()
             except ValidationError as e:
-                problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or '(root)'}: "
-                                     f"{err['msg']}" for err in e.errors())
                 raise self._refuse(actor, name, "invalid_arguments", f"{SCHEMA_MISMATCH}: "
-                                   f"{problems}") from e
+                                   f"{_problems(e)}") from e
         validator = self._validators.get(name)
         if validator is None:
             import jsonschema
@@ -130,9 +128,11 @@ class ToolRegistry:
                                f"rate limit for '{name}' reached; retry in {wait}s")
         if guards:
             try:
-                checked = await guards.tool_arguments(tool, checked)
+                guarded = await guards.tool_arguments(tool, checked)
             except ApiError as e:
                 raise self._refuse(actor, name, e.code or "blocked", e.message) from e
+            if guarded != checked:  # a guard's rewrite (a masked e-mail is longer) must fit too
+                checked = self._validate(tool, guarded, actor)
         if tool.wants_context:
             checked = {**checked, "context": ToolContext(tenant, actor, tool.permissions.network)}
         try:
@@ -146,6 +146,9 @@ class ToolRegistry:
                                f"{policy.timeout:g}s", outcome="error") from e
         except ToolError as e:
             raise self._refuse(actor, name, e.code, e.message, outcome="error") from e
+        except ValidationError as e:  # a typed tool checking its own arguments (validate_call)
+            raise self._refuse(actor, name, "invalid_arguments", f"{SCHEMA_MISMATCH}: "
+                               f"{_problems(e)}", outcome="error") from e
         except Exception as e:  # a tool that raises is reported, never crashes the caller
             raise self._refuse(actor, name, "tool_failed", f"tool '{name}' failed: "
                                f"{type(e).__name__}: {e}", outcome="error") from e
@@ -165,3 +168,10 @@ class ToolRegistry:
                                    outcome="error") from e
         self._audit(actor, name, "ok", {"ms": round((time.perf_counter() - started) * 1000, 1)})
         return result
+
+
+def _problems(error: ValidationError) -> str:
+    """A validation error's problems, field by field, without the values (which may hold what
+    a guard masked) or pydantic's links."""
+    return "; ".join(f"{'.'.join(map(str, err['loc'])) or '(root)'}: {err['msg']}"
+                     for err in error.errors())
