@@ -7,9 +7,6 @@ statute's arithmetic; tests/test_commerce_pack.py checks both against worked exa
 The order-status tool is not here: it is an OpenAPI service (data/orders.openapi.json, served by
 `jaju.packs.commerce.orders_service`), configured as `[openapi.orders]`, so its tool is
 `orders.get_order_status` and runs under the egress guard like any HTTP tool.
-
-No `from __future__ import annotations`: the tool schema is built from the signatures at run
-time (jaju.tools.model.from_function), so annotations stay real types.
 """
 
 import csv

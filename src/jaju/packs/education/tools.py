@@ -18,7 +18,6 @@ so "better with a model" is the assistant's part: its prompt asks it to call `qu
 reword the questions naturally while keeping the answer, the choices and the source the tool
 returned.
 
-No `from __future__ import annotations`: tool schemas are built from the signatures at run time.
 """
 
 import calendar

@@ -10,9 +10,6 @@ Rounding, stated once for every tool: amounts are whole won. Interest for a peri
 the won (원 미만 버림, as banks do); an equal instalment is rounded to the nearest won; the last
 period of a schedule takes whatever principal is left, so the principal repaid always sums to
 the loan exactly. Taxes are cut to ten won (10원 미만 버림, 국고금관리법 제47조).
-
-No `from __future__ import annotations` here: the tool schema is built from the signatures at
-run time (jaju.tools.model.from_function), so annotations stay real types.
 """
 
 import datetime as dt

@@ -5,9 +5,6 @@ Each rule is the statute's own wording turned into arithmetic; tests/test_law_pa
 every tool against worked examples computed by hand from the statute text. What a tool cannot
 decide (an exception that needs a judgment, a rate set by decree rather than statute) is said
 in ``notes`` rather than guessed.
-
-No `from __future__ import annotations` here: the tool schema is built from the signatures at
-run time (jaju.tools.model.from_function), so annotations stay real types.
 """
 
 import calendar
