@@ -107,13 +107,13 @@ def _with_pack_assistants(settings: Settings, store: Store, registered: dict[str
             log.warning("pack %s: no backend %r to serve its assistants", pack.name, backend)
             continue
         can_call = backends[backend].capabilities.tools
-        offered = pack.assistant_settings(backend)
-        specs = offered if can_call else pack.assistant_settings(backend, tools=False)
-        for name, spec in specs.items():
-            if name not in settings.assistants and name not in backends and name not in added:
-                added[name] = spec
-                if not can_call and offered[name].tools:
-                    idle[name] = offered[name].tools
+        for name, spec in pack.assistant_settings(backend).items():
+            if name in settings.assistants or name in backends or name in added:
+                continue
+            if spec.tools and not can_call:
+                idle[name] = spec.tools
+                spec = spec.model_copy(update={"tools": []})
+            added[name] = spec
     if not added:
         return settings, idle
     return settings.model_copy(update={"assistants": {**added, **settings.assistants}}), idle

@@ -35,23 +35,16 @@ LOOKALIKES = str.maketrans({"0": "ㅇ", "@": "ㅇ", "$": "ㅅ", "¥": "ㅅ"})
 INSERTED = re.compile(r"(?<=[가-힣ㄱ-ㅎㅏ-ㅣ])[\s\W_0-9]{1,3}(?=[가-힣ㄱ-ㅎㅏ-ㅣ])")
 
 
-FILLERS = frozenset("\u3164\uffa0\u115f\u1160")
-"""Hangul fillers: blank letters, dropped like the symbols inserted between letters."""
-
-
 def _fold(ch: str) -> str:
-    # NFKC, but letters stay compatibility jamo (ㅅ, ㅂ), the form a keyboard types: NFKC
-    # turns them (and half-width ones) into conjoining jamo, which are mapped back
-    if ch in FILLERS:
-        return ""
-    if "\u3131" <= ch <= "\u318e":
-        return ch
-    return unicodedata.normalize("NFKC", ch).translate(CONJOINING)
+    # NFKC, except for compatibility jamo (ㅅ, ㅂ): NFKC would turn them into conjoining jamo
+    return ch if "\u3131" <= ch <= "\u318e" else unicodedata.normalize("NFKC", ch)
 
 
 def normalise(text: str) -> str:
     """The text as the lexicon sees it: evasions folded away."""
     text = "".join(_fold(ch) for ch in unicodedata.normalize("NFC", text)).lower()
+    if ODD_LETTERS.search(text):  # rare: translating every text would double the cost
+        text = text.translate(LETTER_FORMS)
     return INSERTED.sub("", text)
 
 
@@ -69,6 +62,11 @@ CONJOINING = {0x1100 + i: ch for i, ch in enumerate(CHOSEONG)} | {
     0x11A8 + i: ch for i, ch in enumerate(JONGSEONG[1:])}
 """Conjoining jamo (left alone by NFC, or made by NFKC from half-width letters) to the
 compatibility letters a keyboard types."""
+FILLERS = "\u3164\uffa0\u115f\u1160"
+"""Hangul fillers: blank letters, dropped like the symbols inserted between letters."""
+LETTER_FORMS = CONJOINING | {ord(ch): None for ch in FILLERS}
+ODD_LETTERS = re.compile("[\u1100-\u11ff\u3164\uffa0]")
+"""Conjoining letters and fillers: the texts that need LETTER_FORMS."""
 
 
 def compose(text: str) -> str:

@@ -138,8 +138,8 @@ def rerank(query: str, hits: list[Hit], analyzer: Analyzer,
            synonyms: dict[str, list[str]] | None = None, k: int | None = None,
            weights: Weights = DEFAULT) -> list[Hit]:
     """One hit per article (its best chunk, or a found chunk holding it and more), best
-    article first; hits without an article (not
-    a statute) keep their chunk score and compete as they are. `k`: how many to return."""
+    article first; hits without an article (not a statute) keep their chunk score and compete
+    as they are. `k`: how many to return."""
     if not hits:
         return []
     best = max(h.score for h in hits) or 1.0
@@ -191,6 +191,7 @@ def _fullest(top: Hit, members: list[Hit]) -> Hit:
     the best one whole and more. A list article is cut into its lead-in ("다음 각 호의 행위를
     하여서는 아니 된다") and the lead-in with its items; the short lead-in scores higher, but
     the answer is in an item."""
-    fuller = [h for h in members if len(h.text) > len(top.text) and top.text.strip()
-              and top.text.strip() in h.text and h.source.get("path") == top.source.get("path")]
+    best = top.text.strip()
+    fuller = [h for h in members if best and len(h.text) > len(top.text) and best in h.text
+              and h.source.get("path") == top.source.get("path")]
     return max(fuller, key=lambda h: h.score) if fuller else top
