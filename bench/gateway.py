@@ -2,7 +2,7 @@
 upstream, same load; then llamacpp tokens/s through jaju vs llama-cpp-python called directly.
 
 Run: .venv/bin/python bench/gateway.py [--seconds 8] [--repeat 1] [--levels 1,8,32] [--skip-litellm]
-     [--skip-llamacpp] [--compare-src CHECKOUT] [--pg-url ADMIN_URL [--replicas 2]]
+     [--skip-llamacpp] [--floor] [--compare-src CHECKOUT] [--pg-url ADMIN_URL [--replicas 2]]
      [--out docs/benchmarks-gateway.md]
 
 LiteLLM is installed by this script in its own venv (bench/.venv-litellm) on first use.
@@ -201,6 +201,15 @@ def gateway_bench(args: argparse.Namespace, work: Path) -> list[str]:
                 if replicas > 1:
                     targets[f"{name} x{replicas}"] = (",".join(bases), key, pids)
 
+        if args.floor:  # the least a gateway of jaju's parts adds (bench/floor_proxy.py)
+            for name, db in (("floor", None), ("floor+commit", str(work / "floor.db"))):
+                fport = free_port()
+                floor = subprocess.Popen([PY, str(HERE / "floor_proxy.py"), str(fport), direct,
+                                          *([db] if db else [])])
+                procs.append(floor)
+                wait_http(f"http://127.0.0.1:{fport}/v1/models", floor)
+                targets[name] = (f"http://127.0.0.1:{fport}/v1", "none", [floor.pid])
+
         if not args.skip_litellm:
             exe = ensure_litellm()
             lport = free_port()
@@ -347,6 +356,8 @@ def main() -> None:
                     "turns (median shown); on a noisy host, more rounds of fewer seconds")
     ap.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32])
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--floor", action="store_true", help="also run bench/floor_proxy.py: a "
+                    "bare uvicorn + aiohttp proxy, and the same with a durable SQLite commit")
     ap.add_argument("--compare-src", help="also run jaju from this checkout (e.g. the commit "
                     "before a change), as the path jaju-before")
     ap.add_argument("--pg-url", help="also run jaju on a fresh PostgreSQL database created "
