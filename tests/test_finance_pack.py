@@ -346,6 +346,14 @@ def test_install_then_search_and_ask(installed):
     assert asked.returncode == 0, asked.stderr
     body = json.loads(asked.stdout)
     assert any("중도상환수수료율" in c["snippet"] for c in body["citations"])
+    # a loan's interest rate is a question of the maximum rate (이자제한법 and its 규정), not
+    # of 금융소비자보호법's "대출성 상품" advertising rules (it came fifth before "대출 이자"
+    # was in the dictionary)
+    asked = run_jaju("ask", "대출 이자가 연 25%인데 불법인가요?", "--assistant", "finance",
+                     "--json", home=installed)
+    assert asked.returncode == 0, asked.stderr
+    first = json.loads(asked.stdout)["citations"][0]
+    assert first["label"].startswith("이자제한법"), first["label"]
 
 
 def test_frozen_set_through_the_extractive_backend(installed):
