@@ -177,6 +177,32 @@ def test_unauthenticated_flood_is_throttled_and_aggregated(make_client, home):
     assert ok.status_code == 200  # a valid key from the same address still works
 
 
+def test_a_forged_forwarded_for_does_not_escape_the_throttle(live, tmp_path):
+    """uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: any local
+    process could then fail keys under a new address each time. jaju believes it only from
+    the proxies `[server] forwarded_allow_ips` names."""
+    home = tmp_path / "home"
+    assert run_jaju("keys", "create", "--tenant", "acme", home=home).returncode == 0
+
+    def flood(base: str) -> list[int]:
+        return [httpx.get(f"{base}/models", headers={
+            "authorization": "Bearer wrong", "x-forwarded-for": f"203.0.113.{i}"}).status_code
+            for i in range(40)]
+
+    plain = live(home=home)
+    assert set(flood(plain.url)[30:]) == {429}  # one address: the connection's
+    plain.stop()
+    proxied = live(home=home, config='[server]\nforwarded_allow_ips = ["127.0.0.1"]\n')
+    assert set(flood(proxied.url)) == {401}  # a trusted proxy: each client its own address
+    rows = sqlite3.connect(home / "jaju.db").execute(
+        "SELECT detail FROM audit WHERE action='auth'").fetchall()
+    assert "203.0.113.39" in {json.loads(r[0])["address"] for r in rows}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\nforwarded_allow_ips = ["proxy.local"]\n', encoding="utf-8")
+    checked = run_jaju("config", "check", "--config", str(bad), home=home)
+    assert checked.returncode != 0 and "proxy.local" in checked.stderr
+
+
 def test_admin_tool_call_passes_the_pii_guard(make_client, tmp_path, home):
     import sys
 

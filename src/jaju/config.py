@@ -7,6 +7,7 @@ embedded default: one `extractive` backend, no generative model, state under `JA
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -20,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -44,6 +46,23 @@ class ServerSettings(_Section):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
     store_content: bool = False
     """Store prompts and completions with usage records (off by default)."""
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
+    """Reverse proxies (addresses or networks, e.g. "10.0.0.0/8") whose `X-Forwarded-For`
+    header names the client: the failed-key throttle and the audit log then use that address.
+    Empty (the default): no header is believed and the connection's address is the client's,
+    so nobody can pick the address they are throttled and audited under."""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"'{entry}'은(는) IP 주소나 "
+                                 f"네트워크가 아닙니다 / '{entry}' is not an IP address or "
+                                 "network (e.g. \"10.0.0.5\" or \"10.0.0.0/8\")") from None
+        return value
 
 
 class StoreSettings(_Section):

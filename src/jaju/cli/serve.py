@@ -79,8 +79,11 @@ def serve(
         where = hide_password(settings.store.url) if settings.store.url else str(settings.home)
         err.print(f"  (KEY: an API key of {where}; create one with "
                   "`jaju keys create --tenant NAME`)", highlight=False, soft_wrap=True)
+    # X-Forwarded-For is believed only from the proxies the operator names ([server]
+    # forwarded_allow_ips); uvicorn's own default would believe any local process
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, proxy_headers=bool(server.forwarded_allow_ips),
+                forwarded_allow_ips=server.forwarded_allow_ips or None)
 
 
 def check_port(host: str, port: int) -> None:
