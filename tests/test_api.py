@@ -113,6 +113,12 @@ def test_error_shapes(make_client):
     r = post("/v1/chat/completions", json={**CHAT, "messages": [
         {"role": "user", "content": "가" * 3000}]})
     assert r.status_code == 413
+    assert "요청 본문이 너무 큽니다" in r.content.decode("utf-8")  # UTF-8, not \\uXXXX escapes
+
+    r = client.delete("/v1/chat/completions")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert r.json()["error"]["code"] == "method_not_allowed"
+    assert "메서드" in r.json()["error"]["message"]
 
     r = post("/v1/chat/completions", json={**CHAT, "tool_choice": "required", "tools": [
         {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})

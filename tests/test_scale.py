@@ -64,8 +64,10 @@ def test_serve_on_postgresql(tmp_path, pg_url):
     config.write_text(f'[store]\nurl = "{pg_url}"\n', encoding="utf-8")
     home = tmp_path / "home"
     assert run_jaju("migrate", "--config", str(config), home=home).returncode == 0
-    key = run_jaju("keys", "create", "--tenant", "acme", "--config", str(config),
-                   home=home).stdout.strip()
+    created = run_jaju("keys", "create", "--tenant", "acme", "--config", str(config), home=home)
+    key = created.stdout.strip()
+    assert pg_url.rsplit("/", 1)[1] in created.stderr  # it says where the key went
+    assert str(home) not in created.stderr
     server = start_server(["--config", str(config)], home, tmp_path / "server.log")
     try:
         client = openai.OpenAI(base_url=server.url, api_key=key, max_retries=0)

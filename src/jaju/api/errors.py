@@ -57,9 +57,15 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
             return error_response(NotFound("경로가 없습니다 / no such endpoint"))
-        error = InvalidRequest(str(exc.detail), code="http_error")
+        if exc.status_code == 405:
+            error = InvalidRequest("이 경로는 그 메서드를 받지 않습니다 / method not allowed on this "
+                                   "endpoint", code="method_not_allowed")
+        else:
+            error = InvalidRequest(str(exc.detail), code="http_error")
         error.status_code = exc.status_code
-        return error_response(error)
+        response = error_response(error)
+        response.headers.update(exc.headers or {})  # e.g. 405's Allow
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

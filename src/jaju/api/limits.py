@@ -41,9 +41,9 @@ class BodyLimit:
 
 
 async def _send_error(send: Send, error: PayloadTooLarge) -> None:
-    import json
+    from jaju import jsonio
 
-    body = json.dumps(error.to_dict()).encode()
+    body = jsonio.dumps(error.to_dict())  # UTF-8, as every other error body
     await send({"type": "http.response.start", "status": error.status_code,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})

@@ -33,6 +33,9 @@ def scan(
     from jaju.knowledge.parsers import ParseError
     from jaju.plugins import get_plugin_manager, parsers
 
+    missing = [str(p) for p in paths if str(p) != "-" and not p.exists()]
+    if missing:
+        fail("파일이나 폴더가 없습니다 / no such file or folder: " + ", ".join(missing))
     table = parsers(get_plugin_manager())
     report: list[dict[str, Any]] = []
     if any(str(p) == "-" for p in paths):

@@ -38,7 +38,10 @@ def create(
     secret, key = store.create_key(tenant.strip(), qpm=qpm, tpm=tpm, admin=admin,
                                    actor=CLI_ACTOR)
     store.close()
-    err.print(f"created {key.id} for tenant '{key.tenant}' in {settings.home}. "
+    from jaju.store.postgres import hide_password
+
+    where = hide_password(settings.store.url) if settings.store.url else settings.home
+    err.print(f"created {key.id} for tenant '{key.tenant}' in {where}. "
               "Keep the key now: it is not shown again. / 키는 다시 표시되지 않습니다.",
               highlight=False)
     typer.echo(secret)
