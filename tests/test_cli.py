@@ -42,6 +42,26 @@ def test_audit_verify_detects_tampering(home):
     assert "record 2" in bad.stderr and "modified" in bad.stderr
 
 
+def test_an_anchor_catches_a_chain_cut_and_its_head_rewritten(home):
+    """Someone with write access deletes the newest record and moves the head back: the
+    chain alone verifies, the head written down earlier (`--anchor`) does not."""
+    for tenant in ("a", "b"):
+        run_jaju("keys", "create", "--tenant", tenant, home=home)
+    anchor = run_jaju("audit", "head", home=home).stdout.strip()
+    assert anchor.startswith("2 ")
+    assert run_jaju("audit", "verify", "--anchor", anchor, home=home).returncode == 0
+    db = sqlite3.connect(home / "jaju.db")
+    first = db.execute("SELECT hash FROM audit WHERE seq=1").fetchone()[0]
+    db.execute("DELETE FROM audit WHERE seq=2")
+    db.execute("UPDATE audit_head SET seq=1, hash=?", (first,))
+    db.commit()
+    assert run_jaju("audit", "verify", home=home).returncode == 0  # consistent on its own
+    cut = run_jaju("audit", "verify", "--anchor", anchor, home=home)
+    assert cut.returncode == 1 and "record 2" in cut.stderr and "anchored" in cut.stderr
+    bad = run_jaju("audit", "verify", "--anchor", "two abc", home=home)
+    assert bad.returncode == 2 and "SEQ HASH" in bad.stderr
+
+
 def test_usage_empty_and_bad_since(home):
     assert run_jaju("usage", "--json", home=home).stdout.strip() == "[]"
     bad = run_jaju("usage", "--since", "yesterday", home=home)

@@ -10,19 +10,41 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from jaju.cli.common import ConfigOption, HomeOption, err, load_settings, open_store, out
+from jaju.cli.common import (
+    ConfigOption,
+    HomeOption,
+    err,
+    fail,
+    load_settings,
+    open_store,
+    out,
+)
 
 app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
 @app.command()
-def verify(config: ConfigOption = None, home: HomeOption = None) -> None:
+def verify(
+    anchor: Annotated[list[str] | None, typer.Option(
+        help="\"SEQ HASH\" as `jaju audit head` printed it earlier (repeatable): the chain "
+             "must still hold that record with that hash, which catches a chain rewritten "
+             "whole.")] = None,
+    config: ConfigOption = None,
+    home: HomeOption = None,
+) -> None:
     """Check the chain: any edited or deleted record is reported and the exit code is 1."""
-    from jaju.store import open_store
+    from jaju.store import AuditProblem, open_store
+    from jaju.store.base import GENESIS
 
+    anchors = [_anchor(a) for a in anchor or []]
     settings = load_settings(config, home)
     store = open_store(settings.store_url)
     count, problems = store.verify_audit()
+    for at, expected in anchors:
+        found = store.audit_hash(at) if at else GENESIS  # the head of an empty chain
+        if found != expected:
+            problems.append(AuditProblem(at, "the anchored record is missing" if found is None
+                                         else "the anchored record's hash differs"))
     seq, digest = store.audit_head()
     store.close()
     if problems:
@@ -33,6 +55,14 @@ def verify(config: ConfigOption = None, home: HomeOption = None) -> None:
         raise typer.Exit(1)
     err.print(f"[green]감사 로그 정상 / audit log OK[/]: {count} records, head {seq} {digest} "
               f"({store.url})", highlight=False)
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    seq, _, digest = text.strip().partition(" ")
+    if not seq.isdigit() or len(digest.strip()) != 64:
+        fail(f"--anchor는 'SEQ HASH' 형식입니다 / --anchor takes \"SEQ HASH\" as `jaju audit "
+             f"head` prints it, not {text!r}")
+    return int(seq), digest.strip()
 
 
 @app.command()

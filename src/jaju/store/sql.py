@@ -522,6 +522,11 @@ class Store:
         rows = self._rows("SELECT seq, hash FROM audit_head WHERE id=1")
         return (rows[0][0], rows[0][1]) if rows else (0, GENESIS)
 
+    def audit_hash(self, seq: int) -> str | None:
+        """The hash of record `seq`, or None when there is no such record."""
+        rows = self._rows("SELECT hash FROM audit WHERE seq=?", (seq,))
+        return rows[0][0] if rows else None
+
     # --- copying a deployment -------------------------------------------------------------------
 
     TABLES: ClassVar[dict[str, tuple[str, ...]]] = {
