@@ -122,6 +122,7 @@ def test_api_fail_closed_answers_503_and_records_it(make_client, home):
         "message": r.json()["error"]["message"], "type": "api_error", "param": None,
         "code": "limits_unavailable"}}
     assert "Redis" in r.json()["error"]["message"]
+    assert r.headers["retry-after"] == "1"  # clients pause before trying again
     chats = _records(home, "chat.completions")
     assert len(chats) == 1 and chats[0]["outcome"] == "error"
     assert '"status": 503' in chats[0]["detail"] and "limits_unavailable" in chats[0]["detail"]

@@ -169,6 +169,8 @@ class ServiceUnavailable(ApiError):
     status_code = 503
     error_type = "api_error"
     code = "service_unavailable"
+    retry_after = 1
+    """Sent as `Retry-After`: such outages are retried after a pause, not at once."""
 
 
 class UpstreamError(ApiError):

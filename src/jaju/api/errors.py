@@ -12,14 +12,23 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from jaju import jsonio
-from jaju.errors import ApiError, InvalidRequest, NotFound, RateLimited, ValidationFailed, error_body
+from jaju.errors import (
+    ApiError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    ValidationFailed,
+    error_body,
+)
 
 log = logging.getLogger("jaju")
 
 
 def error_response(error: BaseException) -> JSONResponse:
     status, body = error_body(error)
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    retry = error.retry_after if isinstance(error, RateLimited | ServiceUnavailable) else None
+    headers = {"Retry-After": str(retry)} if retry is not None else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
