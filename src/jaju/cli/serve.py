@@ -69,11 +69,13 @@ def serve(
     err.print(f"[bold green]jaju[/] serving {', '.join(models)} at {url}"
               f"  (home: {settings.home}; keys {'required' if has_keys else 'not required'})",
               highlight=False)
-    example = models[-1]
+    # the demo's law assistant gets a law question; any other model a greeting
+    example = next((m for m in ("law", "labour") if m in models), models[-1])
+    question = "사장이 직원을 때리면 처벌받나요?" if example in ("law", "labour") else "안녕하세요"
     auth = ' -H "Authorization: Bearer $KEY"' if has_keys else ""
     err.print(f"  try: curl -s {url}/chat/completions{auth} -H 'content-type: application/json' "
               f"-d '{{\"model\": \"{example}\", \"messages\": [{{\"role\": \"user\", "
-              f"\"content\": \"사장이 직원을 때리면 처벌받나요?\"}}]}}'", highlight=False,
+              f"\"content\": \"{question}\"}}]}}'", highlight=False,
               soft_wrap=True)
     if has_keys:
         where = hide_password(settings.store.url) if settings.store.url else str(settings.home)
