@@ -97,6 +97,15 @@ def test_installed_packs_assistants_are_served_and_jaju_toml_wins(tmp_path):
         assert state.models["law"].system_prompt == "내 것" and "labour" in state.models
     finally:
         asyncio.run(state.aclose())
+    # a jaju.toml naming only other backends keeps the packs' assistants (on extractive)
+    other = Settings.model_validate({"home": tmp_path, "backends": {"up": {
+        "type": "openai", "urls": ["http://127.0.0.1:9/v1"], "model": "m"}}})
+    state = AppState.build(other, load_plugins=False)
+    try:
+        assert {"law", "labour", "up"} <= set(state.models)
+        assert state.models["law"].backend.name == "extractive"
+    finally:
+        asyncio.run(state.aclose())
     with pytest.raises(ValueError, match=r"packs\.backend"):
         Settings.model_validate({"home": tmp_path, "packs": {"backend": "nosuch"}})
 

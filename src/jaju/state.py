@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from jaju.assistants import Assistant
 from jaju.backends.base import Backend
-from jaju.config import Settings
+from jaju.config import ExtractiveBackend, Settings
 from jaju.errors import ConfigError
 from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex, knowledge_location
@@ -143,6 +143,12 @@ class AppState:
         types = backend_types(pm)
         backends = {name: build_backend(name, conf, types)
                     for name, conf in settings.backends.items()}
+        if settings.packs.backend is None and "extractive" not in backends \
+                and store.installed_packs():
+            # packs answer on the extractive backend by default; it needs no configuration,
+            # so a jaju.toml that names only other backends does not lose their assistants
+            backends["extractive"] = build_backend(
+                "extractive", ExtractiveBackend(type="extractive"), types)
         settings, idle = _with_pack_assistants(settings, store, packs(pm), backends)
         models = {name: Assistant(name=name, backend=backend)
                   for name, backend in backends.items()}
