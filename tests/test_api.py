@@ -115,6 +115,13 @@ def test_error_shapes(make_client):
     assert r.status_code == 413
     assert "요청 본문이 너무 큽니다" in r.content.decode("utf-8")  # UTF-8, not \\uXXXX escapes
 
+    for field, value in (("max_tokens", "5"), ("max_tokens", True), ("max_tokens", 5.0),
+                         ("max_tokens", 2**40), ("seed", 2**70), ("stream", "true"),
+                         ("stream", 1), ("n", "1")):
+        r = post("/v1/chat/completions", json={**CHAT, field: value})  # as OpenAI's API: strict
+        assert r.status_code == 422, (field, value, r.text)
+        assert r.json()["error"]["param"] == field
+
     r = client.delete("/v1/chat/completions")
     assert r.status_code == 405 and r.headers["allow"] == "POST"
     assert r.json()["error"]["code"] == "method_not_allowed"

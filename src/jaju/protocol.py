@@ -12,7 +12,15 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 
 class _Model(BaseModel):
@@ -82,11 +90,15 @@ class ResponseFormat(_Model):
 
 
 class StreamOptions(_Model):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 MAX_NAME = 256
 """Longest model, knowledge-base or tool name accepted (longer ones are refused, never stored)."""
+MAX_TOKENS = 2**31 - 1
+"""Largest `max_tokens` passed on (what a C int holds; backends stop at their context anyway).
+Numbers and flags are strict, as OpenAI's API is: "5", 5.0 or true for an integer are 400s, not
+read as 5 or 1."""
 
 
 class ChatRequest(_Model):
@@ -94,12 +106,12 @@ class ChatRequest(_Model):
     messages: list[Message] = Field(min_length=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
-    max_tokens: int | None = Field(None, gt=0)
-    max_completion_tokens: int | None = Field(None, gt=0)
+    max_tokens: StrictInt | None = Field(None, gt=0, le=MAX_TOKENS)
+    max_completion_tokens: StrictInt | None = Field(None, gt=0, le=MAX_TOKENS)
     stop: str | list[str] | None = None
-    seed: int | None = None
-    n: int = Field(1, ge=1, le=1)
-    stream: bool = False
+    seed: StrictInt | None = Field(None, ge=-2**63, le=2**63 - 1)
+    n: StrictInt = Field(1, ge=1, le=1)
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
     tools: list[ToolDef] | None = None
