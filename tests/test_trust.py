@@ -194,6 +194,7 @@ def test_a_forged_forwarded_for_does_not_escape_the_throttle(live, tmp_path):
     plain.stop()
     proxied = live(home=home, config='[server]\nforwarded_allow_ips = ["127.0.0.1"]\n')
     assert set(flood(proxied.url)) == {401}  # a trusted proxy: each client its own address
+    proxied.stop()  # its audit records are committed by then
     rows = sqlite3.connect(home / "jaju.db").execute(
         "SELECT detail FROM audit WHERE action='auth'").fetchall()
     assert "203.0.113.39" in {json.loads(r[0])["address"] for r in rows}
