@@ -55,6 +55,7 @@ from jaju.protocol import (
     EmbeddingRequest,
     SearchRequest,
     estimate_tokens,
+    has_control,
 )
 from jaju.store import ApiKey, AuditEvent, AuditProblem, Store, UsageRecord
 from jaju.store.base import hash_key
@@ -312,6 +313,7 @@ class Gateway:
         try:
             request = parse(body, ChatRequest)
             call.model, call.stream = request.model, request.stream
+            _bounded(request.model, "model")
             self._check_size(request)
             assistant = self.model(request.model)
             guards = self.guard_chain(caller, request.model)
@@ -397,6 +399,7 @@ class Gateway:
         try:
             request = parse(body, EmbeddingRequest)
             call.model = request.model
+            _bounded(request.model, "model")
             try:
                 texts = request.texts
             except ValueError as e:
@@ -526,10 +529,14 @@ class Gateway:
 
 
 def _bounded(name: str, param: str) -> None:
-    """Names longer than MAX_NAME are refused before they reach any log."""
+    """Names longer than MAX_NAME are refused before they reach any log; so are names with
+    control characters (NUL, tab, ...: `has_control`), alike on both stores."""
     if len(name) > MAX_NAME:
         raise InvalidRequest(f"이름이 너무 깁니다(최대 {MAX_NAME}자) / '{param}' is longer than "
                              f"{MAX_NAME} characters", param=param, code="name_too_long")
+    if has_control(name):
+        raise InvalidRequest(f"이름에 제어 문자를 쓸 수 없습니다 / '{param}' must not contain "
+                             "control characters", param=param, code="invalid_name")
 
 
 def _base64(vector: list[float]) -> str:

@@ -9,6 +9,7 @@ Unknown request fields are kept (`extra="allow"`) so that engine-specific option
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
 from typing import Any, Literal
 
@@ -87,6 +88,14 @@ class StreamOptions(_Model):
 
 MAX_NAME = 256
 """Longest model, knowledge-base or tool name accepted (longer ones are refused, never stored)."""
+
+
+def has_control(name: str) -> bool:
+    """Whether `name` holds a character of Unicode category C* — control (NUL, tab, newline),
+    format (zero-width joiner, bidi marks), surrogate, private use, unassigned. No model,
+    knowledge-base or tenant name may: PostgreSQL cannot store NUL, and the rest hide or
+    split a name in logs, tables and filters."""
+    return not name.isprintable() and any(unicodedata.category(c)[0] == "C" for c in name)
 
 
 class ChatRequest(_Model):

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from jaju.errors import ConfigError
 from jaju.store.base import (
@@ -54,6 +54,7 @@ from jaju.store.base import (
 )
 
 log = logging.getLogger("jaju")
+T = TypeVar("T", str, str | None)
 BATCH = 256
 """Most records committed in one transaction."""
 COMMIT_TIMEOUT = 3.0
@@ -350,9 +351,9 @@ class Store:
             "INSERT INTO usage (ts, tenant, key_id, model, endpoint, status, stream, "
             "prompt_tokens, completion_tokens, latency_ms, error, prompt, completion) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-            [(now, u.tenant, u.key_id, u.model, u.endpoint, u.status, int(u.stream),
-              u.prompt_tokens, u.completion_tokens, u.latency_ms, u.error, u.prompt,
-              u.completion) for u in usage])
+            [(now, _text(u.tenant), _text(u.key_id), _text(u.model), u.endpoint, u.status,
+              int(u.stream), u.prompt_tokens, u.completion_tokens, u.latency_ms,
+              _text(u.error), _text(u.prompt), _text(u.completion)) for u in usage])
 
     def _append_audit(self, db: Any, *events: AuditEvent) -> str:
         """Append `events` in order inside the caller's transaction, after locking the head
@@ -364,6 +365,8 @@ class Store:
         rows = []
         for event in events:
             seq += 1
+            event = AuditEvent(_text(event.actor), event.action, event.outcome,
+                               _text(event.target), event.detail)
             detail = json.dumps(event.detail or {}, ensure_ascii=False, sort_keys=True)
             digest = record_hash(prev, seq, ts, event.actor, event.action, event.target,
                                  event.outcome, detail)
@@ -587,6 +590,15 @@ def _resolve(done: Future[None], error: Exception | None) -> None:
             done.set_result(None)
         else:
             done.set_exception(error)
+
+
+def _text(value: T) -> T:
+    """`value` with NUL replaced by U+FFFD: PostgreSQL's text cannot hold NUL, and a request's
+    own content (a model name, a prompt, an error quoting either) must not be able to make its
+    record fail. Done on both engines, so a record reads the same from either."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def _reason(error: BaseException) -> str:
