@@ -70,3 +70,43 @@ def test_a_nul_in_a_tenant_is_a_400(app):
     assert r.status_code == 400, r.text
     assert r.json()["error"]["param"] == "tenant"
     assert [k.tenant for k in store.list_keys()] == ["ops"]
+
+
+BAD_TENANTS = ["*", "", "   ", "a" * 65, "a\tb", "a\u200bb", "a/b", "mcp:a", " a"]
+
+
+@pytest.mark.parametrize("tenant", BAD_TENANTS[:-1])  # the API strips " a" to "a"
+def test_a_tenant_name_is_checked_over_http(app, tenant):
+    client, admin, store = app
+    r = client.post("/v1/keys", json={"tenant": tenant}, headers=admin)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == "tenant" and " / " in error["message"]
+    assert [k.tenant for k in store.list_keys()] == ["ops"]
+    for good in ("여신부", "콜센터 2팀", "acme-prod.eu_1"):
+        r = client.post("/v1/keys", json={"tenant": good}, headers=admin)
+        assert r.status_code == 200 and r.json()["key"]["tenant"] == good, r.text
+
+
+def test_a_tenant_name_is_checked_by_the_store(url):
+    from jaju.errors import InvalidRequest
+
+    store = open_store(url)
+    try:
+        for tenant in BAD_TENANTS:
+            with pytest.raises(InvalidRequest):
+                store.create_key(tenant, actor="test")
+        assert store.list_keys() == []
+    finally:
+        store.close()
+
+
+def test_a_tenant_name_is_checked_by_the_cli(home):
+    from conftest import run_jaju
+
+    for tenant in ("*", "a/b", "a\tb", "a" * 65, "  "):
+        out = run_jaju("keys", "create", "--tenant", tenant, home=home)
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "invalid tenant name" in out.stderr and not out.stdout
+    out = run_jaju("keys", "create", "--tenant", "여신부", home=home)
+    assert out.returncode == 0 and out.stdout.startswith("jaju-"), out.stderr

@@ -227,7 +227,7 @@ async def create_key(request: Request) -> dict[str, Any]:
     caller = await authenticate(request)
     body = await _json(request)
     tenant = body.get("tenant")
-    if not isinstance(tenant, str) or not tenant.strip():
+    if not isinstance(tenant, str):
         raise InvalidRequest("테넌트 이름이 필요합니다 / 'tenant' is required", param="tenant")
     secret, key = await get_state(request).gateway.create_key(
         caller, tenant.strip(), qpm=_limit(body, "qpm"), tpm=_limit(body, "tpm"),

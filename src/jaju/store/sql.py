@@ -40,7 +40,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from jaju.errors import ConfigError
+from jaju.errors import ConfigError, InvalidRequest
+from jaju.protocol import tenant_problem
 from jaju.store.base import (
     GENESIS,
     KEY_PREFIX,
@@ -390,7 +391,11 @@ class Store:
 
     def create_key(self, tenant: str, *, qpm: int | None = None, tpm: int | None = None,
                    admin: bool = False, actor: str) -> tuple[str, ApiKey]:
-        """Make a key; return the secret (shown once, stored only hashed) and its record."""
+        """Make a key; return the secret (shown once, stored only hashed) and its record.
+        InvalidRequest for a name no tenant may have (`tenant_problem`)."""
+        if problem := tenant_problem(tenant):
+            raise InvalidRequest(f"테넌트 이름이 올바르지 않습니다 / invalid tenant name "
+                                 f"{tenant!r}: {problem}", param="tenant", code="invalid_tenant")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(6), tenant=tenant, prefix=secret[:9],
                      qpm=qpm, tpm=tpm, created_at=time.time(), revoked_at=None, admin=admin)
