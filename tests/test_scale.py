@@ -173,3 +173,14 @@ def test_a_password_never_appears_in_errors(tmp_path, url, secret):
         assert "cannot connect to the store" in " ".join(out.stderr.split())
         assert secret not in out.stderr + out.stdout, out.stderr
         assert "S3cr" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_store_copy_from_a_missing_source_is_an_error(tmp_path, pg_url):
+    """A source that does not exist is named and left uncreated (no empty store "copied")."""
+    for source in (f"sqlite://{tmp_path / 'missing' / 'dir' / 'jaju.db'}",
+                   str(tmp_path / "missing.db")):
+        out = run_jaju("store", "copy", source, pg_url, home=tmp_path / "h")
+        said = " ".join(out.stderr.split())
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "the source store does not exist" in said and "missing" in said
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "missing.db").exists()
