@@ -510,9 +510,18 @@ class Store:
                 "completion_tokens", "avg_latency_ms")
         return [dict(zip(keys, _plain(row), strict=True)) for row in self._rows(sql, args)]
 
-    def audit_records(self, limit: int = 50) -> list[dict[str, Any]]:
+    def audit_records(self, limit: int = 50, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` records, oldest first: all, or those whose actor is `tenant`'s —
+        the tenant itself, `tenant/KEY`, `mcp:tenant/...` or `cli:tenant` (a tenant name holds
+        no `/` or `:`, so no other tenant's actor matches) — filtered in SQL, so a tenant gets
+        its newest records however many its neighbours wrote since."""
+        where, args = "", list[Any]()
+        if tenant is not None:
+            mine, theirs = f"{tenant}/", f"mcp:{tenant}/"
+            where = " WHERE actor IN (?, ?) OR substr(actor, 1, ?) = ? OR substr(actor, 1, ?) = ?"
+            args = [tenant, f"cli:{tenant}", len(mine), mine, len(theirs), theirs]
         rows = self._rows("SELECT seq, ts, actor, action, target, outcome, detail, hash "
-                          "FROM audit ORDER BY seq DESC LIMIT ?", (limit,))
+                          f"FROM audit{where} ORDER BY seq DESC LIMIT ?", [*args, limit])
         keys = ("seq", "ts", "actor", "action", "target", "outcome", "detail", "hash")
         return [dict(zip(keys, _plain(row), strict=True)) for row in reversed(rows)]
 
