@@ -350,3 +350,27 @@ def test_sse_event_writes_utf8_and_what_orjson_refuses():
     assert "안녕하세요".encode() in event
     assert json.loads(event[6:]) == {"choices": [{"delta": {"content": "안녕하세요"}}]}
     assert json.loads(sse_event({"n": 2**70})[6:]) == {"n": 2**70}
+
+
+def test_a_tenant_sees_its_audit_records_beside_a_busy_neighbour(make_client, home):
+    """GET /v1/audit?limit=5 with a tenant key: its newest records, though another tenant
+    wrote far more than limit × 20 records since."""
+    client = make_client()
+    store = open_store(home / "jaju.db")
+    quiet, _ = store.create_key("quiet", actor="test")
+    busy, _ = store.create_key("busy", actor="test")
+    store.close()
+    for _ in range(3):
+        assert client.post("/v1/chat/completions", json=CHAT,
+                           headers={"Authorization": f"Bearer {quiet}"}).status_code == 200
+    state = client.app.state.jaju
+    from jaju.store import AuditEvent
+
+    for i in range(150):
+        state.store.audit(AuditEvent("busy/key_x", "chat.completions", "ok", None, {"i": i}))
+    state.store.flush()
+    r = client.get("/v1/audit?limit=5", headers={"Authorization": f"Bearer {quiet}"})
+    rows = r.json()["data"]
+    assert len(rows) == 3 and all(row["actor"].startswith("quiet/") for row in rows), rows
+    r = client.get("/v1/audit?limit=2", headers={"Authorization": f"Bearer {busy}"})
+    assert [row["actor"] for row in r.json()["data"]] == ["busy/key_x"] * 2

@@ -84,3 +84,21 @@ def test_the_rerank_weight_names_config_checks_are_the_rerankers():
     from jaju.knowledge.rerank import Weights
 
     assert set(RERANK_WEIGHTS) == {f.name for f in fields(Weights)}
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/7", "127.0.0.1:6379", "tcp://r:6379"])
+def test_a_redis_url_of_another_scheme_is_a_clear_error(tmp_path, url):
+    """`jaju config check` and `jaju serve` alike: a bilingual error naming the key, exit 2."""
+    from conftest import free_port, run_jaju
+
+    config = tmp_path / "jaju.toml"
+    config.write_text(f'[limits]\nredis_url = "{url}"\n', encoding="utf-8")
+    for args in (["config", "check"], ["serve", "--port", str(free_port())]):
+        out = run_jaju(*args, "--config", str(config), home=tmp_path / "h")
+        said = " ".join(out.stderr.split())
+        assert out.returncode == 2, (args, out.stderr)
+        assert "limits.redis_url" in said and "redis://, rediss:// or unix://" in said
+        assert "Traceback" not in out.stderr
+    for good in ("redis://:pw@127.0.0.1:6379/0", "rediss://r:6380/1", "unix:///run/r.sock?db=0"):
+        settings = Settings.model_validate({"home": tmp_path, "limits": {"redis_url": good}})
+        assert settings.limits.redis_url == good

@@ -361,3 +361,27 @@ def test_a_commit_whose_answer_was_lost_is_not_stored_twice(pg_url, monkeypatch)
         assert store.verify_audit() == (2, [])
     finally:
         store.close()
+
+
+def test_health_answers_at_once_while_postgresql_is_down(own_postgres, make_client):
+    """With an assistant that uses knowledge (so /health reads the knowledge index), a crashed
+    PostgreSQL makes /health degraded — 200 within a short bound, the store unavailable and
+    the unreadable knowledge index a warning — never a 503 after the pool's wait."""
+    client = make_client({"store": {"url": own_postgres.url, "commit_timeout": 2.0},
+                          "assistants": {"law": {"backend": "extractive",
+                                                 "knowledge": ["statutes"]}}})
+    assert client.get("/health").status_code == 200
+    own_postgres.crash()
+    for _ in range(2):  # the second probe finds the first's read still waiting
+        started = time.monotonic()
+        response = client.get("/health")
+        assert time.monotonic() - started < 6, "/health waited on the database"
+        assert response.status_code == 200, response.text
+        health = response.json()
+        assert health["status"] == "degraded" and health["store"] == "unavailable"
+        assert any("knowledge index" in w for w in health["warnings"]), health
+    own_postgres.start()
+    wait_for(lambda: client.get("/health").json()["store"] == "ok", "the store back")
+    health = wait_for(lambda: (h := client.get("/health").json())["warnings"] and all(
+        "knowledge index" not in w for w in h["warnings"]) and h, "the knowledge index back")
+    assert any("'statutes' does not exist" in w for w in health["warnings"])

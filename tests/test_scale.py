@@ -11,8 +11,9 @@ import time
 
 import httpx
 import openai
+import pytest
 
-from conftest import JAJU, run_jaju, start_server
+from conftest import JAJU, free_port, run_jaju, start_server
 from conftest import ROOT as JAJU_ROOT
 
 
@@ -156,3 +157,32 @@ def test_deploy_configs_pass_config_check(tmp_path):
                              env={"JAJU_HOME": str(tmp_path / "h"), "PATH": "/usr/bin:/bin"})
         assert out.returncode == 0, out.stderr
         assert "backends.vllm" in out.stdout
+
+
+@pytest.mark.parametrize("url, secret", [
+    ("postgresql://postgres@127.0.0.1:5432/test?password=Qu3ryS3cret&sslmode=bogus",
+     "Qu3ryS3cret"),
+    ("postgresql://jaju:S3cr@Tailpart@nohost.invalid/jaju", "Tailpart"),  # libpq: host "Tail…"
+])
+def test_a_password_never_appears_in_errors(tmp_path, url, secret):
+    """A password in the query string, or one with an unencoded `@` that libpq splits (and
+    echoes the rest as the host), is hidden in what `jaju migrate` and `jaju serve` say."""
+    config = tmp_path / "jaju.toml"
+    config.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
+    for args in (["migrate"], ["serve", "--port", str(free_port())]):
+        out = run_jaju(*args, "--config", str(config), home=tmp_path / "h")
+        assert out.returncode == 2, (args, out.stderr)
+        assert "cannot connect to the store" in " ".join(out.stderr.split())
+        assert secret not in out.stderr + out.stdout, out.stderr
+        assert "S3cr" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_store_copy_from_a_missing_source_is_an_error(tmp_path, pg_url):
+    """A source that does not exist is named and left uncreated (no empty store "copied")."""
+    for source in (f"sqlite://{tmp_path / 'missing' / 'dir' / 'jaju.db'}",
+                   str(tmp_path / "missing.db")):
+        out = run_jaju("store", "copy", source, pg_url, home=tmp_path / "h")
+        said = " ".join(out.stderr.split())
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "the source store does not exist" in said and "missing" in said
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "missing.db").exists()

@@ -216,3 +216,18 @@ def test_a_dropped_postgresql_connection_is_reopened(pg_url):
     assert store.usage_summary()[0]["requests"] == 2
     assert store.verify_audit() == (2, [])
     store.close()
+
+
+def test_a_tenants_audit_records_are_filtered_in_sql(store):
+    """A tenant's newest records, however many its neighbours wrote after them; no neighbour
+    whose name starts with the tenant's is taken for it."""
+    mine = ["a", "a/key_1", "mcp:a/key_1", "mcp:a/stdio", "cli:a"]
+    for actor in mine:
+        store.audit(AuditEvent(actor, "chat.completions", "ok"))
+    for i in range(300):
+        store.audit(AuditEvent(["b/key_2", "ab/key_3", "mcp:ab/stdio", "cli:ab"][i % 4],
+                               "chat.completions", "ok", None, {"i": i}))
+    store.flush()
+    assert [r["actor"] for r in store.audit_records(5, tenant="a")] == mine
+    assert [r["actor"] for r in store.audit_records(2, tenant="a")] == mine[-2:]
+    assert len(store.audit_records(1000)) == 305

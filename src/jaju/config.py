@@ -101,6 +101,17 @@ class LimitsSettings(_Section):
     code `limits_unavailable`, recorded); `open` lets it through unlimited, with a warning in
     the log and an audit record when the outage begins and when it ends."""
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: str | None) -> str | None:
+        """The schemes the Redis client takes, checked here so that `jaju config check` and
+        `jaju serve` refuse another (http://...) with this message, not a traceback."""
+        scheme = (url or "").partition("://")[0].lower()
+        if url is not None and ("://" not in url or scheme not in ("redis", "rediss", "unix")):
+            raise ValueError(f"Redis URL은 redis://, rediss:// 또는 unix://로 시작해야 합니다 / "
+                             f"must start with redis://, rediss:// or unix:// (not {scheme!r})")
+        return url
+
 
 class LlamaCppBackend(_Section):
     type: Literal["llamacpp"]

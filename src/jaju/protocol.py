@@ -9,6 +9,7 @@ Unknown request fields are kept (`extra="allow"`) so that engine-specific option
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
 from typing import Any, Literal
 
@@ -99,6 +100,40 @@ MAX_TOKENS = 2**31 - 1
 """Largest `max_tokens` passed on (what a C int holds; backends stop at their context anyway).
 Numbers and flags are strict, as OpenAI's API is: "5", 5.0 or true for an integer are 400s, not
 read as 5 or 1."""
+
+
+def has_control(name: str) -> bool:
+    """Whether `name` holds a character of Unicode category C* — control (NUL, tab, newline),
+    format (zero-width joiner, bidi marks), surrogate, private use, unassigned. No model,
+    knowledge-base or tenant name may: PostgreSQL cannot store NUL, and the rest hide or
+    split a name in logs, tables and filters."""
+    return not name.isprintable() and any(unicodedata.category(c)[0] == "C" for c in name)
+
+
+MAX_TENANT = 64
+"""Longest tenant name."""
+
+
+def tenant_problem(name: str) -> str | None:
+    """Why `name` cannot be a tenant (None: it can) — checked wherever a key is made (the
+    store's create_key, POST /v1/keys, `jaju keys create`). Any letters (민원팀, ops) and
+    spaces inside are fine; not `*` (the knowledge index's name for shared knowledge bases,
+    which a key of that tenant could write into), nor `/` or `:`, which separate the tenant
+    from the rest in the audit log's actors (`tenant/key_id`, `mcp:tenant/...`,
+    `cli:tenant`, `admin:...`) that a tenant's audit view is filtered on."""
+    if not name.strip():
+        return "테넌트 이름이 비어 있습니다 / the tenant name is empty"
+    if name != name.strip():
+        return "앞뒤 공백은 쓸 수 없습니다 / no spaces at the start or end"
+    if len(name) > MAX_TENANT:
+        return f"최대 {MAX_TENANT}자입니다 / at most {MAX_TENANT} characters"
+    if name == "*":
+        return "'*'는 공유 지식 베이스의 내부 이름입니다 / '*' is reserved for shared knowledge bases"
+    if has_control(name):
+        return "제어 문자를 쓸 수 없습니다 / no control or format characters"
+    if "/" in name or ":" in name:
+        return "'/'와 ':'는 쓸 수 없습니다 / no '/' or ':'"
+    return None
 
 
 class ChatRequest(_Model):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import ValidationError
 
@@ -23,6 +26,37 @@ from jaju.tools.hub import ToolHub
 from jaju.tools.services import ToolServices
 
 log = logging.getLogger("jaju")
+
+T = TypeVar("T")
+HEALTH_WAIT = 1.5
+"""Seconds /health waits for one database read before it reports the read as unanswered."""
+
+
+class Probe(Generic[T]):
+    """A read for /health, waited for at most `bound` seconds. One runs at a time (in a thread
+    of its own): a read still running when the bound passes is waited on again by the next
+    call instead of being started twice, so a database that hangs costs one thread, not one
+    per probe. Raises TimeoutError past the bound, or what the read raised."""
+
+    def __init__(self, read: Callable[[], T], bound: float = HEALTH_WAIT) -> None:
+        self.read, self.bound = read, bound
+        self._pending: Future[T] | None = None
+        self._lock = threading.Lock()
+
+    def _run(self, future: Future[T]) -> None:
+        try:
+            future.set_result(self.read())
+        except BaseException as e:
+            future.set_exception(e)
+
+    def __call__(self) -> T:
+        with self._lock:
+            if self._pending is None or self._pending.done():
+                self._pending = Future()
+                threading.Thread(target=self._run, args=(self._pending,), daemon=True,
+                                 name="jaju-health-probe").start()
+            pending = self._pending
+        return pending.result(timeout=self.bound)
 
 
 def build_backend(name: str, conf: Any, types: dict[str, BackendType]) -> Backend:
@@ -135,6 +169,15 @@ class AppState:
     auth_throttle: AuthThrottle = field(default_factory=AuthThrottle)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     """Failed authentications per source address (api/auth.py)."""
+    _probes: dict[str, Probe[Any]] = field(default_factory=dict)
+    """/health's bounded reads of the store and the knowledge index."""
+
+    def probe(self, name: str, read: Callable[[], T]) -> T:
+        """`read()` for /health, within HEALTH_WAIT seconds (else TimeoutError)."""
+        if name not in self._probes:
+            self._probes[name] = Probe(read)
+        result: T = self._probes[name]()
+        return result
 
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
@@ -204,7 +247,14 @@ class AppState:
                 found.append(f"backend '{name}': {warning}")
         wanted = {(a.name, kb) for a in self.models.values() for kb in a.knowledge}
         if wanted:
-            existing = {kb.name for kb in self.knowledge.bases()}
+            try:
+                bases = self.probe("knowledge", lambda: self.knowledge.bases())
+            except TimeoutError:
+                return [*found, f"the knowledge index did not answer within {HEALTH_WAIT:g} s "
+                                "(the assistants' knowledge bases are not checked)"]
+            except Exception as e:  # a store outage: a warning, not a failed /health
+                return [*found, f"the knowledge index cannot be read: {e}"]
+            existing = {kb.name for kb in bases}
             found += [f"assistant '{assistant}': knowledge base '{kb}' does not exist "
                       f"(jaju ingest FILES --kb {kb})"
                       for assistant, kb in sorted(wanted) if kb not in existing]

@@ -33,7 +33,7 @@ from jaju.api.auth import acting_for, authenticate, get_state
 from jaju.caller import Caller
 from jaju.errors import InvalidRequest, NotFound, PermissionDenied
 from jaju.knowledge.index import SHARED_TENANT, KnowledgeBase, KnowledgeIndex
-from jaju.protocol import MAX_NAME
+from jaju.protocol import MAX_NAME, has_control
 from jaju.state import AppState
 from jaju.store import ApiKey, AuditEvent
 
@@ -116,7 +116,7 @@ async def verify(request: Request) -> dict[str, Any]:
 # --- documents ------------------------------------------------------------------------------------
 
 async def _base(state: AppState, caller: Caller, kb: str) -> tuple[KnowledgeIndex, KnowledgeBase]:
-    if len(kb) > MAX_NAME:
+    if len(kb) > MAX_NAME or has_control(kb):  # no knowledge base has such a name
         raise NotFound("지식 베이스가 없습니다 / no such knowledge base",
                        code="knowledge_base_not_found")
     index = await asyncio.to_thread(lambda: state.knowledge)
@@ -227,7 +227,7 @@ async def create_key(request: Request) -> dict[str, Any]:
     caller = await authenticate(request)
     body = await _json(request)
     tenant = body.get("tenant")
-    if not isinstance(tenant, str) or not tenant.strip():
+    if not isinstance(tenant, str):
         raise InvalidRequest("테넌트 이름이 필요합니다 / 'tenant' is required", param="tenant")
     secret, key = await get_state(request).gateway.create_key(
         caller, tenant.strip(), qpm=_limit(body, "qpm"), tpm=_limit(body, "tpm"),

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from jaju.cli.common import ConfigOption, HomeOption, err, fail, load_settings, open_store, out
+from jaju.protocol import tenant_problem
 from jaju.store.base import KEY_PREFIX, ApiKey
 
 CLI_ACTOR = "cli"
@@ -29,8 +30,8 @@ def create(
     home: HomeOption = None,
 ) -> None:
     """Create a key. The key alone goes to stdout, once; it is stored only hashed."""
-    if not tenant.strip():
-        fail("테넌트 이름이 비어 있습니다 / tenant must not be empty")
+    if problem := tenant_problem(tenant.strip()):
+        fail(f"테넌트 이름이 올바르지 않습니다 / invalid tenant name {tenant!r}: {problem}")
     from jaju.store import open_store
 
     settings = load_settings(config, home)

@@ -44,12 +44,15 @@ def copy(
     then compare counts and verify the copied chain."""
     from jaju.errors import ConfigError
     from jaju.knowledge.index import KnowledgeIndex
-    from jaju.store import is_postgres, open_store
+    from jaju.store import is_postgres, open_store, sqlite_path
 
     def shown(name: str, n: object) -> None:
         typer.echo(f"  {name}: {n}", err=True)
 
     try:
+        path = sqlite_path(source)
+        if path is not None and not path.is_file():  # opening it would create an empty one
+            fail(f"복사할 원본이 없습니다 / the source store does not exist: {path}")
         src, dst = open_store(source), open_store(target)
         src.copy_to(dst, progress=shown)
         if knowledge and is_postgres(target):

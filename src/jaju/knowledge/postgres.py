@@ -39,7 +39,7 @@ from jaju.errors import ConfigError, InvalidRequest, ServiceUnavailable
 from jaju.knowledge.chunking import SUPPLEMENTARY_PREFIX, Chunk
 from jaju.knowledge.storage import DOC_COLUMNS, KB_COLUMNS, KnowledgeStorage, as_matrix
 from jaju.store.migrations import KNOWLEDGE, migrate_postgres
-from jaju.store.postgres import hide_password
+from jaju.store.postgres import hide_password, scrub
 
 log = logging.getLogger("jaju")
 K1, B = 1.2, 0.75
@@ -100,7 +100,7 @@ class PostgresKnowledge(KnowledgeStorage):
                 self.pgvector_column = self._prepare_pgvector(conn, vectors)
         except psycopg.Error as e:
             raise ConfigError(f"지식 베이스 저장소에 연결할 수 없습니다 / cannot open the knowledge "
-                              f"index at {self.url}: {str(e).strip()}") from e
+                              f"index at {self.url}: {scrub(str(e).strip(), url)}") from e
         self.pgvector = self.pgvector_column and vectors != "gateway"
         """Rank vectors with pgvector (else in the gateway, over `load_vectors`)."""
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, open=True,

@@ -4,6 +4,7 @@ writer thread and worker threads (never from the event loop)."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,16 +15,39 @@ from jaju.store.sql import COMMIT_TIMEOUT, Engine, Store
 
 
 def hide_password(url: str) -> str:
-    """`postgresql://user:***@host/db` for messages and logs."""
+    """`postgresql://user:***@host/db?password=***` for messages and logs: the password in the
+    userinfo and in the query string (libpq takes either)."""
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
+    query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
     if parts.password is None:
-        return url
+        return urlunsplit(parts._replace(query=query))
     netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
     if parts.port:
         netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*")
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (an error message) with `url`'s password wherever it appears: whole, URL-encoded
+    or not, and each piece of it around an `@` (libpq reads a password holding an unencoded
+    `@` only up to it, and echoes the rest as the host name; pieces of one or two characters
+    are left, or every such letter of the message would go)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    secrets = [m.group(0).split("=", 1)[1] for m in _QUERY_PASSWORD.finditer(parts.query)]
+    if parts.password:
+        secrets.append(parts.password)
+    whole = {secret for raw in secrets for secret in (raw, unquote(raw)) if secret}
+    found = whole | {piece for secret in whole for piece in secret.split("@") if len(piece) > 2}
+    for secret in sorted(found, key=len, reverse=True):  # the whole before its pieces
+        text = text.replace(secret, "***")
+    return text
 
 
 class PostgresEngine(Engine):
@@ -49,7 +73,8 @@ class PostgresEngine(Engine):
                                    keepalives_count=3)
         except psycopg.Error as e:
             raise ConfigError(f"저장소에 연결할 수 없습니다 / cannot connect to the store "
-                              f"{hide_password(self.url)}: {str(e).strip()}") from e
+                              f"{hide_password(self.url)}: {scrub(str(e).strip(), self.url)}"
+                              ) from e
 
     @contextmanager
     def transaction(self, db: Any) -> Iterator[None]:

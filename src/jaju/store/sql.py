@@ -38,9 +38,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, InvalidStateError
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from jaju.errors import ConfigError
+from jaju.errors import ConfigError, InvalidRequest
+from jaju.protocol import tenant_problem
 from jaju.store.base import (
     GENESIS,
     KEY_PREFIX,
@@ -54,6 +55,7 @@ from jaju.store.base import (
 )
 
 log = logging.getLogger("jaju")
+T = TypeVar("T", str, str | None)
 BATCH = 256
 """Most records committed in one transaction."""
 COMMIT_TIMEOUT = 3.0
@@ -350,9 +352,9 @@ class Store:
             "INSERT INTO usage (ts, tenant, key_id, model, endpoint, status, stream, "
             "prompt_tokens, completion_tokens, latency_ms, error, prompt, completion) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-            [(now, u.tenant, u.key_id, u.model, u.endpoint, u.status, int(u.stream),
-              u.prompt_tokens, u.completion_tokens, u.latency_ms, u.error, u.prompt,
-              u.completion) for u in usage])
+            [(now, _text(u.tenant), _text(u.key_id), _text(u.model), u.endpoint, u.status,
+              int(u.stream), u.prompt_tokens, u.completion_tokens, u.latency_ms,
+              _text(u.error), _text(u.prompt), _text(u.completion)) for u in usage])
 
     def _append_audit(self, db: Any, *events: AuditEvent) -> str:
         """Append `events` in order inside the caller's transaction, after locking the head
@@ -364,6 +366,8 @@ class Store:
         rows = []
         for event in events:
             seq += 1
+            event = AuditEvent(_text(event.actor), event.action, event.outcome,
+                               _text(event.target), event.detail)
             detail = json.dumps(event.detail or {}, ensure_ascii=False, sort_keys=True)
             digest = record_hash(prev, seq, ts, event.actor, event.action, event.target,
                                  event.outcome, detail)
@@ -387,7 +391,11 @@ class Store:
 
     def create_key(self, tenant: str, *, qpm: int | None = None, tpm: int | None = None,
                    admin: bool = False, actor: str) -> tuple[str, ApiKey]:
-        """Make a key; return the secret (shown once, stored only hashed) and its record."""
+        """Make a key; return the secret (shown once, stored only hashed) and its record.
+        InvalidRequest for a name no tenant may have (`tenant_problem`)."""
+        if problem := tenant_problem(tenant):
+            raise InvalidRequest(f"테넌트 이름이 올바르지 않습니다 / invalid tenant name "
+                                 f"{tenant!r}: {problem}", param="tenant", code="invalid_tenant")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(6), tenant=tenant, prefix=secret[:9],
                      qpm=qpm, tpm=tpm, created_at=time.time(), revoked_at=None, admin=admin)
@@ -502,9 +510,18 @@ class Store:
                 "completion_tokens", "avg_latency_ms")
         return [dict(zip(keys, _plain(row), strict=True)) for row in self._rows(sql, args)]
 
-    def audit_records(self, limit: int = 50) -> list[dict[str, Any]]:
+    def audit_records(self, limit: int = 50, tenant: str | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` records, oldest first: all, or those whose actor is `tenant`'s —
+        the tenant itself, `tenant/KEY`, `mcp:tenant/...` or `cli:tenant` (a tenant name holds
+        no `/` or `:`, so no other tenant's actor matches) — filtered in SQL, so a tenant gets
+        its newest records however many its neighbours wrote since."""
+        where, args = "", list[Any]()
+        if tenant is not None:
+            mine, theirs = f"{tenant}/", f"mcp:{tenant}/"
+            where = " WHERE actor IN (?, ?) OR substr(actor, 1, ?) = ? OR substr(actor, 1, ?) = ?"
+            args = [tenant, f"cli:{tenant}", len(mine), mine, len(theirs), theirs]
         rows = self._rows("SELECT seq, ts, actor, action, target, outcome, detail, hash "
-                          "FROM audit ORDER BY seq DESC LIMIT ?", (limit,))
+                          f"FROM audit{where} ORDER BY seq DESC LIMIT ?", [*args, limit])
         keys = ("seq", "ts", "actor", "action", "target", "outcome", "detail", "hash")
         return [dict(zip(keys, _plain(row), strict=True)) for row in reversed(rows)]
 
@@ -592,6 +609,15 @@ def _resolve(done: Future[None], error: Exception | None) -> None:
             done.set_result(None)
         else:
             done.set_exception(error)
+
+
+def _text(value: T) -> T:
+    """`value` with NUL replaced by U+FFFD: PostgreSQL's text cannot hold NUL, and a request's
+    own content (a model name, a prompt, an error quoting either) must not be able to make its
+    record fail. Done on both engines, so a record reads the same from either."""
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def _reason(error: BaseException) -> str:
