@@ -175,3 +175,55 @@ def test_failing_plugin_listed_and_disabled_from_the_cli(site, tmp_path):
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
     assert plugins["bad_import"]["state"] == "not loaded" and not plugins["bad_import"]["enabled"]
     assert "bad_import cannot start" not in out.stderr  # not even imported
+
+
+# --- a disabled plugin's backend type or guard --------------------------------------------------
+
+SQUAWK = """
+from jaju.backends.builtin import register_backends as builtin_backends
+from jaju.guards import Guard
+from jaju.hookspecs import hookimpl
+
+class Quiet(Guard):
+    name = "quiet"
+
+@hookimpl
+def register_backends(register):
+    def take(kind, factory, settings_model=None):
+        if kind == "extractive":
+            register("squawk", factory, None)
+    builtin_backends(take)
+
+@hookimpl
+def register_guards(register):
+    register(Quiet)
+"""
+
+
+def test_config_check_and_serve_name_a_disabled_plugin(tmp_path, monkeypatch):
+    site = tmp_path / "squawk-site"
+    (site / "squawk-0.1.dist-info").mkdir(parents=True)
+    (site / "squawk-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: squawk\nVersion: 0.1\n", encoding="utf-8")
+    (site / "squawk-0.1.dist-info" / "entry_points.txt").write_text(
+        "[jaju]\nsquawk = squawk\n", encoding="utf-8")
+    (site / "squawk.py").write_text(SQUAWK, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    home = tmp_path / "home"
+    backend = tmp_path / "backend.toml"
+    backend.write_text('[backends.b]\ntype = "squawk"\n', encoding="utf-8")
+    guard = tmp_path / "guard.toml"
+    guard.write_text('[guards]\norder = ["pii", "quiet"]\n', encoding="utf-8")
+    for config in (backend, guard):
+        out = run_jaju("config", "check", "--config", str(config), home=home)
+        assert out.returncode == 0, out.stderr
+    assert run_jaju("plugins", "disable", "squawk", home=home).returncode == 0
+    out = run_jaju("config", "check", "--config", str(backend), home=home)
+    hint = "plugin 'squawk' is disabled: jaju plugins enable squawk"
+    assert out.returncode == 2 and "backends.b.type" in out.stderr and hint in out.stderr
+    out = run_jaju("serve", "--config", str(backend), "--port", "1", home=home)
+    assert out.returncode != 0 and hint in out.stderr
+    out = run_jaju("config", "check", "--config", str(guard), home=home)
+    assert out.returncode == 2 and "guards.order" in out.stderr
+    assert "disabled plugins: squawk (jaju plugins enable NAME)" in out.stderr

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, TypeVar
@@ -68,6 +68,19 @@ def get_plugin_manager(*, load_entrypoints: bool = True,
     if load_entrypoints:
         pm.load_entry_points()
     return pm
+
+
+def disabled_hint(name: str, disabled: Collection[str]) -> str:
+    """What an "unknown backend type / guard `name`" error adds when plugins are switched off:
+    the plugin of that name, or else the disabled ones (a blocked plugin is not imported, so
+    what it would register is not known)."""
+    if name in disabled:
+        return (f"; 플러그인 '{name}'이(가) 꺼져 있습니다 / plugin '{name}' is disabled: "
+                f"jaju plugins enable {name}")
+    if disabled:
+        return (f"; 꺼진 플러그인 / disabled plugins: {', '.join(sorted(disabled))} "
+                "(jaju plugins enable NAME)")
+    return ""
 
 
 def collect(pm: PluginManager, hook: str, register: Callable[..., T], **kwargs: Any

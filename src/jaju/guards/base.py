@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from jaju.caller import Caller
 from jaju.config import GuardSettings, Settings
 from jaju.errors import ConfigError, InternalError, JajuError
+from jaju.plugins import disabled_hint
 from jaju.protocol import ChatRequest
 
 log = logging.getLogger("jaju")
@@ -316,8 +317,11 @@ class GuardSet:
     """The guards one jaju has (registered by plugins) and the settings that choose them. Built
     once per app; `chain` makes the guards of one request."""
 
-    def __init__(self, types: dict[str, type[Guard]], settings: Settings) -> None:
+    def __init__(self, types: dict[str, type[Guard]], settings: Settings,
+                 disabled: Collection[str] = ()) -> None:
         self.types, self.settings = types, settings
+        self.disabled = disabled
+        """Switched-off plugins, named when a guard is unknown."""
         self._check_settings()
         self._plans: dict[tuple[str, str], list[tuple[type[Guard], Any]]] = {}
 
@@ -334,12 +338,14 @@ class GuardSet:
             for name in level.order or ():
                 if name not in self.types:
                     raise ConfigError(f"{path}.order: 등록된 보호 장치가 아닙니다 / no guard named "
-                                      f"{name!r} is registered (registered: {known})")
+                                      f"{name!r} is registered (registered: {known})"
+                                      + disabled_hint(name, self.disabled))
             for name, value in list((level.model_extra or {}).items()):
                 guard = self.types.get(name)
                 if guard is None:
                     raise ConfigError(f"{path}.{name}: 등록된 보호 장치가 아닙니다 / no guard "
-                                      f"named {name!r} is registered (registered: {known})")
+                                      f"named {name!r} is registered (registered: {known})"
+                                      + disabled_hint(name, self.disabled))
                 if guard.settings_model is not None and not isinstance(value, BaseModel):
                     try:
                         level.model_extra[name] = guard.settings_model.model_validate(  # type: ignore[index]
