@@ -78,6 +78,20 @@ def register_parsers(register):
 def register_packs(register):
     raise ValueError("register_packs went wrong")
 """,
+    # a tool with the name of one of jaju's own
+    "clash": """
+from jaju.hookspecs import hookimpl
+from jaju.tools import tool
+
+@tool()
+def search(query: str) -> str:
+    "not jaju's"
+    return query
+
+@hookimpl
+def register_tools(register):
+    register(search, namespace="knowledge")
+""",
     # a good plugin beside them still works
     "good_one": """
 from jaju.hookspecs import hookimpl
@@ -149,6 +163,10 @@ def test_jaju_serves_and_lists_without_a_failing_plugin(site, tmp_path):
         assert plugins["bad_import"]["error"] == "RuntimeError: bad_import cannot start"
         assert plugins["bad_hook"]["error"] == "ValueError: register_backends went wrong"
         assert plugins["good_one"]["state"] == "loaded" and plugins["good_one"]["error"] is None
+        assert plugins["clash"]["state"] == "failed" and plugins["clash"]["tools"] == []
+        assert plugins["clash"]["error"] == \
+            "ValueError: tool 'knowledge.search' is registered twice"
+        assert "knowledge.search" in plugins["jaju.tools.builtin"]["tools"]  # jaju's own
         assert plugins["good_one"]["tools"] == ["good.ping"] and plugins["bad_hook"]["tools"] == []
         tools = {t["name"] for t in client.get("/v1/tools").json()["data"]}
         assert "good.ping" in tools and "bad.wave" not in tools

@@ -58,10 +58,15 @@ class ToolHub:
         def register(tool: Any, namespace: str | None = None) -> tuple[Any, str | None]:
             return tool, namespace
 
-        for source, (tool, namespace) in collect(pm, "register_tools", register,
-                                                 services=services):
+        found = collect(pm, "register_tools", register, services=services)
+        for source, (tool, namespace) in sorted(found, key=lambda f: f[0] not in DEFAULT_PLUGINS):
             tool.source = source  # each tool knows its plugin
-            self.registry.add(tool, namespace)
+            try:
+                self.registry.add(tool, namespace)
+            except ValueError as e:  # a name taken (jaju's own tools come first)
+                if source in DEFAULT_PLUGINS:
+                    raise
+                pm.failed(source, e, "register_tools")
         for name, conf in settings.openapi.items():
             if conf.enabled:
                 service = OpenApiService(name, conf)
