@@ -179,3 +179,48 @@ def test_a_tools_value_error_still_says_what_to_fix():
     with pytest.raises(ToolError) as e:
         call(reg, "d.pick", {"day": "x"})
     assert e.value.code == "tool_failed" and "YYYY-MM-DD" in e.value.message
+
+
+def test_a_failing_tool_tells_an_mcp_client_its_type_only(tmp_path):
+    """The same through `jaju mcp serve`, with the tool in an installed plugin."""
+    import os
+
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from conftest import JAJU
+
+    site = tmp_path / "site"
+    (site / "leaky-0.1.dist-info").mkdir(parents=True)
+    (site / "leaky-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: leaky\nVersion: 0.1\n", encoding="utf-8")
+    (site / "leaky-0.1.dist-info" / "entry_points.txt").write_text(
+        "[jaju]\nleaky = leaky\n", encoding="utf-8")
+    (site / "leaky.py").write_text('''
+from jaju.hookspecs import hookimpl
+from jaju.tools import tool
+
+@tool()
+def boom() -> str:
+    "터진다."
+    raise RuntimeError("cannot open /srv/secret/key token=hunter2")
+
+@hookimpl
+def register_tools(register):
+    register(boom, namespace="leak")
+''', encoding="utf-8")
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+    async def run() -> str:
+        params = StdioServerParameters(
+            command=JAJU, args=["mcp", "serve", "--home", str(tmp_path / "home")],
+            env={**os.environ, "PYTHONPATH": path})
+        async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
+            await session.initialize()
+            result = await session.call_tool("leak.boom", {})
+            assert result.is_error
+            return result.content[0].text
+
+    text = asyncio.run(run())
+    assert text == ("tool_failed: 도구 'leak.boom' 실행 중 오류가 났습니다 / tool 'leak.boom' "
+                    "failed: RuntimeError")
