@@ -32,6 +32,8 @@ How it works (keep this note true when you change the mechanism):
 - Any command that exits non-zero fails the file's test; the report names the file and line.
 - `make` and `pip install` are refused in runnable blocks (they would change the shared venv):
   mark such blocks not-tested.
+- A runnable Python block with `@hookimpl` (a plugin) is also loaded for real: registered with
+  jaju's plugin manager, which checks its hooks against the contract, and every hook called.
 """
 
 from __future__ import annotations
@@ -138,6 +140,29 @@ def test_toml_blocks_are_valid_config(path):
             Settings.model_validate(sections)
         except ValueError as e:
             raise AssertionError(f"{b.where}: not a valid jaju.toml: {e}") from e
+
+
+def test_plugin_blocks_load_as_plugins():
+    """A plugin in the docs is registered as jaju registers one (its hooks must match the
+    hookspecs) and its hooks run without failing."""
+    import types
+
+    from jaju.plugins import backend_types, collect, get_plugin_manager, guard_types, packs, parsers
+
+    plugins = [b for path in DOCS for b in runnable(path)
+               if b.lang == "python" and "@hookimpl" in b.text]
+    assert plugins  # docs/tools.md has one
+    for b in plugins:
+        module = types.ModuleType(f"doc_plugin_{b.line}")
+        exec(compile(b.text, b.where, "exec"), module.__dict__)
+        pm = get_plugin_manager(load_entrypoints=False)
+        try:
+            pm.register(module, name=module.__name__)
+        except Exception as e:
+            raise AssertionError(f"{b.where}: not a valid plugin: {e}") from e
+        backend_types(pm), parsers(pm), guard_types(pm), packs(pm)
+        collect(pm, "register_tools", lambda *a, **kw: None, services=None)
+        assert not pm.broken, f"{b.where}: {pm.broken}"
 
 
 # --- the reader's machine ----------------------------------------------------------------------

@@ -220,3 +220,83 @@ def test_content_policy_in_the_chat_path(make_client, home):
                           "'guard.content' ORDER BY seq").fetchall()
     assert [(t, o) for t, o, _ in outcomes] == [("extractive", "blocked"), ("lenient", "flagged")]
     assert "ㅅㅂ" not in str(outcomes)  # categories only, never the text
+
+
+def _shaky_guard(where: str):
+    """A guard whose stream raises in `feed` or in `flush`."""
+    from jaju.guards import Guard, TextStream
+
+    class Stream(TextStream):
+        def feed(self, text):
+            if where == "feed":
+                raise RuntimeError("feed broke at /srv/secret")
+            return ""  # hold everything back, for flush
+
+        def flush(self):
+            if where == "flush":
+                raise RuntimeError("flush broke at /srv/secret")
+            return "끝"
+
+    class Shaky(Guard):
+        name = "shaky"
+
+        def stream(self):
+            return Stream()
+
+    return Shaky
+
+
+@pytest.mark.parametrize("where", ["feed", "flush"])
+def test_a_guard_stream_that_raises_is_guard_failed_naming_the_guard(make_client, where):
+    from jaju.config import Settings
+    from jaju.guards.base import GuardSet
+
+    client = make_client()
+    state = client.app.state.jaju
+    guards = state.gateway.guards
+    settings = Settings.model_validate({**guards.settings.model_dump(),
+                                        "guards": {"order": ["shaky"]}})
+    state.gateway.guards = GuardSet({**guards.types, "shaky": _shaky_guard(where)}, settings)
+    ask = {"model": "extractive", "stream": True,
+           "messages": [{"role": "user", "content": "연차휴가는 며칠인가요?"}]}
+    with client.stream("POST", "/v1/chat/completions", json=ask) as r:
+        body = r.read().decode()
+    if r.status_code == 200:  # failed once streaming: the last event says so
+        events = [json.loads(line[6:]) for line in body.splitlines()
+                  if line.startswith("data: {")]
+        error = events[-1]["error"]
+    else:
+        error = json.loads(body)["error"]
+    assert error["code"] == "guard_failed" and "'shaky'" in error["message"], body
+    assert "RuntimeError" in error["message"]
+    assert "/srv/secret" not in body and "Traceback" not in body
+
+
+@pytest.mark.parametrize("step", ["tool_arguments", "tool_result"])
+def test_a_guard_that_fails_on_a_tool_refuses_that_tool_call(step):
+    import asyncio
+
+    from jaju.caller import Caller
+    from jaju.guards import Guard, GuardContext
+    from jaju.guards.base import GuardChain
+    from jaju.tools import ToolError, ToolPolicy, ToolRegistry, tool
+
+    def broken(self, tool, value):
+        raise KeyError("oops")
+
+    Broken = type("Broken", (Guard,), {"name": "broken", step: broken})
+
+    @tool()
+    def hi() -> str:
+        """인사."""
+        return "hi"
+
+    registry = ToolRegistry(None)
+    registry.add(hi, namespace="t")
+    chain = GuardChain([Broken(None, GuardContext(Caller("local"), "m", lambda *a: None))])
+    with pytest.raises(ToolError) as e:
+        asyncio.run(registry.call("t.hi", {}, caller=Caller("local"), policy=ToolPolicy(),
+                                  guards=chain))
+    assert e.value.code == "guard_failed"
+    assert e.value.message == ("보호 장치 'broken'이(가) 실패해 도구 호출을 거부했습니다 / guard "
+                               "'broken' failed, so the tool call was refused: KeyError")

@@ -129,3 +129,98 @@ def test_cli_tools_and_knowledge_search(tmp_path):
     assert other.returncode == 1 and "does not exist" in other.stderr  # tenancy holds
     bad = run_jaju("tools", "call", "knowledge.search", '{"kb": 1}', home=home)
     assert bad.returncode == 1 and "invalid_arguments" in bad.stderr
+
+
+def test_a_failing_tool_tells_the_client_its_type_only(make_client, tmp_path, caplog):
+    """The exception's message may hold paths or secrets: the admin API, the chat's tool_runs
+    and the model see only its type; the server log and the audit record keep the message."""
+    from conftest import start_script
+
+    @tool()
+    def boom() -> str:
+        """터진다."""
+        raise RuntimeError("cannot open /srv/secret/key token=hunter2")
+
+    proc, port = start_script("tool_upstream.py", str(tmp_path / "upstream.jsonl"))
+    try:
+        client = make_client({
+            "backends": {"up": {"type": "openai", "url": f"http://127.0.0.1:{port}/v1",
+                                "model": "t"}},
+            "assistants": {"clerk": {"backend": "up", "tools": ["leak.*"]}}})
+        state = client.app.state.jaju
+        state.hub.registry.add(boom, namespace="leak")
+        with caplog.at_level("ERROR", logger="jaju.tools.registry"):
+            r = client.post("/v1/tools/leak.boom/call", json={"arguments": {}})
+            body = client.post("/v1/chat/completions", json={"model": "clerk", "messages": [
+                {"role": "user", "content": "CALL leak_boom {}"}]}).json()
+    finally:
+        proc.kill()
+    said = "도구 'leak.boom' 실행 중 오류가 났습니다 / tool 'leak.boom' failed: RuntimeError"
+    assert r.status_code == 400 and r.json()["error"]["code"] == "tool_failed"
+    assert r.json()["error"]["message"] == said
+    [run] = body["tool_runs"]
+    assert run["status"] == "tool_failed" and "hunter2" not in json.dumps(body)
+    upstream = (tmp_path / "upstream.jsonl").read_text(encoding="utf-8")
+    assert "RuntimeError" in upstream and "hunter2" not in upstream  # the model's view too
+    assert "hunter2" in caplog.text and "Traceback" in caplog.text
+    state.store.flush()
+    audit = [a for a in state.store.audit_records(50) if a["target"] == "leak.boom"]
+    assert audit and all("token=hunter2" in json.dumps(a, ensure_ascii=False) for a in audit)
+
+
+def test_a_tools_value_error_still_says_what_to_fix():
+    @tool()
+    def pick(day: str) -> str:
+        """고른다."""
+        raise ValueError("day는 YYYY-MM-DD 형식이어야 합니다 / day must be YYYY-MM-DD")
+
+    reg = ToolRegistry(None)
+    reg.add(pick, namespace="d")
+    with pytest.raises(ToolError) as e:
+        call(reg, "d.pick", {"day": "x"})
+    assert e.value.code == "tool_failed" and "YYYY-MM-DD" in e.value.message
+
+
+def test_a_failing_tool_tells_an_mcp_client_its_type_only(tmp_path):
+    """The same through `jaju mcp serve`, with the tool in an installed plugin."""
+    import os
+
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from conftest import JAJU
+
+    site = tmp_path / "site"
+    (site / "leaky-0.1.dist-info").mkdir(parents=True)
+    (site / "leaky-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: leaky\nVersion: 0.1\n", encoding="utf-8")
+    (site / "leaky-0.1.dist-info" / "entry_points.txt").write_text(
+        "[jaju]\nleaky = leaky\n", encoding="utf-8")
+    (site / "leaky.py").write_text('''
+from jaju.hookspecs import hookimpl
+from jaju.tools import tool
+
+@tool()
+def boom() -> str:
+    "터진다."
+    raise RuntimeError("cannot open /srv/secret/key token=hunter2")
+
+@hookimpl
+def register_tools(register):
+    register(boom, namespace="leak")
+''', encoding="utf-8")
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+    async def run() -> str:
+        params = StdioServerParameters(
+            command=JAJU, args=["mcp", "serve", "--home", str(tmp_path / "home")],
+            env={**os.environ, "PYTHONPATH": path})
+        async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
+            await session.initialize()
+            result = await session.call_tool("leak.boom", {})
+            assert result.is_error
+            return result.content[0].text
+
+    text = asyncio.run(run())
+    assert text == ("tool_failed: 도구 'leak.boom' 실행 중 오류가 났습니다 / tool 'leak.boom' "
+                    "failed: RuntimeError")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -20,7 +20,7 @@ from jaju.guards.base import GuardSet
 from jaju.knowledge.index import KnowledgeIndex, knowledge_location
 from jaju.limits import AuthThrottle, Limiter, RateLimiter, RedisLimiter
 from jaju.pipeline import Gateway
-from jaju.plugins import BackendType, backend_types, get_plugin_manager, guard_types, packs
+from jaju.plugins import BackendType, backend_types, disabled_hint, get_plugin_manager, guard_types, packs
 from jaju.store import AuditEvent, Store, open_store
 from jaju.tools.hub import ToolHub
 from jaju.tools.services import ToolServices
@@ -59,12 +59,15 @@ class Probe(Generic[T]):
         return pending.result(timeout=self.bound)
 
 
-def build_backend(name: str, conf: Any, types: dict[str, BackendType]) -> Backend:
-    """The backend `[backends.NAME]` describes, its settings checked against its type's model."""
+def build_backend(name: str, conf: Any, types: dict[str, BackendType],
+                  disabled: Collection[str] = ()) -> Backend:
+    """The backend `[backends.NAME]` describes, its settings checked against its type's model
+    (an unknown type's error names the `disabled` plugins)."""
     kind = types.get(conf.type)
     if kind is None:
         raise ConfigError(f"backends.{name}.type: 알 수 없는 백엔드 종류 / unknown backend type "
-                          f"{conf.type!r} (registered: {', '.join(sorted(types))})")
+                          f"{conf.type!r} (registered: {', '.join(sorted(types))})"
+                          + disabled_hint(conf.type, disabled))
     if kind.settings_model is not None and not isinstance(conf, kind.settings_model):
         try:
             conf = kind.settings_model.model_validate(conf.model_dump())
@@ -106,13 +109,28 @@ class LazyIndex:
             self.index.close()
 
 
-def check_config(settings: Settings, *, load_plugins: bool = True) -> list[str]:
-    """Validate `settings` as `jaju serve` would, with the installed plugins, without opening
-    the store or starting anything. Raises ConfigError; returns what was checked."""
-    pm = get_plugin_manager(load_entrypoints=load_plugins)
+def disabled_plugins(settings: Settings) -> set[str]:
+    """The plugins switched off in the store, as `jaju serve` reads them; none when there is
+    no store yet (and none is created)."""
+    if not settings.store.url and not settings.db_path.exists():
+        return set()
+    store = open_store(settings.store_url, settings.store.commit_timeout)
+    try:
+        return store.disabled_plugins()
+    finally:
+        store.close()
+
+
+def check_config(settings: Settings, *, load_plugins: bool = True,
+                 disabled: Collection[str] = ()) -> list[str]:
+    """Validate `settings` as `jaju serve` would, with the installed plugins but the `disabled`
+    ones (`disabled_plugins`), without starting anything. Raises ConfigError; returns what was
+    checked."""
+    pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=frozenset(disabled))
     types = backend_types(pm)
-    backends = {name: build_backend(name, conf, types) for name, conf in settings.backends.items()}
-    GuardSet(guard_types(pm), settings)
+    backends = {name: build_backend(name, conf, types, disabled)
+                for name, conf in settings.backends.items()}
+    GuardSet(guard_types(pm), settings, disabled)
     for name, spec in settings.assistants.items():
         if spec.tools and not backends[spec.backend].capabilities.tools:
             raise ConfigError(f"assistants.{name}.tools: 백엔드 '{spec.backend}'은(는) 도구를 "
@@ -182,9 +200,10 @@ class AppState:
     @classmethod
     def build(cls, settings: Settings, *, load_plugins: bool = True) -> AppState:
         store = open_store(settings.store_url, settings.store.commit_timeout)
-        pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=store.disabled_plugins())
+        disabled = store.disabled_plugins()
+        pm = get_plugin_manager(load_entrypoints=load_plugins, blocked=disabled)
         types = backend_types(pm)
-        backends = {name: build_backend(name, conf, types)
+        backends = {name: build_backend(name, conf, types, disabled)
                     for name, conf in settings.backends.items()}
         if settings.packs.backend is None and "extractive" not in backends \
                 and store.installed_packs():
@@ -195,7 +214,7 @@ class AppState:
         settings, idle = _with_pack_assistants(settings, store, packs(pm), backends)
         models = {name: Assistant(name=name, backend=backend)
                   for name, backend in backends.items()}
-        guards = GuardSet(guard_types(pm), settings)
+        guards = GuardSet(guard_types(pm), settings, disabled)
         knowledge = LazyIndex(settings)
         services = ToolServices(settings.model_copy(deep=True), knowledge)
         hub = ToolHub(settings, pm, services, store)

@@ -15,7 +15,8 @@ with any of these steps (each passes its input through unless overridden):
 Steps may be plain functions (run in a worker thread, off the event loop) or coroutines.
 One instance serves one request, so a guard may keep state between its steps (the PII guard's
 placeholders). A step refuses by raising `jaju.errors.Blocked` (400); any other exception
-refuses the request too (fail closed) as a 500 that names the guard.
+refuses too (fail closed), as a 500 `guard_failed` that names the guard: the request, or
+for `tool_arguments` and `tool_result` only that tool call.
 
 Guards are registered by plugins (`register_guards`), the built-in ones included, and chosen,
 ordered and configured in jaju.toml under `[guards]`, `[tenants.NAME.guards]` and
@@ -28,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -37,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from jaju.caller import Caller
 from jaju.config import GuardSettings, Settings
 from jaju.errors import ConfigError, InternalError, JajuError
+from jaju.plugins import disabled_hint
 from jaju.protocol import ChatRequest
 
 log = logging.getLogger("jaju")
@@ -148,19 +151,32 @@ def overrides(guard: Guard, step: str) -> bool:
     return getattr(type(guard), step) is not getattr(Guard, step)
 
 
-async def _run(guard: Guard, step: str, *args: Any) -> Any:
-    fn = getattr(guard, step)
+@contextmanager
+def _failing_closed(guard: Guard, step: str) -> Iterator[None]:
+    """A guard's step that raises anything but a JajuError refuses (500 guard_failed, naming
+    the guard and the exception's type; the message and traceback go to the log). A tool
+    step's failure refuses that tool call only; any other step's, the request."""
     try:
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args)
-        return await asyncio.to_thread(fn, *args)
+        yield
     except JajuError:
         raise
     except Exception as e:
         log.exception("guard %s failed in %s", guard.name, step)
-        raise InternalError(f"보호 장치 '{guard.name}'이(가) 실패해 요청을 거부했습니다 / guard "
-                            f"'{guard.name}' failed, so the request was refused: "
-                            f"{type(e).__name__}", code="guard_failed") from e
+        if step.startswith("tool_"):
+            refused = "도구 호출을 거부했습니다 / guard '{}' failed, so the tool call was refused"
+        else:
+            refused = "요청을 거부했습니다 / guard '{}' failed, so the request was refused"
+        raise InternalError(f"보호 장치 '{guard.name}'이(가) 실패해 "
+                            + refused.format(guard.name) + f": {type(e).__name__}",
+                            code="guard_failed") from e
+
+
+async def _run(guard: Guard, step: str, *args: Any) -> Any:
+    fn = getattr(guard, step)
+    with _failing_closed(guard, step):
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        return await asyncio.to_thread(fn, *args)
 
 
 class GuardChain:
@@ -216,10 +232,14 @@ class GuardChain:
                               ) -> AsyncGenerator[dict[str, Any], None]:
         """The streamed answer through every guard's `TextStream` (reverse order): the text
         of each chunk's delta, what is held back flushed at the end."""
-        steps = [s for g in self._with("stream", reverse=True) if (s := g.stream()) is not None]
+        steps: list[tuple[Guard, TextStream]] = []
         meta: dict[str, Any] = {"object": "chat.completion.chunk"}
         said_role = False
         try:
+            for guard in self._with("stream", reverse=True):
+                with _failing_closed(guard, "stream"):
+                    if (step := guard.stream()) is not None:
+                        steps.append((guard, step))
             async for data in chunks:
                 meta.update((k, data[k]) for k in ("id", "object", "created", "model")
                             if k in data)
@@ -240,8 +260,9 @@ class GuardChain:
                     for call in delta.get("tool_calls") or ():
                         fn = call.get("function") or {}
                         if isinstance(fn.get("arguments"), str):
-                            for step in steps:
-                                fn["arguments"] = step.arguments(fn["arguments"])
+                            for guard, step in steps:
+                                with _failing_closed(guard, "stream"):
+                                    fn["arguments"] = step.arguments(fn["arguments"])
                 if held and held == len(data["choices"]) and not any(
                         v for k, v in data.items() if k not in CHUNK_KEYS):
                     continue  # a chunk that would say nothing (its text comes later)
@@ -254,7 +275,7 @@ class GuardChain:
                     {"index": 0, "delta": {"content": rest}, "finish_reason": None}]}
         finally:
             await chunks.aclose()
-            for step in steps:
+            for _, step in steps:
                 step.close()
 
 
@@ -272,17 +293,19 @@ def _says_nothing(choice: dict[str, Any], said_role: bool) -> bool:
                    if k != "content" and not (k == "role" and said_role))
 
 
-def _feed(steps: list[TextStream], text: str) -> str:
-    for step in steps:
-        text = step.feed(text) if text else text
+def _feed(steps: list[tuple[Guard, TextStream]], text: str) -> str:
+    for guard, step in steps:
+        with _failing_closed(guard, "stream"):
+            text = step.feed(text) if text else text
     return text
 
 
-def _flush(steps: list[TextStream]) -> str:
+def _flush(steps: list[tuple[Guard, TextStream]]) -> str:
     """Flush the steps in order; what one releases still passes the steps after it."""
     text = ""
-    for step in steps:
-        text = (step.feed(text) if text else "") + step.flush()
+    for guard, step in steps:
+        with _failing_closed(guard, "stream"):
+            text = (step.feed(text) if text else "") + step.flush()
     return text
 
 
@@ -294,8 +317,11 @@ class GuardSet:
     """The guards one jaju has (registered by plugins) and the settings that choose them. Built
     once per app; `chain` makes the guards of one request."""
 
-    def __init__(self, types: dict[str, type[Guard]], settings: Settings) -> None:
+    def __init__(self, types: dict[str, type[Guard]], settings: Settings,
+                 disabled: Collection[str] = ()) -> None:
         self.types, self.settings = types, settings
+        self.disabled = disabled
+        """Switched-off plugins, named when a guard is unknown."""
         self._check_settings()
         self._plans: dict[tuple[str, str], list[tuple[type[Guard], Any]]] = {}
 
@@ -312,12 +338,14 @@ class GuardSet:
             for name in level.order or ():
                 if name not in self.types:
                     raise ConfigError(f"{path}.order: 등록된 보호 장치가 아닙니다 / no guard named "
-                                      f"{name!r} is registered (registered: {known})")
+                                      f"{name!r} is registered (registered: {known})"
+                                      + disabled_hint(name, self.disabled))
             for name, value in list((level.model_extra or {}).items()):
                 guard = self.types.get(name)
                 if guard is None:
                     raise ConfigError(f"{path}.{name}: 등록된 보호 장치가 아닙니다 / no guard "
-                                      f"named {name!r} is registered (registered: {known})")
+                                      f"named {name!r} is registered (registered: {known})"
+                                      + disabled_hint(name, self.disabled))
                 if guard.settings_model is not None and not isinstance(value, BaseModel):
                     try:
                         level.model_extra[name] = guard.settings_model.model_validate(  # type: ignore[index]

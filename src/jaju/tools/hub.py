@@ -10,10 +10,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
 from jaju import __version__
-from jaju.plugins import DEFAULT_PLUGINS
+from jaju.plugins import DEFAULT_PLUGINS, PluginManager, collect
 from jaju.tools.mcp import McpServer
 from jaju.tools.openapi import OpenApiService
 from jaju.tools.registry import ToolRegistry
@@ -50,21 +48,25 @@ def entry_point_plugins() -> dict[str, metadata.EntryPoint]:
 
 
 class ToolHub:
-    def __init__(self, settings: Settings, pm: pluggy.PluginManager, services: ToolServices,
+    def __init__(self, settings: Settings, pm: PluginManager, services: ToolServices,
                  store: Store | None) -> None:
         self.settings, self.pm, self.store = settings, pm, store
         self.registry = ToolRegistry(store, disabled_sources=self.disabled)
         self.mcp: dict[str, McpServer] = {}
         self.openapi: dict[str, OpenApiService] = {}
-        self.load_errors: dict[str, str] = {}
-        plugins = [name for name, plugin in pm.list_name_plugin() if plugin is not None]
-        for source in plugins:  # one plugin at a time, so each tool knows its plugin
-            def register(tool: Any, namespace: str | None = None, _source: str = source) -> None:
-                tool.source = _source
+
+        def register(tool: Any, namespace: str | None = None) -> tuple[Any, str | None]:
+            return tool, namespace
+
+        found = collect(pm, "register_tools", register, services=services)
+        for source, (tool, namespace) in sorted(found, key=lambda f: f[0] not in DEFAULT_PLUGINS):
+            tool.source = source  # each tool knows its plugin
+            try:
                 self.registry.add(tool, namespace)
-            others = [p for p in plugins if p != source]
-            pm.subset_hook_caller("register_tools", remove_plugins=[
-                pm.get_plugin(p) for p in others])(register=register, services=services)
+            except ValueError as e:  # a name taken (jaju's own tools come first)
+                if source in DEFAULT_PLUGINS:
+                    raise
+                pm.failed(source, e, "register_tools")
         for name, conf in settings.openapi.items():
             if conf.enabled:
                 service = OpenApiService(name, conf)
@@ -107,13 +109,19 @@ class ToolHub:
             version = __version__ if kind == "builtin" else ""
             if name in entry_points and entry_points[name].dist is not None:
                 version = entry_points[name].dist.version  # type: ignore[union-attr]
+            error = self.pm.broken.get(name)  # loaded, but a hook of it failed
             found.append(PluginInfo(name, kind, version, (getattr(plugin, "__doc__", "") or "")
                                     .strip().split("\n")[0], name not in off,
+                                    "failed" if error else "loaded", error,
                                     tools=sorted(tools.get(name, []))))
         for name, ep in entry_points.items():
+            version = ep.dist.version if ep.dist else ""
             if self.pm.is_blocked(name):
-                found.append(PluginInfo(name, "python", ep.dist.version if ep.dist else "",
-                                        f"entry point {ep.value}", False, "not loaded"))
+                found.append(PluginInfo(name, "python", version, f"entry point {ep.value}",
+                                        False, "not loaded"))
+            elif name in self.pm.broken and not self.pm.has_plugin(name):  # did not load
+                found.append(PluginInfo(name, "python", version, f"entry point {ep.value}",
+                                        name not in off, "failed", self.pm.broken[name]))
         for name, service in self.openapi.items():
             found.append(PluginInfo(name, "openapi", service.version, service.description,
                                     name not in off, tools=sorted(tools.get(name, [])),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,13 +21,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from jaju.caller import Caller
-from jaju.errors import ApiError, ToolError
+from jaju.errors import ApiError, JajuError, ToolError
 from jaju.guards.base import GuardChain
 from jaju.store import AuditEvent, Store
 from jaju.tools.model import Tool, ToolContext
 from jaju.tools.policy import ToolPolicy, ToolRateLimiter
 
 MAX_RESULT_BYTES = 64_000
+
+log = logging.getLogger(__name__)
 SCHEMA_MISMATCH = "인수가 도구의 스키마에 맞지 않습니다 / arguments do not match the schema"
 
 __all__ = ["MAX_RESULT_BYTES", "ToolError", "ToolPolicy", "ToolRegistry"]
@@ -66,9 +69,24 @@ class ToolRegistry:
             self.store.audit(AuditEvent(actor, "tool.call", outcome, name, detail))
 
     def _refuse(self, actor: str, name: str, code: str, message: str,
-                outcome: str = "refused") -> ToolError:
-        self._audit(actor, name, outcome, {"reason": code})
+                outcome: str = "refused", **detail: str) -> ToolError:
+        self._audit(actor, name, outcome, {"reason": code, **detail})
         return ToolError(code, message)
+
+    def _failed(self, actor: str, name: str, error: Exception) -> ToolError:
+        """A tool that raised. The caller sees the exception's type only (its message may hold
+        paths or secrets), except for messages written for the caller: jaju's own errors (an
+        egress refusal) and a plain ValueError, a tool's documented way to say what to fix in
+        its arguments (docs/packs.md). The log and the audit record keep the message."""
+        failure = f"{type(error).__name__}: {error}"
+        if isinstance(error, JajuError) or type(error) is ValueError:
+            said = failure
+            log.warning("tool %s failed: %s", name, failure)
+        else:
+            said = type(error).__name__
+            log.error("tool %s failed: %s", name, failure, exc_info=error)
+        return self._refuse(actor, name, "tool_failed", f"도구 '{name}' 실행 중 오류가 났습니다 "
+                            f"/ tool '{name}' failed: {said}", outcome="error", error=failure)
 
     def _validate(self, tool: Tool, arguments: dict[str, Any] | str, actor: str
                   ) -> dict[str, Any]:
@@ -142,23 +160,25 @@ class ToolRegistry:
                 result = await asyncio.wait_for(asyncio.to_thread(tool.run, **checked),
                                                 policy.timeout)
         except TimeoutError as e:
-            raise self._refuse(actor, name, "timeout", f"tool '{name}' timed out after "
-                               f"{policy.timeout:g}s", outcome="error") from e
+            raise self._refuse(actor, name, "timeout", f"도구 '{name}'이(가) "
+                               f"{policy.timeout:g}초 안에 끝나지 않았습니다 / tool '{name}' timed "
+                               f"out after {policy.timeout:g}s", outcome="error") from e
         except ToolError as e:
             raise self._refuse(actor, name, e.code, e.message, outcome="error") from e
         except ValidationError as e:  # a typed tool checking its own arguments (validate_call)
             raise self._refuse(actor, name, "invalid_arguments", f"{SCHEMA_MISMATCH}: "
                                f"{_problems(e)}", outcome="error") from e
         except Exception as e:  # a tool that raises is reported, never crashes the caller
-            raise self._refuse(actor, name, "tool_failed", f"tool '{name}' failed: "
-                               f"{type(e).__name__}: {e}", outcome="error") from e
+            raise self._failed(actor, name, e) from e
         try:
             encoded = json.dumps(result, ensure_ascii=False)
         except (TypeError, ValueError) as e:
-            raise self._refuse(actor, name, "invalid_result", f"tool '{name}' returned data "
-                               "that is not JSON", outcome="error") from e
+            raise self._refuse(actor, name, "invalid_result", f"도구 '{name}'의 결과가 JSON이 "
+                               f"아닙니다 / tool '{name}' returned data that is not JSON",
+                               outcome="error") from e
         if len(encoded.encode("utf-8")) > MAX_RESULT_BYTES:
-            raise self._refuse(actor, name, "result_too_large", f"tool '{name}' returned more "
+            raise self._refuse(actor, name, "result_too_large", f"도구 '{name}'의 결과가 "
+                               f"{MAX_RESULT_BYTES}바이트를 넘습니다 / tool '{name}' returned more "
                                f"than {MAX_RESULT_BYTES} bytes", outcome="error")
         if guards:
             try:
