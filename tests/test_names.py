@@ -62,6 +62,8 @@ def test_control_characters_in_names_are_refused_and_recorded(app, name):
     store.flush()
     statuses = [(row["model"], row["errors"]) for row in store.usage_summary()]
     assert any(model and model.startswith("a") and errors >= 1 for model, errors in statuses)
+    # recorded visibly: an invisible or bidi character cannot make a name look like another
+    assert ("a\ufffdb", 2) in statuses
 
 
 def test_a_nul_in_a_tenant_is_a_400(app):

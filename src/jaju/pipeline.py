@@ -56,6 +56,7 @@ from jaju.protocol import (
     SearchRequest,
     estimate_tokens,
     has_control,
+    shown_name,
 )
 from jaju.store import ApiKey, AuditEvent, AuditProblem, Store, UsageRecord
 from jaju.store.base import hash_key
@@ -312,7 +313,7 @@ class Gateway:
         call = await self.begin(caller, "chat.completions")
         try:
             request = parse(body, ChatRequest)
-            call.model, call.stream = request.model, request.stream
+            call.model, call.stream = shown_name(request.model), request.stream
             _bounded(request.model, "model")
             self._check_size(request)
             assistant = self.model(request.model)
@@ -398,7 +399,7 @@ class Gateway:
         call = await self.begin(caller, "embeddings")
         try:
             request = parse(body, EmbeddingRequest)
-            call.model = request.model
+            call.model = shown_name(request.model)
             _bounded(request.model, "model")
             try:
                 texts = request.texts

@@ -110,6 +110,15 @@ def has_control(name: str) -> bool:
     return not name.isprintable() and any(unicodedata.category(c)[0] == "C" for c in name)
 
 
+def shown_name(name: str) -> str:
+    """`name` as usage and audit records keep it: at most MAX_NAME characters, C* characters
+    as U+FFFD, so a refused name is recorded visibly (a bidi mark cannot make "law" twice)."""
+    name = name[:MAX_NAME]
+    if name.isprintable():
+        return name
+    return "".join("\ufffd" if unicodedata.category(c)[0] == "C" else c for c in name)
+
+
 MAX_TENANT = 64
 """Longest tenant name."""
 
