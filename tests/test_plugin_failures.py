@@ -175,6 +175,7 @@ def test_jaju_serves_and_lists_without_a_failing_plugin(site, tmp_path):
         assert r.status_code == 200
         r = client.post("/v1/plugins/bad_args/disable")
         assert r.status_code == 200 and r.json()["enabled"] is False
+        assert "restarts" in r.json()["note"]  # a Python plugin's guards go at the next start
 
 
 def test_failing_plugin_listed_and_disabled_from_the_cli(site, tmp_path):
@@ -189,6 +190,7 @@ def test_failing_plugin_listed_and_disabled_from_the_cli(site, tmp_path):
     assert out.returncode == 0 and json.loads(out.stdout)["state"] == "failed"
     out = run_jaju("plugins", "disable", "bad_import", home=home)
     assert out.returncode == 0, out.stderr
+    assert "껐습니다 / disabled" in out.stderr and "다시 시작" in out.stderr
     out = run_jaju("plugins", "list", "--json", "--wait", "0", home=home)
     plugins = {p["name"]: p for p in json.loads(out.stdout)}
     assert plugins["bad_import"]["state"] == "not loaded" and not plugins["bad_import"]["enabled"]

@@ -21,7 +21,7 @@ from jaju.api.auth import authenticate, get_state, require_admin
 from jaju.errors import InvalidRequest, NotFound, ToolError
 from jaju.pipeline import parse
 from jaju.protocol import ToolCallRequest
-from jaju.tools.hub import CorePlugin
+from jaju.tools.hub import CorePlugin, switch_note
 
 router = APIRouter(prefix="/v1")
 
@@ -84,4 +84,4 @@ async def switch_plugin(name: str, action: str, request: Request) -> dict[str, A
         raise InvalidRequest(str(e), code="core_plugin") from e
     if info is None:
         raise _no_plugin(name)
-    return dict(info.to_dict())
+    return {**info.to_dict(), "note": switch_note(info)}

@@ -154,7 +154,7 @@ def plugins_show(
 
 
 def _switch(name: str, enabled: bool, config: Path | None, home: Path | None) -> None:
-    from jaju.tools.hub import CorePlugin
+    from jaju.tools.hub import CorePlugin, switch_note
 
     async def run() -> Any:
         async with _hub(config, home, 0.0) as state:
@@ -166,10 +166,8 @@ def _switch(name: str, enabled: bool, config: Path | None, home: Path | None) ->
         fail(str(e), code=1)
     if info is None:
         fail(f"플러그인 '{name}'이(가) 없습니다 / no plugin named '{name}'", code=1)
-    word = "enabled / 켰습니다" if enabled else "disabled / 껐습니다"
-    err.print(f"{name}: {word}. A running server applies this to the next call"
-              + ("; a Python plugin is (un)loaded at its next start." if info.kind == "python"
-                 else "."), highlight=False)
+    word = "켰습니다 / enabled" if enabled else "껐습니다 / disabled"
+    err.print(f"{name}: {word}. {switch_note(info)}.", highlight=False)
 
 
 @plugins_app.command("enable")

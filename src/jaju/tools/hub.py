@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from jaju.tools.services import ToolServices
 
 
+def switch_note(info: PluginInfo) -> str:
+    """When a switch takes effect, for the CLI and the admin API to say."""
+    note = ("실행 중인 서버는 다음 호출부터 도구에 적용합니다 / a running server applies this to "
+            "tools from the next call")
+    if info.kind == "python":
+        note += ("; 가드·백엔드·파서는 서버를 다시 시작해야 바뀝니다 / its guards, backends and "
+                 "parsers change when the server restarts")
+    return note
+
+
 class CorePlugin(Exception):
     """A core plugin cannot be switched off."""
 
