@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jaju.caller import Caller
-from jaju.errors import ApiError, JajuError, ToolError
+from jaju.errors import ApiError, Blocked, EgressRefused, PiiBlocked, ToolError
 from jaju.guards.base import GuardChain
 from jaju.store import AuditEvent, Store
 from jaju.tools.model import Tool, ToolContext
@@ -75,18 +75,20 @@ class ToolRegistry:
 
     def _failed(self, actor: str, name: str, error: Exception) -> ToolError:
         """A tool that raised. The caller sees the exception's type only (its message may hold
-        paths or secrets), except for messages written for the caller: jaju's own errors (an
-        egress refusal) and a plain ValueError, a tool's documented way to say what to fix in
-        its arguments (docs/packs.md). The log and the audit record keep the message."""
+        paths or secrets), except for messages written for the caller: jaju's refusals (egress,
+        personal data, a guard's block) and a plain ValueError, a tool's documented way to say
+        what to fix in its arguments (docs/packs.md). The server log keeps the message; the
+        audit record, which the tenant may read, the type only."""
         failure = f"{type(error).__name__}: {error}"
-        if isinstance(error, JajuError) or type(error) is ValueError:
+        if isinstance(error, EgressRefused | PiiBlocked | Blocked) or type(error) is ValueError:
             said = failure
             log.warning("tool %s failed: %s", name, failure)
         else:
             said = type(error).__name__
             log.error("tool %s failed: %s", name, failure, exc_info=error)
         return self._refuse(actor, name, "tool_failed", f"도구 '{name}' 실행 중 오류가 났습니다 "
-                            f"/ tool '{name}' failed: {said}", outcome="error", error=failure)
+                            f"/ tool '{name}' failed: {said}", outcome="error",
+                            error=said[:500])
 
     def _validate(self, tool: Tool, arguments: dict[str, Any] | str, actor: str
                   ) -> dict[str, Any]:
