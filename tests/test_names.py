@@ -74,7 +74,8 @@ def test_a_nul_in_a_tenant_is_a_400(app):
     assert [k.tenant for k in store.list_keys()] == ["ops"]
 
 
-BAD_TENANTS = ["*", "", "   ", "a" * 65, "a\tb", "a\u200bb", "a/b", "mcp:a", " a"]
+BAD_TENANTS = ["*", "", "   ", "a" * 65, "a\tb", "a\u200bb", "a/b", "mcp:a", "＊", "a／b", "a：b",
+               "a\u2028b", "cli", "Anonymous", "system", " a"]
 
 
 @pytest.mark.parametrize("tenant", BAD_TENANTS[:-1])  # the API strips " a" to "a"

@@ -121,6 +121,8 @@ def shown_name(name: str) -> str:
 
 MAX_TENANT = 64
 """Longest tenant name."""
+SYSTEM_ACTORS = frozenset({"cli", "anonymous", "system"})
+"""Actors jaju writes itself in the audit log; a tenant of such a name would see their records."""
 
 
 def tenant_problem(name: str) -> str | None:
@@ -136,11 +138,15 @@ def tenant_problem(name: str) -> str | None:
         return "앞뒤 공백은 쓸 수 없습니다 / no spaces at the start or end"
     if len(name) > MAX_TENANT:
         return f"최대 {MAX_TENANT}자입니다 / at most {MAX_TENANT} characters"
-    if name == "*":
+    folded = unicodedata.normalize("NFKC", name).casefold()  # ＊, ／ and ： count as *, / and :
+    if folded == "*":
         return "'*'는 공유 지식 베이스의 내부 이름입니다 / '*' is reserved for shared knowledge bases"
-    if has_control(name):
+    if folded in SYSTEM_ACTORS:
+        return (f"'{name}'은(는) 감사 로그에서 jaju가 쓰는 이름입니다 / '{name}' is a name jaju "
+                "uses in the audit log")
+    if has_control(name) or any(unicodedata.category(c) in ("Zl", "Zp") for c in name):
         return "제어 문자를 쓸 수 없습니다 / no control or format characters"
-    if "/" in name or ":" in name:
+    if "/" in folded or ":" in folded:
         return "'/'와 ':'는 쓸 수 없습니다 / no '/' or ':'"
     return None
 
