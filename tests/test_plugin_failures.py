@@ -247,3 +247,24 @@ def test_config_check_and_serve_name_a_disabled_plugin(tmp_path, monkeypatch):
     out = run_jaju("config", "check", "--config", str(guard), home=home)
     assert out.returncode == 2 and "guards.order" in out.stderr
     assert "disabled plugins: squawk (jaju plugins enable NAME)" in out.stderr
+
+
+def test_config_check_reads_the_store_without_creating_or_migrating_it(tmp_path, pg_url):
+    """`config check` reads the plugin switches but changes no database: a SQLite file it
+    names is not created, a PostgreSQL database it names is not migrated."""
+    import psycopg
+
+    new = tmp_path / "new" / "jaju.db"
+    sqlite = tmp_path / "sqlite.toml"
+    sqlite.write_text(f'[store]\nurl = "sqlite:///{new}"\n', encoding="utf-8")
+    out = run_jaju("config", "check", "--config", str(sqlite), home=tmp_path / "h")
+    assert out.returncode == 0, out.stderr
+    assert not new.exists() and not new.parent.exists()
+    pg = tmp_path / "pg.toml"
+    pg.write_text(f'[store]\nurl = "{pg_url}"\n', encoding="utf-8")
+    out = run_jaju("config", "check", "--config", str(pg), home=tmp_path / "h")
+    assert out.returncode == 0, out.stderr
+    with psycopg.connect(pg_url) as db:
+        tables = db.execute("SELECT count(*) FROM information_schema.tables "
+                            "WHERE table_schema = 'public'").fetchone()[0]
+    assert tables == 0

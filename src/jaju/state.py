@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Collection
@@ -21,7 +22,7 @@ from jaju.knowledge.index import KnowledgeIndex, knowledge_location
 from jaju.limits import AuthThrottle, Limiter, RateLimiter, RedisLimiter
 from jaju.pipeline import Gateway
 from jaju.plugins import BackendType, backend_types, disabled_hint, get_plugin_manager, guard_types, packs
-from jaju.store import AuditEvent, Store, open_store
+from jaju.store import AuditEvent, Store, open_store, sqlite_path
 from jaju.tools.hub import ToolHub
 from jaju.tools.services import ToolServices
 
@@ -110,15 +111,36 @@ class LazyIndex:
 
 
 def disabled_plugins(settings: Settings) -> set[str]:
-    """The plugins switched off in the store, as `jaju serve` reads them; none when there is
-    no store yet (and none is created)."""
-    if not settings.store.url and not settings.db_path.exists():
-        return set()
-    store = open_store(settings.store_url, settings.store.commit_timeout)
+    """The plugins switched off in the store, as `jaju serve` reads them — read only: nothing
+    is created or migrated (a config check must not change a production database); none when
+    there is no store or no plugins table yet."""
+    query = "SELECT name FROM plugins WHERE enabled=0"
+    path = sqlite_path(settings.store_url)
+    if path is not None:
+        import sqlite3
+
+        if not path.is_file():
+            return set()
+        with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro",
+                                                uri=True, timeout=3)) as db:
+            try:
+                return {row[0] for row in db.execute(query)}
+            except sqlite3.OperationalError:  # no plugins table: an older or empty store
+                return set()
+    import psycopg
+
+    from jaju.store.postgres import hide_password, scrub
+
+    url = settings.store_url
     try:
-        return store.disabled_plugins()
-    finally:
-        store.close()
+        with psycopg.connect(url, connect_timeout=3, autocommit=True) as pg:
+            try:
+                return {row[0] for row in pg.execute(query)}
+            except psycopg.errors.UndefinedTable:
+                return set()
+    except psycopg.Error as e:
+        raise ConfigError(f"저장소를 읽을 수 없습니다 / cannot read the store {hide_password(url)}: "
+                          f"{scrub(str(e).strip(), url)}") from None
 
 
 def check_config(settings: Settings, *, load_plugins: bool = True,
