@@ -88,8 +88,14 @@ def search(query: str) -> str:
     "not jaju's"
     return query
 
+@tool()
+def first(query: str) -> str:
+    "registered before the clash, dropped with it"
+    return query
+
 @hookimpl
 def register_tools(register):
+    register(first, namespace="clash")
     register(search, namespace="knowledge")
 """,
     # a good plugin beside them still works
@@ -169,7 +175,7 @@ def test_jaju_serves_and_lists_without_a_failing_plugin(site, tmp_path):
         assert "knowledge.search" in plugins["jaju.tools.builtin"]["tools"]  # jaju's own
         assert plugins["good_one"]["tools"] == ["good.ping"] and plugins["bad_hook"]["tools"] == []
         tools = {t["name"] for t in client.get("/v1/tools").json()["data"]}
-        assert "good.ping" in tools and "bad.wave" not in tools
+        assert "good.ping" in tools and "bad.wave" not in tools and "clash.first" not in tools
         r = client.post("/v1/chat/completions", json={
             "model": "b", "messages": [{"role": "user", "content": "안녕"}]})
         assert r.status_code == 200

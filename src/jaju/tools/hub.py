@@ -69,7 +69,10 @@ class ToolHub:
             return tool, namespace
 
         found = collect(pm, "register_tools", register, services=services)
+        clashed: set[str] = set()
         for source, (tool, namespace) in sorted(found, key=lambda f: f[0] not in DEFAULT_PLUGINS):
+            if source in clashed:
+                continue
             tool.source = source  # each tool knows its plugin
             try:
                 self.registry.add(tool, namespace)
@@ -77,6 +80,8 @@ class ToolHub:
                 if source in DEFAULT_PLUGINS:
                     raise
                 pm.failed(source, e, "register_tools")
+                self.registry.remove_source(source)  # none of its tools, as for a hook that raised
+                clashed.add(source)
         for name, conf in settings.openapi.items():
             if conf.enabled:
                 service = OpenApiService(name, conf)
