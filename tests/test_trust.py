@@ -198,10 +198,11 @@ def test_a_forged_forwarded_for_does_not_escape_the_throttle(live, tmp_path):
     rows = sqlite3.connect(home / "jaju.db").execute(
         "SELECT detail FROM audit WHERE action='auth'").fetchall()
     assert "203.0.113.39" in {json.loads(r[0])["address"] for r in rows}
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[server]\nforwarded_allow_ips = ["proxy.local"]\n', encoding="utf-8")
-    checked = run_jaju("config", "check", "--config", str(bad), home=home)
-    assert checked.returncode != 0 and "proxy.local" in checked.stderr
+    for entry in ("proxy.local", "10.0.0.5/8"):  # a name; host bits set (uvicorn never matches)
+        bad = tmp_path / "bad.toml"
+        bad.write_text(f'[server]\nforwarded_allow_ips = ["{entry}"]\n', encoding="utf-8")
+        checked = run_jaju("config", "check", "--config", str(bad), home=home)
+        assert checked.returncode != 0 and entry in checked.stderr
 
 
 def test_admin_tool_call_passes_the_pii_guard(make_client, tmp_path, home):

@@ -57,7 +57,7 @@ class ServerSettings(_Section):
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:
             try:
-                ipaddress.ip_network(entry, strict=False)
+                ipaddress.ip_network(entry)  # strict, as uvicorn reads it: 10.0.0.0/8, not 10.0.0.5/8
             except ValueError:
                 raise ValueError(f"'{entry}'은(는) IP 주소나 "
                                  f"네트워크가 아닙니다 / '{entry}' is not an IP address or "
