@@ -159,6 +159,17 @@ def test_deploy_configs_pass_config_check(tmp_path):
         assert "backends.vllm" in out.stdout
 
 
+def test_hide_password_keeps_hosts_as_written():
+    """Several hosts (libpq's failover list) and IPv6 hosts are URLs jaju may be given."""
+    from jaju.store.postgres import hide_password
+
+    assert hide_password("postgresql://u:pw@h1:5432,h2:5433/db") == \
+        "postgresql://u:***@h1:5432,h2:5433/db"
+    assert hide_password("postgresql://u:p@w@[::1]:5432/db") == "postgresql://u:***@[::1]:5432/db"
+    assert hide_password("postgresql://u@h/db?password=x&a=1") == \
+        "postgresql://u@h/db?password=***&a=1"
+
+
 @pytest.mark.parametrize("url, secret", [
     ("postgresql://postgres@127.0.0.1:5432/test?password=Qu3ryS3cret&sslmode=bogus",
      "Qu3ryS3cret"),

@@ -21,12 +21,11 @@ def hide_password(url: str) -> str:
 
     parts = urlsplit(url)
     query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
-    if parts.password is None:
-        return urlunsplit(parts._replace(query=query))
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+    userinfo, at, hosts = parts.netloc.rpartition("@")  # hosts as written: h1:5432,h2, [::1]
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hosts}"
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    return urlunsplit(parts._replace(query=query))
 
 
 _QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*")
