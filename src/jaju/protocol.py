@@ -98,8 +98,8 @@ MAX_NAME = 256
 """Longest model, knowledge-base or tool name accepted (longer ones are refused, never stored)."""
 MAX_TOKENS = 2**31 - 1
 """Largest `max_tokens` passed on (what a C int holds; backends stop at their context anyway).
-Numbers and flags are strict, as OpenAI's API is: "5", 5.0 or true for an integer are 400s, not
-read as 5 or 1."""
+Integers and flags are strict, as OpenAI's API is: "5", 5.0 or true for an integer are 422s,
+not read as 5 or 1."""
 
 
 def has_control(name: str) -> bool:

@@ -294,7 +294,7 @@ class AppState:
                 return [*found, f"the knowledge index did not answer within {HEALTH_WAIT:g} s "
                                 "(the assistants' knowledge bases are not checked)"]
             except Exception as e:  # a store outage: a warning, not a failed /health
-                return [*found, f"the knowledge index cannot be read: {e}"]
+                return [*found, f"the knowledge index cannot be read ({type(e).__name__})"]
             existing = {kb.name for kb in bases}
             found += [f"assistant '{assistant}': knowledge base '{kb}' does not exist "
                       f"(jaju ingest FILES --kb {kb})"

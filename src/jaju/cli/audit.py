@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any
 
 import typer
@@ -58,11 +59,12 @@ def verify(
 
 
 def _anchor(text: str) -> tuple[int, str]:
-    seq, _, digest = text.strip().partition(" ")
-    if not seq.isdigit() or len(digest.strip()) != 64:
+    words = text.split()
+    if len(words) != 2 or not words[0].isdigit() or not re.fullmatch(r"[0-9a-fA-F]{64}",
+                                                                      words[1]):
         fail(f"--anchor는 'SEQ HASH' 형식입니다 / --anchor takes \"SEQ HASH\" as `jaju audit "
-             f"head` prints it, not {text!r}")
-    return int(seq), digest.strip()
+             f"head` prints it, not {text[:200]!r}")
+    return int(words[0]), words[1].lower()
 
 
 @app.command()
