@@ -231,3 +231,19 @@ def test_a_tenants_audit_records_are_filtered_in_sql(store):
     assert [r["actor"] for r in store.audit_records(5, tenant="a")] == mine
     assert [r["actor"] for r in store.audit_records(2, tenant="a")] == mine[-2:]
     assert len(store.audit_records(1000)) == 305
+
+
+def test_a_tenants_view_of_the_log_reads_a_bounded_window(store, monkeypatch):
+    """No index serves the actor filter, so one call reads at most the newest AUDIT_SCAN
+    records: a tenant's record older than that is left out, not searched for."""
+    from jaju.store import sql
+
+    monkeypatch.setattr(sql, "AUDIT_SCAN", 10)
+    store.audit(AuditEvent("a/key_1", "chat.completions", "ok"))
+    for _ in range(10):
+        store.audit(AuditEvent("b/key_2", "chat.completions", "ok"))
+    store.flush()
+    assert store.audit_records(5, tenant="a") == []
+    store.audit(AuditEvent("a/key_1", "embeddings", "ok"))
+    store.flush()
+    assert [r["action"] for r in store.audit_records(5, tenant="a")] == ["embeddings"]

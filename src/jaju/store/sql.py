@@ -104,6 +104,10 @@ class Engine:
         return False
 
 
+AUDIT_SCAN = 200_000
+"""How many of the newest audit records a tenant's view of the log looks through."""
+
+
 class Store:
     def __init__(self, engine: Engine, url: str, commit_timeout: float = COMMIT_TIMEOUT
                  ) -> None:
@@ -514,12 +518,15 @@ class Store:
         """The newest `limit` records, oldest first: all, or those whose actor is `tenant`'s —
         the tenant itself, `tenant/KEY`, `mcp:tenant/...` or `cli:tenant` (a tenant name holds
         no `/` or `:`, so no other tenant's actor matches) — filtered in SQL, so a tenant gets
-        its newest records however many its neighbours wrote since."""
+        its newest records however many its neighbours wrote since, among the newest
+        AUDIT_SCAN records of the log (a bound on what one call may read: actors have no
+        index)."""
         where, args = "", list[Any]()
         if tenant is not None:
             mine, theirs = f"{tenant}/", f"mcp:{tenant}/"
-            where = " WHERE actor IN (?, ?) OR substr(actor, 1, ?) = ? OR substr(actor, 1, ?) = ?"
-            args = [tenant, f"cli:{tenant}", len(mine), mine, len(theirs), theirs]
+            where = (" WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM audit) - ? AND (actor IN "
+                     "(?, ?) OR substr(actor, 1, ?) = ? OR substr(actor, 1, ?) = ?)")
+            args = [AUDIT_SCAN, tenant, f"cli:{tenant}", len(mine), mine, len(theirs), theirs]
         rows = self._rows("SELECT seq, ts, actor, action, target, outcome, detail, hash "
                           f"FROM audit{where} ORDER BY seq DESC LIMIT ?", [*args, limit])
         keys = ("seq", "ts", "actor", "action", "target", "outcome", "detail", "hash")
