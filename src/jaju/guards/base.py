@@ -161,14 +161,17 @@ def _failing_closed(guard: Guard, step: str) -> Iterator[None]:
     except JajuError:
         raise
     except Exception as e:
-        log.exception("guard %s failed in %s", guard.name, step)
-        if step.startswith("tool_"):
-            refused = "도구 호출을 거부했습니다 / guard '{}' failed, so the tool call was refused"
-        else:
-            refused = "요청을 거부했습니다 / guard '{}' failed, so the request was refused"
-        raise InternalError(f"보호 장치 '{guard.name}'이(가) 실패해 "
-                            + refused.format(guard.name) + f": {type(e).__name__}",
-                            code="guard_failed") from e
+        raise _refusal(guard, step, e) from e
+
+
+def _refusal(guard: Guard, step: str, error: Exception) -> InternalError:
+    log.error("guard %s failed in %s", guard.name, step, exc_info=error)
+    if step.startswith("tool_"):
+        refused = "도구 호출을 거부했습니다 / guard '{}' failed, so the tool call was refused"
+    else:
+        refused = "요청을 거부했습니다 / guard '{}' failed, so the request was refused"
+    return InternalError(f"보호 장치 '{guard.name}'이(가) 실패해 " + refused.format(guard.name)
+                         + f": {type(error).__name__}", code="guard_failed")
 
 
 async def _run(guard: Guard, step: str, *args: Any) -> Any:
@@ -294,9 +297,15 @@ def _says_nothing(choice: dict[str, Any], said_role: bool) -> bool:
 
 
 def _feed(steps: list[tuple[Guard, TextStream]], text: str) -> str:
-    for guard, step in steps:
-        with _failing_closed(guard, "stream"):
+    """Every chunk's text through the steps: one `try` for them all (this runs per chunk)."""
+    at = 0
+    try:
+        for at, (_, step) in enumerate(steps):
             text = step.feed(text) if text else text
+    except JajuError:
+        raise
+    except Exception as e:
+        raise _refusal(steps[at][0], "stream", e) from e
     return text
 
 
