@@ -298,14 +298,15 @@ def _says_nothing(choice: dict[str, Any], said_role: bool) -> bool:
 
 def _feed(steps: list[tuple[Guard, TextStream]], text: str) -> str:
     """Every chunk's text through the steps: one `try` for them all (this runs per chunk)."""
-    at = 0
+    current: Guard | None = None
     try:
-        for at, (_, step) in enumerate(steps):
+        for current, step in steps:  # noqa: B007 (`current` names the guard that failed)
             text = step.feed(text) if text else text
     except JajuError:
         raise
     except Exception as e:
-        raise _refusal(steps[at][0], "stream", e) from e
+        assert current is not None
+        raise _refusal(current, "stream", e) from e
     return text
 
 
