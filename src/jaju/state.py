@@ -214,9 +214,7 @@ class AppState:
 
     def probe(self, name: str, read: Callable[[], T]) -> T:
         """`read()` for /health, within HEALTH_WAIT seconds (else TimeoutError)."""
-        if name not in self._probes:
-            self._probes[name] = Probe(read)
-        result: T = self._probes[name]()
+        result: T = self._probes.setdefault(name, Probe(read))()  # one per name, race or not
         return result
 
     @classmethod
