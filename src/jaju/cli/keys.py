@@ -31,7 +31,7 @@ def create(
 ) -> None:
     """Create a key. The key alone goes to stdout, once; it is stored only hashed."""
     if problem := tenant_problem(tenant.strip()):
-        fail(f"테넌트 이름이 올바르지 않습니다 / invalid tenant name {tenant!r}: {problem}")
+        fail(f"테넌트 이름이 올바르지 않습니다 / invalid tenant name {tenant[:80]!r}: {problem}")
     from jaju.store import open_store
 
     settings = load_settings(config, home)

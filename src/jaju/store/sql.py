@@ -399,7 +399,7 @@ class Store:
         InvalidRequest for a name no tenant may have (`tenant_problem`)."""
         if problem := tenant_problem(tenant):
             raise InvalidRequest(f"테넌트 이름이 올바르지 않습니다 / invalid tenant name "
-                                 f"{tenant!r}: {problem}", param="tenant", code="invalid_tenant")
+                                 f"{tenant[:80]!r}: {problem}", param="tenant", code="invalid_tenant")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(id="key_" + secrets.token_hex(6), tenant=tenant, prefix=secret[:9],
                      qpm=qpm, tpm=tpm, created_at=time.time(), revoked_at=None, admin=admin)
