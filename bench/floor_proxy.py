@@ -92,11 +92,12 @@ def make_app(upstream: str, db: str | None) -> Callable[..., Awaitable[None]]:
                 return
             await send({"type": "http.response.start", "status": response.status,
                         "headers": [(b"content-type", kind)]})
-            size = 0
+            size, tail, committed = 0, b"", False
             async for chunk in response.content.iter_any():
-                size += len(chunk)
-                if writer is not None and chunk.rstrip().endswith(b"[DONE]"):
+                size, tail = size + len(chunk), (tail + chunk)[-16:]  # [DONE] may be split
+                if writer is not None and not committed and b"[DONE]" in tail:
                     await writer.commit(size)  # the end is sent after the commit, as in jaju
+                    committed = True
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
 
