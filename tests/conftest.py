@@ -157,6 +157,20 @@ def run_jaju(*args: str, home: Path, input: str | None = None) -> subprocess.Com
                           timeout=120)
 
 
+def write_plugins(site: Path, plugins: dict[str, str]) -> Path:
+    """Plugin modules as installed packages would leave them in `site`: each `NAME.py` with a
+    `NAME-0.1.dist-info` naming it in the `jaju` entry-point group (importlib.metadata finds
+    them once `site` is on sys.path or PYTHONPATH)."""
+    for name, source in plugins.items():
+        info = site / f"{name}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+                                       encoding="utf-8")
+        (info / "entry_points.txt").write_text(f"[jaju]\n{name} = {name}\n", encoding="utf-8")
+        (site / f"{name}.py").write_text(source, encoding="utf-8")
+    return site
+
+
 ROOT = Path(__file__).resolve().parent.parent
 STATUTES = ROOT / "data" / "statutes"
 FIXTURE_DOCS = Path(__file__).parent / "fixtures" / "docs"

@@ -21,7 +21,7 @@ from jaju.app import create_app
 from jaju.config import Settings
 from jaju.plugins import backend_types, get_plugin_manager, guard_types, packs, parsers
 
-from conftest import run_jaju
+from conftest import run_jaju, write_plugins
 
 PLUGINS = {
     # the module does not import
@@ -116,15 +116,7 @@ def register_tools(register):
 
 
 def write_site(root: Path) -> Path:
-    site = root / "site"
-    for name, source in PLUGINS.items():
-        (site / f"{name}-0.1.dist-info").mkdir(parents=True)
-        (site / f"{name}-0.1.dist-info" / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n", encoding="utf-8")
-        (site / f"{name}-0.1.dist-info" / "entry_points.txt").write_text(
-            f"[jaju]\n{name} = {name}\n", encoding="utf-8")
-        (site / f"{name}.py").write_text(source, encoding="utf-8")
-    return site
+    return write_plugins(root / "site", PLUGINS)
 
 
 @pytest.fixture
@@ -227,13 +219,7 @@ def register_guards(register):
 
 
 def test_config_check_and_serve_name_a_disabled_plugin(tmp_path, monkeypatch):
-    site = tmp_path / "squawk-site"
-    (site / "squawk-0.1.dist-info").mkdir(parents=True)
-    (site / "squawk-0.1.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: squawk\nVersion: 0.1\n", encoding="utf-8")
-    (site / "squawk-0.1.dist-info" / "entry_points.txt").write_text(
-        "[jaju]\nsquawk = squawk\n", encoding="utf-8")
-    (site / "squawk.py").write_text(SQUAWK, encoding="utf-8")
+    site = write_plugins(tmp_path / "squawk-site", {"squawk": SQUAWK})
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
         [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
     home = tmp_path / "home"

@@ -190,15 +190,9 @@ def test_a_failing_tool_tells_an_mcp_client_its_type_only(tmp_path):
     from mcp import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    from conftest import JAJU
+    from conftest import JAJU, write_plugins
 
-    site = tmp_path / "site"
-    (site / "leaky-0.1.dist-info").mkdir(parents=True)
-    (site / "leaky-0.1.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: leaky\nVersion: 0.1\n", encoding="utf-8")
-    (site / "leaky-0.1.dist-info" / "entry_points.txt").write_text(
-        "[jaju]\nleaky = leaky\n", encoding="utf-8")
-    (site / "leaky.py").write_text('''
+    site = write_plugins(tmp_path / "site", {"leaky": '''
 from jaju.hookspecs import hookimpl
 from jaju.tools import tool
 
@@ -210,7 +204,7 @@ def boom() -> str:
 @hookimpl
 def register_tools(register):
     register(boom, namespace="leak")
-''', encoding="utf-8")
+'''})
     path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
 
     async def run() -> str:
