@@ -123,6 +123,9 @@ def test_api_fail_closed_answers_503_and_records_it(make_client, home):
         "code": "limits_unavailable"}}
     assert "Redis" in r.json()["error"]["message"]
     assert r.headers["retry-after"] == "1"  # clients pause before trying again
+    health = client.get("/health").json()
+    assert health["status"] == "degraded" and health["limits"] == "unavailable"
+    assert any("Redis" in w and "503" in w for w in health["warnings"])
     chats = _records(home, "chat.completions")
     assert len(chats) == 1 and chats[0]["outcome"] == "error"
     assert '"status": 503' in chats[0]["detail"] and "limits_unavailable" in chats[0]["detail"]

@@ -25,9 +25,16 @@ async def health(request: Request) -> dict[str, Any]:
     store = await asyncio.to_thread(_store_problem, state)
     if store:
         warnings.append(store + " (requests answer 503 store_unavailable until it is back)")
+    redis_down = getattr(state.limiter, "down", None)  # None: limits kept in this process
+    if redis_down:
+        warnings.append("the shared limits' Redis was unreachable at the last request (" + (
+            "requests answer 503 limits_unavailable" if state.settings.limits.fail == "closed"
+            else "requests are admitted without the shared limits") + ")")
     status = "ok" if not warnings else "degraded"
     return {"status": status, "version": __version__, "backends": backends,
-            "store": "ok" if store is None else "unavailable", "warnings": warnings}
+            "store": "ok" if store is None else "unavailable",
+            "limits": "local" if redis_down is None else "unavailable" if redis_down else "ok",
+            "warnings": warnings}
 
 
 def _store_problem(state: AppState) -> str | None:
