@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jaju.caller import Caller
-from jaju.errors import ApiError, Blocked, EgressRefused, PiiBlocked, ToolError
+from jaju.errors import ApiError, EgressRefused, PiiBlocked, ToolError
 from jaju.guards.base import GuardChain
 from jaju.store import AuditEvent, Store
 from jaju.tools.model import Tool, ToolContext
@@ -75,12 +75,13 @@ class ToolRegistry:
 
     def _failed(self, actor: str, name: str, error: Exception) -> ToolError:
         """A tool that raised. The caller sees the exception's type only (its message may hold
-        paths or secrets), except for messages written for the caller: jaju's refusals (egress,
-        personal data, a guard's block) and a plain ValueError, a tool's documented way to say
+        paths or secrets), except for messages written for the caller: jaju's API errors and
+        refusals (a query too long, egress, personal data, a guard's block; not a ConfigError,
+        which may name internal URLs) and a plain ValueError, a tool's documented way to say
         what to fix in its arguments (docs/packs.md). The server log keeps the message; the
         audit record, which the tenant may read, the type only."""
         failure = f"{type(error).__name__}: {error}"
-        if isinstance(error, EgressRefused | PiiBlocked | Blocked) or type(error) is ValueError:
+        if isinstance(error, ApiError | EgressRefused | PiiBlocked) or type(error) is ValueError:
             said = failure
             log.warning("tool %s failed: %s", name, failure)
         else:
