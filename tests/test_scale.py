@@ -125,6 +125,7 @@ def test_store_copy_command(tmp_path, pg_url):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "audit chain verified" in out.stdout and "local/hr" in out.stderr
+    assert "api_keys 1" in out.stdout and "{" not in out.stdout  # counts, not a Python dict
     config = tmp_path / "jaju.toml"
     config.write_text(f'[store]\nurl = "{pg_url}"\n', encoding="utf-8")
     after = json.loads(run_jaju("search", "휴가 며칠", "--kb", "hr", "--json", "--config",

@@ -75,4 +75,5 @@ def copy(
     dst.close()
     if before != after or problems:
         fail(f"복사본이 원본과 다릅니다 / the copy differs: {before} vs {after}; {problems[:3]}")
-    typer.echo(f"복사했습니다 / copied: {after}; audit chain verified ({count} records)")
+    rows = ", ".join(f"{table} {n}" for table, n in after.items())
+    typer.echo(f"복사했습니다 / copied: {rows}; audit chain verified ({count} records)")
